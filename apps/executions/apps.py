@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ExecutionsConfig(AppConfig):
+    name = "apps.executions"
+    label = "executions"
+    verbose_name = "Executions"
+    default_auto_field = "django.db.models.BigAutoField"

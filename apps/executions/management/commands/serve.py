@@ -1,0 +1,23 @@
+"""`manage.py serve`: the ASGI server (HTTP + WebSockets), plus the embedded worker and beat when enabled."""
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and WebSockets; in embedded mode also run a Celery worker and beat in this process."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="Do not start the embedded worker and beat.")
+
+    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+        if settings.CONCERTMASTER_EMBEDDED_WORKER and not no_worker:
+            from concertmaster import embedded
+
+            embedded.start()
+            self.stdout.write("Embedded Celery worker and beat running in this process.")
+        self.stdout.write(f"Serving on http://{host}:{port}/ (admin: http://{host}:{port}/admin/)")
+        uvicorn.run("concertmaster.asgi:application", host=host, port=port, lifespan="off", log_level="info")

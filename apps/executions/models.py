@@ -1,0 +1,110 @@
+"""Executions: one run of a pinned workflow version, one row per node, and an append-only event log."""
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TenantModel
+from apps.workflows.choices import TriggerKind
+
+from .choices import ExecutionStatus, NodeStatus
+
+
+class WorkflowExecution(TenantModel):
+    """One run of a workflow. It pins a WorkflowVersion, so editing the workflow never changes it."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="executions")
+    workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
+    trigger_data = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent_node_id = models.CharField(max_length=100, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the last event.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="execution_status_created"),
+            models.Index(fields=["workflow", "status", "created_at"], name="execution_wf_status_created"),
+            models.Index(fields=["organization", "-created_at"], name="execution_org_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ExecutionStatus.values), name="execution_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} #{str(self.pk)[:8]} ({self.status})"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class NodeExecution(TenantModel):
+    """The state of one node in one execution: exactly one row per execution and node id."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="node_executions")
+    node_id = models.CharField(max_length=100)
+    node_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, choices=NodeStatus.choices, default=NodeStatus.PENDING)
+    attempt = models.PositiveIntegerField(default=0)
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    rendered_config = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True, help_text="When a waiting or retrying node is due.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution", "started_at", "created_at"]
+        indexes = [
+            models.Index(fields=["execution", "status"], name="nodeexec_exec_status"),
+            models.Index(fields=["node_type", "status"], name="nodeexec_type_status"),
+            models.Index(fields=["status", "lease_expires_at"], name="nodeexec_status_lease"),
+            models.Index(fields=["status", "wake_at"], name="nodeexec_status_wake"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "node_id"], name="nodeexec_unique_node"),
+            models.CheckConstraint(condition=models.Q(status__in=NodeStatus.values), name="nodeexec_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_id} ({self.status})"
+
+
+class ExecutionEvent(TenantModel):
+    """One transition of an execution, in order: clients replay these after reconnecting."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=50)
+    node_id = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["execution", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "seq"], name="event_unique_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type}"

@@ -1,0 +1,117 @@
+"""The node SDK: what a node type declares and what it gets when it runs.
+
+A node is a declaration plus `run(ctx) -> NodeResult | Suspend`. It keeps no state and knows nothing of
+Celery, Channels or the executions ORM: retries, leases, statuses and waiting belong to the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+MAIN = "main"
+ERROR = "error"
+
+
+class NodeError(Exception):
+    """A node failed. `retryable=False` skips the remaining retry attempts (bad input will not improve)."""
+
+    def __init__(self, message: str, *, retryable: bool = True, data: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.data = data or {}
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """What a node produced, by output port. A port absent from `outputs` is a branch not taken."""
+
+    outputs: dict[str, Any]
+
+    @classmethod
+    def single(cls, value: Any, port: str = MAIN) -> NodeResult:
+        return cls(outputs={port: value})
+
+
+@dataclass(frozen=True)
+class Suspend:
+    """Ask the engine to park the node without holding a worker, and to run it again later.
+
+    kind:
+      - "delay": wake at `wake_at`.
+      - "approval": wake when someone approves or rejects (`ctx.resume` = {"decision", "by", "comment"}),
+        or at `wake_at` as a timeout (`ctx.resume` = {"decision": "timeout"}).
+      - "children": start one child execution per entry of `data["children"]`
+        ({"workflow_id", "input"}), at most `data["concurrency"]` at once; wake when all finished with
+        `ctx.resume` = {"results": [{"status", "output", "error"} in the order given]}.
+    """
+
+    kind: str
+    wake_at: datetime | None = None
+    data: dict = field(default_factory=dict)
+
+
+class NodeServices(Protocol):
+    """Platform services a node may use, provided by the engine (so nodes never import the ORM)."""
+
+    def datastore_put(self, *, collection: str, key: str, value: Any) -> dict: ...
+
+    def datastore_get(self, *, collection: str, key: str) -> Any | None: ...
+
+    def datastore_query(self, *, collection: str, limit: int) -> list[dict]: ...
+
+    def storage_save(self, *, name: str, content: bytes) -> str:
+        """Save a file to Django storage and return its URL."""
+        ...
+
+
+@dataclass
+class NodeContext:
+    """Everything a running node may see."""
+
+    node_id: str
+    execution_id: str
+    organization_id: str
+    config: dict
+    inputs: dict[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, dict] = field(default_factory=dict)
+    attempt: int = 1
+    resume: dict | None = None
+    services: NodeServices | None = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("concertmaster.node"))
+    report_progress: Callable[[dict], None] = lambda data: None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def input(self) -> Any:
+        """The value on the main input port (what most nodes work on)."""
+        return self.inputs.get(MAIN)
+
+
+class Node:
+    """Base class of every node type. Subclass, declare, implement `run`, register with `@register`."""
+
+    type_name: ClassVar[str]
+    category: ClassVar[str]
+    version: ClassVar[str] = "1"
+    display_name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    icon: ClassVar[str] = "box"
+    config_schema: ClassVar[dict] = {"type": "object", "properties": {}, "additionalProperties": False}
+    inputs: ClassVar[tuple[str, ...]] = (MAIN,)
+    outputs: ClassVar[tuple[str, ...]] = (MAIN,)
+    #: Config keys whose values name a Credential of the organization; the engine decrypts them into
+    #: `ctx.credentials[<credential name>]`.
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def output_ports(cls, config: dict) -> tuple[str, ...]:
+        """The output ports for one configuration (a switch has one per case). `error` is always allowed."""
+        return cls.outputs
+
+    def run(self, ctx: NodeContext) -> NodeResult | Suspend:
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")

@@ -1,0 +1,32 @@
+"""The node registry mirrored into the database, so admins can see and disable node types."""
+
+from django.db import models
+
+from apps.core.models import BaseModel
+
+from .choices import Category
+
+
+class NodeType(BaseModel):
+    """One registered node type. The code is the source of truth; this row adds `is_enabled`."""
+
+    name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    version = models.CharField(max_length=20, default="1")
+    display_name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    icon = models.CharField(max_length=50, blank=True)
+    config_schema = models.JSONField(default=dict, blank=True)
+    inputs = models.JSONField(default=list, blank=True)
+    outputs = models.JSONField(default=list, blank=True)
+    implementation = models.CharField(max_length=300, help_text="Dotted path of the node class.")
+    is_enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(category__in=Category.values), name="nodetype_category_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class OrgsConfig(AppConfig):
+    name = "apps.orgs"
+    label = "orgs"
+    verbose_name = "Organizations"
+    default_auto_field = "django.db.models.BigAutoField"

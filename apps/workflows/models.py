@@ -1,0 +1,139 @@
+"""Workflows, their immutable versions, how they are triggered, and the credentials they use."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from apps.core.models import TenantModel
+
+from .choices import TriggerKind, WorkflowStatus
+from .crypto import EncryptedJSONField
+
+VERSION_IMMUTABLE = "A workflow version is an immutable snapshot: save a new version instead."
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Workflow(TenantModel):
+    """A graph of nodes. `definition` is the working copy; each save also records a WorkflowVersion."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.DRAFT)
+    definition = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    max_concurrent_executions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Executions beyond this many wait in order. Empty: no limit."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("execute_workflow", "Can execute workflow")]
+        indexes = [models.Index(fields=["organization", "status"], name="workflow_org_status")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=WorkflowStatus.values), name="workflow_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def latest_version(self) -> "WorkflowVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+class WorkflowVersionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValueError(VERSION_IMMUTABLE)
+
+
+class WorkflowVersion(TenantModel):
+    """An immutable snapshot of a workflow's definition; executions pin one."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = WorkflowVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "number"], name="workflowversion_unique_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="workflowversion_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(VERSION_IMMUTABLE)
+        super().save(*args, **kwargs)
+
+
+class Trigger(TenantModel):
+    """How a workflow starts: by hand, by a webhook call, on a schedule, or by a form submission."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="triggers")
+    kind = models.CharField(max_length=20, choices=TriggerKind.choices)
+    name = models.CharField(max_length=200, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    webhook_token = models.CharField(max_length=64, unique=True, default=_token, editable=False)
+    signing_secret = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["workflow", "kind"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=TriggerKind.values), name="trigger_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} trigger of {self.workflow}"
+
+
+class Credential(TenantModel):
+    """A secret a node uses (an API token, SMTP login). Encrypted at rest; never returned in clear."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="credentials")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=50, help_text="What the secret is for, e.g. http_bearer, smtp, github.")
+    data = EncryptedJSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="credential_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowUserObjectPermission(UserObjectPermissionBase):
+    """Guardian object permission of a user on one workflow (direct foreign key, indexed)."""
+
+    content_object = models.ForeignKey(Workflow, on_delete=models.CASCADE)
+
+
+class WorkflowGroupObjectPermission(GroupObjectPermissionBase):
+    """Guardian object permission of a group on one workflow (direct foreign key, indexed)."""
+
+    content_object = models.ForeignKey(Workflow, on_delete=models.CASCADE)
