@@ -224,3 +224,5 @@ CONCERTMASTER_CREDENTIAL_KEYS = env.list(
 CONCERTMASTER_EMBEDDED_WORKER = env.bool("CONCERTMASTER_EMBEDDED_WORKER", default=EMBEDDED)
 # Create the demo organization, admin user and workflow at `make run`.
 CONCERTMASTER_DEMO = env.bool("CONCERTMASTER_DEMO", default=EMBEDDED)
+# Let network nodes (http_request, webhooks, Slack, GitHub) reach private, loopback and link-local addresses.
+CONCERTMASTER_ALLOW_PRIVATE_HTTP = env.bool("CONCERTMASTER_ALLOW_PRIVATE_HTTP", default=False)

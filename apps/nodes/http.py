@@ -1,0 +1,236 @@
+"""An SSRF-safe HTTP client for the nodes that talk to the network.
+
+Every connection, including each redirect hop, goes through `GuardedTransport`: it resolves the host,
+refuses the request when any resolved address is private, loopback, link-local or otherwise not
+globally routable (unless `ctx.settings["allow_private_http"]` is true), then connects to the very
+address it checked. Pinning the checked address defeats DNS rebinding; TLS still verifies the
+certificate against the original host name (httpcore's `sni_hostname` extension).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json as jsonlib
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .base import NodeError
+
+ALLOW_PRIVATE_SETTING = "allow_private_http"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+MAX_REDIRECTS = 5
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+USER_AGENT = "ConcertMaster/1.0"
+
+INVALID_URL = "Invalid URL {url!r}: only absolute http:// and https:// URLs are allowed."
+BLOCKED_ADDRESS = (
+    "Refusing to connect to {host} ({address}): private, loopback, link-local and reserved addresses are not "
+    "allowed (set CONCERTMASTER_ALLOW_PRIVATE_HTTP to allow them)."
+)
+UNRESOLVABLE_HOST = "Cannot resolve host {host!r}."
+REQUEST_TIMEOUT = "Request to {url} timed out after {seconds:g} s."
+REQUEST_FAILED = "Request to {url} failed: {error}"
+TOO_MANY_REDIRECTS = "Request to {url} was redirected more than {limit} times."
+RESPONSE_TOO_LARGE = "Response from {url} is larger than {limit} bytes."
+
+_UNSET: Any = object()
+
+
+class BlockedAddressError(Exception):
+    """The host resolved to an address nodes may not reach."""
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(BLOCKED_ADDRESS.format(host=host, address=address))
+        self.host = host
+        self.address = address
+
+
+class UnresolvableHostError(Exception):
+    """The host name did not resolve."""
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is globally routable (not private, loopback, link-local, reserved, multicast)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        # ::ffff:127.0.0.1 and 2002:7f00:1:: reach IPv4 hosts: judge the IPv4 address they carry.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None:
+            ip = embedded
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to, in the resolver's order."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host)) from exc
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host))
+    return addresses
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """Checks the resolved address of every request (each redirect hop too) and connects to it pinned."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.raw_host.decode("ascii")
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        addresses = resolve(host, port)
+        if not self.allow_private:
+            for address in addresses:
+                if not is_public_address(address):
+                    raise BlockedAddressError(host, address)
+        pinned = httpx.Request(
+            request.method,
+            request.url.copy_with(host=addresses[0].split("%", 1)[0]),
+            headers=request.headers,  # keeps the original Host header
+            stream=request.stream,
+            extensions={**request.extensions, "sni_hostname": host},
+        )
+        return self._inner.handle_request(pinned)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A fully read response."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    encoding: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def is_json(self) -> bool:
+        content_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        return content_type == "application/json" or content_type.endswith("+json")
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding, errors="replace")
+
+    def body(self) -> Any:
+        """The body parsed as JSON when the server says it is JSON (and it parses), else text."""
+        if self.is_json and self.content:
+            try:
+                return jsonlib.loads(self.content)
+            except ValueError:
+                return self.text
+        return self.text
+
+    def as_output(self) -> dict:
+        return {"status": self.status, "headers": self.headers, "body": self.body()}
+
+
+def redact(url: str) -> str:
+    """The URL without query string or user info, safe to show in errors and logs."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "<invalid URL>"
+    return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
+
+
+def _check_url(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise NodeError(INVALID_URL.format(url=url), retryable=False) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise NodeError(INVALID_URL.format(url=url), retryable=False)
+    return parsed
+
+
+def send(
+    *,
+    settings: Mapping[str, Any],
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    json: Any = _UNSET,
+    data: Mapping[str, Any] | None = None,
+    content: bytes | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    follow_redirects: bool = True,
+) -> HttpResponse:
+    """Send one request through the guarded transport and read the whole response.
+
+    Every failure is a `NodeError`: a refused address, a bad URL or a redirect loop is not retryable;
+    a timeout, a refused connection or an unknown host is.
+    """
+    _check_url(url)
+    shown = redact(url)
+    body_kwargs: dict[str, Any] = {}
+    if json is not _UNSET:
+        body_kwargs["json"] = json
+    elif data is not None:
+        body_kwargs["data"] = data
+    elif content is not None:
+        body_kwargs["content"] = content
+    transport = GuardedTransport(allow_private=bool(settings.get(ALLOW_PRIVATE_SETTING, False)))
+    deadline = time.monotonic() + timeout
+    try:
+        with (
+            httpx.Client(
+                transport=transport,
+                timeout=httpx.Timeout(timeout),
+                follow_redirects=follow_redirects,
+                max_redirects=MAX_REDIRECTS,
+                trust_env=False,  # no proxies or .netrc from the worker's environment
+                headers={"User-Agent": USER_AGENT},
+            ) as client,
+            client.stream(method, url, headers=headers, params=params, auth=auth, **body_kwargs) as response,
+        ):
+            content_read = _read_limited(response, shown, deadline, timeout)
+            return HttpResponse(
+                status=response.status_code,
+                headers={key.lower(): value for key, value in response.headers.items()},
+                content=content_read,
+                encoding=response.encoding or "utf-8",
+            )
+    except BlockedAddressError as exc:
+        raise NodeError(str(exc), retryable=False, data={"host": exc.host, "address": exc.address}) from exc
+    except UnresolvableHostError as exc:
+        raise NodeError(str(exc)) from exc
+    except httpx.TooManyRedirects as exc:
+        raise NodeError(TOO_MANY_REDIRECTS.format(url=shown, limit=MAX_REDIRECTS), retryable=False) from exc
+    except httpx.TimeoutException as exc:
+        raise NodeError(REQUEST_TIMEOUT.format(url=shown, seconds=timeout)) from exc
+    except httpx.UnsupportedProtocol as exc:
+        raise NodeError(INVALID_URL.format(url=shown), retryable=False) from exc
+    except httpx.HTTPError as exc:
+        raise NodeError(REQUEST_FAILED.format(url=shown, error=exc)) from exc
+
+
+def _read_limited(response: httpx.Response, shown: str, deadline: float, timeout: float) -> bytes:
+    """Read the (decoded) body, refusing more than MAX_RESPONSE_BYTES or a body that trickles past the timeout."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise NodeError(RESPONSE_TOO_LARGE.format(url=shown, limit=MAX_RESPONSE_BYTES), retryable=False)
+        if time.monotonic() > deadline:
+            raise NodeError(REQUEST_TIMEOUT.format(url=shown, seconds=timeout))
+        chunks.append(chunk)
+    return b"".join(chunks)
