@@ -1,8 +1,11 @@
-"""The node registry mirrored into the database, so admins can see and disable node types."""
+"""Node models: the registry mirrored into the database, and the organizations' datastore.
+
+NodeType lets admins see and disable node types; DataRecord holds the JSON records of the datastore nodes.
+"""
 
 from django.db import models
 
-from apps.core.models import BaseModel
+from apps.core.models import BaseModel, TenantModel
 
 from .choices import Category
 
@@ -30,3 +33,20 @@ class NodeType(BaseModel):
 
     def __str__(self) -> str:
         return self.display_name or self.name
+
+
+class DataRecord(TenantModel):
+    """One JSON record of an organization's datastore, written and read by the datastore nodes."""
+
+    collection = models.CharField(max_length=100)
+    key = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["collection", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "collection", "key"], name="datarecord_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.collection}/{self.key}"
