@@ -5,6 +5,7 @@ Celery worker + beat inside the server process. DATABASE_URL and REDIS_URL switc
 services. Every CONCERTMASTER_* setting is documented in docs/operations.md.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -171,14 +172,46 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # =============================================================================
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.core.api.authentication.ApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ApiAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.ApiCursorPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "apps.core.api.exceptions.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api.parsers.LimitedJSONParser",
+        "apps.core.api.parsers.LimitedFormParser",
+        "apps.core.api.parsers.LimitedMultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.core.api.throttles.CallerRateThrottle",
+        "apps.core.api.throttles.OrganizationRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("CONCERTMASTER_THROTTLE_USER", default="600/min"),
+        "organization": env("CONCERTMASTER_THROTTLE_ORGANIZATION", default="3000/min"),
+        "webhook": env("CONCERTMASTER_THROTTLE_WEBHOOK", default="120/min"),
+        "form": env("CONCERTMASTER_THROTTLE_FORM", default="30/min"),
+    },
 }
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+# Largest API request body, and largest webhook body, in bytes (413 beyond).
+CONCERTMASTER_API_MAX_BODY_BYTES = env.int("CONCERTMASTER_API_MAX_BODY_BYTES", default=1024 * 1024)
+CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES = env.int("CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Webhook signatures older or newer than this many seconds are refused (replay window).
+CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS = env.int("CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# How long a webhook `Idempotency-Key` deduplicates deliveries.
+CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS = env.int("CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS", default=24)
+# Longest `?wait=` of the execute action and synchronous webhook response, in seconds.
+CONCERTMASTER_MAX_WAIT_SECONDS = env.int("CONCERTMASTER_MAX_WAIT_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "ConcertMaster API",
     "DESCRIPTION": "Workflow automation and data orchestration.",
@@ -187,6 +220,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
 # =============================================================================

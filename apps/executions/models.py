@@ -108,3 +108,24 @@ class ExecutionEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type}"
+
+
+class WebhookDelivery(TenantModel):
+    """A webhook call carrying an `Idempotency-Key`: the same key within the window returns the same execution."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    trigger = models.ForeignKey("workflows.Trigger", on_delete=models.CASCADE, related_name="webhook_deliveries")
+    idempotency_key = models.CharField(max_length=200)
+    execution = models.ForeignKey(
+        WorkflowExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["trigger", "idempotency_key"], name="webhookdelivery_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} -> {self.execution_id}"

@@ -137,3 +137,22 @@ class WorkflowGroupObjectPermission(GroupObjectPermissionBase):
     """Guardian object permission of a group on one workflow (direct foreign key, indexed)."""
 
     content_object = models.ForeignKey(Workflow, on_delete=models.CASCADE)
+
+
+class FormSubmission(TenantModel):
+    """One submission of a form trigger: stored whether or not it started an execution."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="form_submissions")
+    data = models.JSONField(default=dict)
+    errors = models.JSONField(default=list, blank=True, help_text="Per-field errors of an invalid submission.")
+    # A plain id, not a foreign key: executions depend on workflows, never the other way round.
+    execution_id = models.UUIDField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["trigger", "-created_at"], name="formsubmission_trigger_created")]
+
+    def __str__(self) -> str:
+        return f"Submission to {self.trigger_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,102 @@
+"""The one DRF exception handler: every error leaves the API as {"type", "detail", "errors": [{path, message}]}."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from apps.core.errors import ApplicationError, InvalidTransition
+
+VALIDATION_FAILED = "The request is invalid; see errors for each field at fault."
+BODY_TOO_LARGE = "The request body is larger than the limit of {limit} bytes."
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """A request body over the configured limit."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _pointer(parts: list[str]) -> str:
+    """A JSON pointer (RFC 6901) built from field names and list indexes."""
+    escaped = [str(part).replace("~", "~0").replace("/", "~1") for part in parts]
+    return "/" + "/".join(escaped) if escaped else ""
+
+
+def flatten_errors(detail, parts: list[str] | None = None) -> list[dict]:
+    """Turn DRF/Django nested error detail into a flat list of {"path": json pointer, "message"}."""
+    parts = parts or []
+    if isinstance(detail, dict):
+        errors = []
+        for key, value in detail.items():
+            key_parts = parts if key in ("non_field_errors", "__all__") else [*parts, str(key)]
+            errors.extend(flatten_errors(value, key_parts))
+        return errors
+    if isinstance(detail, list | tuple):
+        if all(not isinstance(item, dict | list | tuple) for item in detail):
+            return [{"path": _pointer(parts), "message": str(item)} for item in detail]
+        errors = []
+        for index, item in enumerate(detail):
+            if isinstance(item, dict | list | tuple):
+                errors.extend(flatten_errors(item, [*parts, str(index)]))
+            elif item:
+                errors.append({"path": _pointer(parts), "message": str(item)})
+        return errors
+    return [{"path": _pointer(parts), "message": str(detail)}]
+
+
+def _django_validation_detail(error: DjangoValidationError):
+    if hasattr(error, "error_dict"):
+        return {field: [m for e in errs for m in e.messages] for field, errs in error.error_dict.items()}
+    return list(error.messages)
+
+
+def _body(error_type: str, detail: str, errors: list[dict] | None = None) -> dict:
+    return {"type": error_type, "detail": detail, "errors": errors or []}
+
+
+def _convert(exc: Exception) -> Exception:
+    """Map Django and domain exceptions to DRF ones so one code path renders them."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(_django_validation_detail(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    return exc
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Render every known error in the single error shape; unknown exceptions stay 500s (and get logged)."""
+    if isinstance(exc, InvalidTransition):
+        set_rollback()
+        return Response(
+            _body("invalid_transition", exc.message, flatten_errors(exc.extra)), status=status.HTTP_409_CONFLICT
+        )
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(
+            _body("application_error", exc.message, flatten_errors(exc.extra)), status=status.HTTP_400_BAD_REQUEST
+        )
+    exc = _convert(exc)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.ValidationError):
+        body = _body("validation_error", VALIDATION_FAILED, flatten_errors(exc.detail))
+    else:
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        body = _body(str(code), str(exc.detail))
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)

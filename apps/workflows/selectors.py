@@ -1,0 +1,76 @@
+"""Reads for workflows, versions, triggers, credentials and form submissions, scoped to the caller's Access.
+
+A workflow is visible to members of its organization and to users it was shared with through guardian
+object permissions (view, change, execute); everything else of another organization does not exist.
+"""
+
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import get_objects_for_user, get_perms
+
+from apps.orgs.choices import MANAGER_ROLES, Role
+from apps.orgs.selectors import Access
+
+from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+
+#: Guardian codenames on a workflow and the API permission each grants.
+SHARED_PERMISSIONS = {"view_workflow": "view", "change_workflow": "change", "execute_workflow": "execute"}
+_ROLE_WORKFLOW_PERMISSIONS = {
+    Role.VIEWER: frozenset({"view"}),
+    Role.MEMBER: frozenset({"view", "change", "execute"}),
+    Role.ADMIN: frozenset({"view", "change", "execute", "delete", "manage"}),
+    Role.OWNER: frozenset({"view", "change", "execute", "delete", "manage"}),
+}
+
+
+def shared_workflow_ids(*, access: Access) -> QuerySet:
+    """Ids of the workflows shared with the caller's user through guardian (none for API keys)."""
+    if access.user is None:
+        return Workflow.objects.none().values("id")
+    shared = get_objects_for_user(
+        access.user, list(SHARED_PERMISSIONS), klass=Workflow, any_perm=True, accept_global_perms=False
+    )
+    return shared.values("id")
+
+
+def workflow_list(*, access: Access, filters: dict | None = None) -> QuerySet[Workflow]:
+    workflows = Workflow.objects.filter(
+        Q(organization_id__in=access.organization_ids()) | Q(id__in=shared_workflow_ids(access=access))
+    )
+    return workflows.filter(**(filters or {}))
+
+
+def workflow_get(*, access: Access, pk) -> Workflow | None:
+    return workflow_list(access=access).filter(pk=pk).first()
+
+
+def workflow_permissions(*, access: Access, workflow: Workflow) -> frozenset[str]:
+    """What the caller may do with `workflow`: their role's rights plus what was shared with them."""
+    granted = set(_ROLE_WORKFLOW_PERMISSIONS.get(access.role(workflow.organization_id), frozenset()))
+    if access.user is not None and access.user.is_authenticated:
+        granted |= {SHARED_PERMISSIONS[perm] for perm in get_perms(access.user, workflow) if perm in SHARED_PERMISSIONS}
+    return frozenset(granted)
+
+
+def workflow_version_list(*, access: Access, workflow: Workflow) -> QuerySet[WorkflowVersion]:
+    return WorkflowVersion.objects.filter(workflow__in=workflow_list(access=access), workflow=workflow)
+
+
+def trigger_list(*, access: Access) -> QuerySet[Trigger]:
+    return Trigger.objects.filter(organization_id__in=access.organization_ids()).select_related("workflow")
+
+
+def credential_list(*, access: Access) -> QuerySet[Credential]:
+    return Credential.objects.filter(organization_id__in=access.organization_ids())
+
+
+def form_submission_list(*, access: Access) -> QuerySet[FormSubmission]:
+    return FormSubmission.objects.filter(organization_id__in=access.organization_ids(MANAGER_ROLES | {Role.MEMBER}))
+
+
+def trigger_by_token(*, token: str, kind: str) -> Trigger | None:
+    """The active trigger of an active workflow behind a public URL token (webhook or form)."""
+    return (
+        Trigger.objects.select_related("workflow", "organization")
+        .filter(webhook_token=token, kind=kind, is_active=True)
+        .first()
+    )
