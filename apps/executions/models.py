@@ -19,6 +19,7 @@ class WorkflowExecution(TenantModel):
     trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
     trigger_data = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True, help_text="What the last nodes produced.")
     error = models.JSONField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
@@ -66,6 +67,11 @@ class NodeExecution(TenantModel):
     output = models.JSONField(null=True, blank=True)
     rendered_config = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    ports = models.JSONField(default=list, blank=True, help_text="The output ports the node emitted.")
+    state = models.JSONField(
+        default=dict, blank=True, help_text="Engine bookkeeping: why the node waits, what it resumes with."
+    )
+    task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task that may run the node.")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True, help_text="When a waiting or retrying node is due.")
     started_at = models.DateTimeField(null=True, blank=True)
