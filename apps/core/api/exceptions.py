@@ -24,7 +24,7 @@ class PayloadTooLarge(exceptions.APIException):
 
 def _pointer(parts: list[str]) -> str:
     """A JSON pointer (RFC 6901) built from field names and list indexes."""
-    escaped = [str(part).replace("~", "~0").replace("/", "~1") for part in parts]
+    escaped = [str(part).replace("~", "~0") for part in parts]
     return "/" + "/".join(escaped) if escaped else ""
 
 
@@ -34,7 +34,9 @@ def flatten_errors(detail, parts: list[str] | None = None) -> list[dict]:
     if isinstance(detail, dict):
         errors = []
         for key, value in detail.items():
-            key_parts = parts if key in ("non_field_errors", "__all__") else [*parts, str(key)]
+            # Keys may already be JSON pointers or slash paths ("definition/nodes/0"): keep their segments.
+            segments = [segment for segment in str(key).split("/") if segment]
+            key_parts = parts if key in ("non_field_errors", "__all__") else [*parts, *segments]
             errors.extend(flatten_errors(value, key_parts))
         return errors
     if isinstance(detail, list | tuple):
