@@ -5,6 +5,7 @@ import secrets
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -112,3 +113,43 @@ def audit_log_record(
         target_id=str(getattr(target, "pk", "")) if target is not None else "",
         data=data or {},
     )
+
+
+LAST_OWNER = "An organization keeps at least one owner."
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, **fields) -> Organization:
+    for name, value in fields.items():
+        setattr(organization, name, value)
+    organization.full_clean()
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization) -> None:
+    organization.delete()
+
+
+def _check_keeps_owner(*, membership: Membership, new_role: str | None) -> None:
+    if membership.role != Role.OWNER or new_role == Role.OWNER:
+        return
+    owners = Membership.objects.select_for_update().filter(organization_id=membership.organization_id, role=Role.OWNER)
+    if owners.exclude(pk=membership.pk).count() == 0:
+        raise ValidationError({"role": [LAST_OWNER]})
+
+
+@transaction.atomic
+def membership_update(*, membership: Membership, role: str) -> Membership:
+    _check_keeps_owner(membership=membership, new_role=role)
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role", "updated_at"])
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership) -> None:
+    _check_keeps_owner(membership=membership, new_role=None)
+    membership.delete()

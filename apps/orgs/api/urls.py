@@ -1,5 +1,11 @@
 from rest_framework.routers import SimpleRouter
 
+from .views import ApiKeyViewSet, AuditLogViewSet, MembershipViewSet, OrganizationViewSet
+
 router = SimpleRouter()
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("memberships", MembershipViewSet, basename="membership")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("audit-log", AuditLogViewSet, basename="audit-log")
 
 urlpatterns = router.urls
