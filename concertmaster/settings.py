@@ -166,6 +166,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The engine's periodic work (django-celery-beat's DatabaseScheduler copies these into PeriodicTask rows):
+# re-queue nodes whose lease ran out and wake due retries, delays and approval timeouts; prune old executions.
+CELERY_BEAT_SCHEDULE = {
+    "concertmaster-engine-recover": {
+        "task": "concertmaster.engine.recover",
+        "schedule": env.float("CONCERTMASTER_ENGINE_RECOVERY_INTERVAL_SECONDS", default=5.0),
+    },
+    "concertmaster-engine-prune": {"task": "concertmaster.engine.prune", "schedule": 3600.0},
+}
 
 # =============================================================================
 # REST FRAMEWORK, OPENAPI
@@ -261,3 +270,24 @@ CONCERTMASTER_EMBEDDED_WORKER = env.bool("CONCERTMASTER_EMBEDDED_WORKER", defaul
 CONCERTMASTER_DEMO = env.bool("CONCERTMASTER_DEMO", default=EMBEDDED)
 # Let network nodes (http_request, webhooks, Slack, GitHub) reach private, loopback and link-local addresses.
 CONCERTMASTER_ALLOW_PRIVATE_HTTP = env.bool("CONCERTMASTER_ALLOW_PRIVATE_HTTP", default=False)
+
+# --- Execution engine ---
+# A running node renews its lease every third of this; when a lease runs out (a killed worker) the
+# reaper re-queues the node. Keep it well above a worker's longest pause (GC, a blocked database).
+CONCERTMASTER_ENGINE_LEASE_SECONDS = env.int("CONCERTMASTER_ENGINE_LEASE_SECONDS", default=60)
+# A queued node whose task has not started after this long is sent again (its broker message was lost).
+CONCERTMASTER_ENGINE_REDISPATCH_SECONDS = env.int("CONCERTMASTER_ENGINE_REDISPATCH_SECONDS", default=900)
+# Waits up to this long are also scheduled as a task countdown; longer ones are woken by beat only. Keep it
+# far below the Redis broker's visibility timeout (3600 s), past which a countdown is delivered twice.
+CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS = env.int("CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS", default=60)
+# How often a node waiting for child executions re-checks them (a safety net for a lost notification).
+CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS = env.int("CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS", default=60)
+# A node without `timeout_seconds` fails after this many seconds.
+CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS", default=300)
+# Largest node output stored, in bytes of JSON; a larger output fails the node with a clear error.
+CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = env.int("CONCERTMASTER_NODE_OUTPUT_MAX_BYTES", default=1024 * 1024)
+# Finished executions older than this many days are deleted by the hourly prune task.
+CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENTION_DAYS", default=30)
+# Circuit breaker per node type: open after this many consecutive failures, probe again after the cool-down.
+CONCERTMASTER_BREAKER_THRESHOLD = env.int("CONCERTMASTER_BREAKER_THRESHOLD", default=5)
+CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN_SECONDS", default=60)
