@@ -7,6 +7,7 @@ Celery, Channels or the executions ORM: retries, leases, statuses and waiting be
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -92,8 +93,12 @@ class NodeContext:
         return self.inputs.get(MAIN)
 
 
-class Node:
-    """Base class of every node type. Subclass, declare, implement `run`, register with `@register`."""
+class Node(ABC):
+    """Base class of every node type. Subclass, declare, implement `run`, register with `@register`.
+
+    The engine renders every `{{ ... }}` in the config before `run`; `validate_config` checks the
+    unrendered config against `config_schema` (a value holding an expression is checked once rendered).
+    """
 
     type_name: ClassVar[str]
     category: ClassVar[str]
@@ -113,5 +118,15 @@ class Node:
         """The output ports for one configuration (a switch has one per case). `error` is always allowed."""
         return cls.outputs
 
+    @classmethod
+    def check_config(cls, config: dict) -> list[tuple[str, str]]:
+        """Checks JSON Schema cannot express, as (JSON pointer, message) pairs.
+
+        Called by `validate_config` only once the config matches `config_schema`. A value that holds a
+        `{{ ... }}` expression is only known at run time: leave it alone.
+        """
+        return []
+
+    @abstractmethod
     def run(self, ctx: NodeContext) -> NodeResult | Suspend:
-        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+        """Do the work on `ctx.inputs` with the rendered `ctx.config`; raise NodeError on failure."""
