@@ -1,0 +1,80 @@
+"""Validate a definition against the node types this installation has: the registry plus the admin's switches.
+
+`graph.py` is pure and knows node types only as `NodeSpec`s; this module builds them from
+`apps.nodes.registry` (ports, schema checks) and `NodeType.is_enabled` (one query per call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from apps.nodes.expressions import expression_syntax_errors
+from apps.nodes.models import NodeType
+from apps.nodes.registry import registry
+from apps.nodes.validation import validate_config
+
+from .graph import NodeSpec, Problem, validate_definition
+
+#: How one problem reads inside a ValidationError: the JSON pointer first, then the message.
+PROBLEM_FORMAT = "%(path)s: %(message)s"
+
+
+def _config_errors(type_name: str) -> Callable[[dict], list[tuple[str, str]]]:
+    def config_errors(config: dict) -> list[tuple[str, str]]:
+        # validate_config also reports expression syntax; graph.py reports that itself (as bad_expression)
+        # for every node, including nodes of unknown type, so drop it here rather than report it twice.
+        syntax = set(expression_syntax_errors(config))
+        return [(e.path, e.message) for e in validate_config(type_name, config) if (e.path, e.message) not in syntax]
+
+    return config_errors
+
+
+def node_specs() -> dict[str, NodeSpec]:
+    """A `NodeSpec` for every registered node type; types disabled in the admin are marked so."""
+    disabled = set(NodeType.objects.filter(is_enabled=False).values_list("name", flat=True))
+    return {
+        cls.type_name: NodeSpec(
+            type_name=cls.type_name,
+            category=cls.category,
+            inputs=tuple(cls.inputs),
+            outputs=tuple(cls.outputs),
+            output_ports=cls.output_ports,
+            enabled=cls.type_name not in disabled,
+            config_errors=_config_errors(cls.type_name),
+        )
+        for cls in registry.all()
+    }
+
+
+def workflow_definition_problems(definition: Any, *, node_types: Mapping[str, NodeSpec] | None = None) -> list[Problem]:
+    """Every problem of `definition` with this installation's node types (see graph.validate_definition)."""
+    return validate_definition(
+        definition,
+        node_types=node_specs() if node_types is None else node_types,
+        expression_errors=expression_syntax_errors,
+    )
+
+
+def problems_to_validation_error(problems: list[Problem], *, field: str = "definition") -> ValidationError:
+    """One ValidationError on `field` whose messages read "<pointer>: <message>", each with the problem's code.
+
+    The pointer also travels in `params["path"]`, so an API can address each problem precisely.
+    """
+    return ValidationError(
+        {
+            field: [
+                ValidationError(PROBLEM_FORMAT, code=p.code, params={"path": p.path, "message": p.message})
+                for p in problems
+            ]
+        }
+    )
+
+
+def definition_validate(definition: Any) -> None:
+    """Raise ValidationError({"definition": [...]}) when `definition` has any problem."""
+    problems = workflow_definition_problems(definition)
+    if problems:
+        raise problems_to_validation_error(problems)

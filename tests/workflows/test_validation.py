@@ -1,0 +1,163 @@
+"""Definition validation against the registry and the admin's enabled switches."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from apps.nodes.base import Node, NodeResult
+from apps.nodes.models import NodeType
+from apps.nodes.registry import registry
+from apps.workflows import graph
+from apps.workflows.validation import (
+    definition_validate,
+    node_specs,
+    problems_to_validation_error,
+    workflow_definition_problems,
+)
+
+
+class _Start(Node):
+    type_name = "test_validation.start"
+    category = "triggers"
+    inputs = ()
+
+    def run(self, ctx):
+        return NodeResult.single({})
+
+
+class _Route(Node):
+    type_name = "test_validation.route"
+    category = "conditions"
+    config_schema = {
+        "type": "object",
+        "properties": {"cases": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+        "required": ["cases"],
+        "additionalProperties": False,
+    }
+
+    @classmethod
+    def output_ports(cls, config):
+        return (*config["cases"], "default")
+
+    def run(self, ctx):
+        return NodeResult.single(ctx.input, "default")
+
+
+class _Say(Node):
+    type_name = "test_validation.say"
+    category = "actions"
+    config_schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "maxLength": 20}, "times": {"type": "integer"}},
+        "required": ["text"],
+        "additionalProperties": False,
+    }
+
+    def run(self, ctx):
+        return NodeResult.single(ctx.config["text"])
+
+
+START, ROUTE, SAY = _Start.type_name, _Route.type_name, _Say.type_name
+
+
+@pytest.fixture(autouse=True)
+def test_nodes():
+    for cls in (_Start, _Route, _Say):
+        registry.register(cls)
+    yield
+    for cls in (_Start, _Route, _Say):
+        registry.unregister(cls.type_name)
+
+
+def _definition(**overrides):
+    definition = {
+        "nodes": [
+            {"id": "start", "type": START},
+            {"id": "route", "type": ROUTE, "config": {"cases": ["a", "b"]}},
+            {"id": "say", "type": SAY, "config": {"text": "{{ trigger.name }}", "times": "{{ vars.n }}"}},
+        ],
+        "edges": [
+            {"source": "start", "target": "route"},
+            {"source": "route", "source_port": "b", "target": "say"},
+        ],
+    }
+    definition.update(overrides)
+    return definition
+
+
+def test_node_specs_mirror_the_registry(db):
+    specs = node_specs()
+    assert set(specs) >= {START, ROUTE, SAY}
+    assert specs[START].is_trigger and specs[START].inputs == ()
+    assert specs[ROUTE].ports_out({"cases": ["x"]}) == frozenset({"x", "default", "error"})
+    assert specs[SAY].config_errors({"text": "hi"}) == []
+    assert all(spec.enabled for spec in specs.values())
+
+
+@pytest.mark.django_db
+def test_a_valid_definition_has_no_problems():
+    """Expressions stand in for values the schema would reject until rendered (times: integer)."""
+    assert workflow_definition_problems(_definition()) == []
+    definition_validate(_definition())
+
+
+@pytest.mark.django_db
+def test_schema_ports_expressions_and_types_are_checked_together():
+    definition = _definition(
+        nodes=[
+            {"id": "start", "type": START},
+            {"id": "route", "type": ROUTE, "config": {"cases": ["a", "b"]}},
+            {"id": "say", "type": SAY, "config": {"text": "x" * 30, "extra": 1, "times": "{{ vars.n"}},
+            {"id": "odd", "type": "test_validation.nope", "config": {"v": "{% if %}"}},
+        ],
+        edges=[
+            {"source": "start", "target": "route"},
+            {"source": "route", "source_port": "c", "target": "say"},
+            {"source": "route", "target": "odd"},
+        ],
+    )
+    problems = workflow_definition_problems(definition)
+    assert sorted((p.path, p.code) for p in problems) == [
+        ("/edges/1/source_port", graph.EDGE_MISSING_PORT),
+        ("/edges/2/source_port", graph.EDGE_MISSING_PORT),
+        ("/nodes/2/config", graph.INVALID_CONFIG),
+        ("/nodes/2/config/text", graph.INVALID_CONFIG),
+        ("/nodes/2/config/times", graph.BAD_EXPRESSION),
+        ("/nodes/3/config/v", graph.BAD_EXPRESSION),
+        ("/nodes/3/type", graph.UNKNOWN_NODE_TYPE),
+    ]
+    messages = {p.path: p.message for p in problems}
+    assert "extra" in messages["/nodes/2/config"]
+    assert messages["/nodes/2/config/times"].startswith("Invalid expression syntax")
+
+
+@pytest.mark.django_db
+def test_a_disabled_node_type_is_a_problem():
+    NodeType.objects.create(name=SAY, category="actions", display_name="Say", implementation="tests", is_enabled=False)
+    problems = workflow_definition_problems(_definition())
+    assert [(p.path, p.code) for p in problems] == [("/nodes/2/type", graph.DISABLED_NODE_TYPE)]
+    assert problems[0].message == graph.MSG_DISABLED_NODE_TYPE.format(type=SAY)
+
+
+@pytest.mark.django_db
+def test_definition_validate_raises_with_pointers_and_codes():
+    with pytest.raises(ValidationError) as excinfo:
+        definition_validate(_definition(edges=[]))
+    error = excinfo.value
+    assert error.message_dict == {
+        "definition": [
+            "/nodes/1: " + graph.MSG_UNREACHABLE.format(id="route"),
+            "/nodes/2: " + graph.MSG_UNREACHABLE.format(id="say"),
+        ]
+    }
+    details = error.error_dict["definition"]
+    assert [(e.code, e.params["path"]) for e in details] == [
+        (graph.UNREACHABLE_NODE, "/nodes/1"),
+        (graph.UNREACHABLE_NODE, "/nodes/2"),
+    ]
+
+
+def test_percent_signs_in_messages_survive():
+    problem = graph.Problem(path="/nodes/0/config/x", message="100% wrong %(path)s", code="c")
+    assert problems_to_validation_error([problem]).message_dict == {
+        "definition": ["/nodes/0/config/x: 100% wrong %(path)s"]
+    }
