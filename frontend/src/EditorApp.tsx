@@ -1,0 +1,368 @@
+import { useReactFlow } from "@xyflow/react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { ApiError, api, unwrapList } from "./api";
+import { clientProblems } from "./clientValidation";
+import { Canvas } from "./components/Canvas";
+import { ExecutionBar } from "./components/ExecutionBar";
+import { Palette } from "./components/Palette";
+import { RunDialog } from "./components/RunDialog";
+import { SidePanel } from "./components/SidePanel";
+import { Toast } from "./components/Toast";
+import { TriggersDialog } from "./components/TriggersDialog";
+import { VersionsDialog } from "./components/VersionsDialog";
+import { fillUrl, socketUrl, type EditorConfig } from "./config";
+import { useShortcuts } from "./keyboard";
+import { useRun, watchExecution, type Watch } from "./live";
+import { useEditor } from "./store";
+import type { Definition, NodeTypeInfo, Problem } from "./types";
+
+export const MSG_UNSAVED = "You have unsaved changes. Leave anyway?";
+
+interface WorkflowResponse {
+  id: string;
+  name: string;
+  status: string;
+  definition: Definition;
+  latest_version?: number | null;
+  permissions?: string[];
+}
+
+interface ValidationResponse {
+  valid: boolean;
+  problems?: Problem[];
+  errors?: Problem[];
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The workflow editor page: palette, canvas, side panel, toolbar, run overlay. */
+export function EditorApp({ config }: { config: EditorConfig }) {
+  const workflow = config.workflow!;
+  const workflowUrl = fillUrl(config.urls.workflow, { id: workflow.id });
+  const canEdit = config.user.can_edit;
+  const canExecute = config.user.can_execute;
+  const [meta, setMeta] = useState({ name: workflow.name, status: workflow.status, version: workflow.version });
+  const [paletteError, setPaletteError] = useState<string | null>(null);
+  const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers">(null);
+  const [busy, setBusy] = useState<null | "save" | "validate" | "run" | "activate">(null);
+  const [permissions, setPermissions] = useState<string[]>([]);
+  const dirty = useEditor((s) => s.dirty);
+  const canUndo = useEditor((s) => s.past.length > 0);
+  const canRedo = useEditor((s) => s.future.length > 0);
+  const general = useEditor((s) => s.problems.general);
+  const problemCount = useEditor(
+    (s) => Object.values(s.problems.nodes).reduce((n, list) => n + list.length, 0) + s.problems.general.length + Object.keys(s.problems.edges).length,
+  );
+  const notify = useEditor((s) => s.notify);
+  const { fitView, getViewport, setCenter } = useReactFlow();
+  const watchRef = useRef<Watch | null>(null);
+
+  useEffect(() => {
+    useEditor.getState().load(workflow.definition, { readOnly: !canEdit });
+    api<unknown>("GET", config.urls.node_types)
+      .then((data) => {
+        const types = unwrapList<NodeTypeInfo>(data);
+        useEditor.getState().setNodeTypes(types);
+        if (!types.length) setPaletteError("No node types are installed.");
+      })
+      .catch((e: Error) => setPaletteError(`Could not load node types: ${e.message}`));
+    api<WorkflowResponse>("GET", workflowUrl)
+      .then((data) => setPermissions(data.permissions ?? []))
+      .catch(() => setPermissions([]));
+    return () => watchRef.current?.stop();
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+
+  useEffect(() => {
+    const guard = (event: BeforeUnloadEvent) => {
+      if (!useEditor.getState().dirty) return;
+      event.preventDefault();
+      event.returnValue = MSG_UNSAVED;
+    };
+    window.addEventListener("beforeunload", guard);
+    return () => window.removeEventListener("beforeunload", guard);
+  }, []);
+
+  const showProblems = useCallback(
+    (problems: Problem[], definition: Definition) => {
+      const state = useEditor.getState();
+      state.setProblems(dedupe(problems), definition);
+    },
+    [],
+  );
+
+  const validate = useCallback(
+    async (quiet = false): Promise<boolean> => {
+      const state = useEditor.getState();
+      const definition = state.definition();
+      const local = Object.keys(state.nodeTypes).length ? clientProblems(definition, state.nodeTypes) : [];
+      let remote: Problem[] = [];
+      try {
+        const result = await api<ValidationResponse>("POST", `${workflowUrl}validate/`, { definition });
+        remote = result.problems ?? result.errors ?? [];
+      } catch (e) {
+        if (e instanceof ApiError && e.problems.length) remote = e.problems;
+        else if (!quiet) notify({ kind: "error", text: `Server validation unavailable: ${(e as Error).message}` });
+      }
+      const all = dedupe([...local, ...remote]);
+      showProblems(all, definition);
+      if (!quiet) {
+        notify(
+          all.length
+            ? { kind: "error", text: `${all.length} problem${all.length > 1 ? "s" : ""} to fix (marked on the nodes).` }
+            : { kind: "success", text: "The workflow is valid." },
+        );
+      }
+      return all.length === 0;
+    },
+    [workflowUrl, notify, showProblems],
+  );
+
+  const save = useCallback(async (): Promise<boolean> => {
+    if (!canEdit) return false;
+    const definition = useEditor.getState().definition();
+    setBusy("save");
+    try {
+      const saved = await api<WorkflowResponse>("PATCH", workflowUrl, { definition });
+      useEditor.getState().markSaved();
+      setMeta((m) => ({ ...m, status: saved.status ?? m.status, version: saved.latest_version ?? m.version }));
+      const valid = await validate(true);
+      notify(
+        valid
+          ? { kind: "success", text: `Saved${saved.latest_version ? ` as version ${saved.latest_version}` : ""}.` }
+          : { kind: "info", text: "Saved, with problems to fix before it can run (marked on the nodes)." },
+      );
+      return true;
+    } catch (e) {
+      const error = e as ApiError;
+      if (error.problems?.length) showProblems(error.problems, definition);
+      notify({ kind: "error", text: `Not saved: ${error.message}` });
+      return false;
+    } finally {
+      setBusy(null);
+    }
+  }, [canEdit, workflowUrl, validate, notify, showProblems]);
+
+  const reload = useCallback(async () => {
+    const data = await api<WorkflowResponse>("GET", workflowUrl);
+    useEditor.getState().load(data.definition, { readOnly: !canEdit });
+    setMeta({ name: data.name, status: data.status, version: data.latest_version ?? null });
+    window.setTimeout(() => fitView({ padding: 0.2 }), 50);
+  }, [workflowUrl, canEdit, fitView]);
+
+  const run = useCallback(
+    async (input: unknown) => {
+      setDialog(null);
+      if (useEditor.getState().dirty && !(await save())) return;
+      setBusy("run");
+      try {
+        const execution = await api<{ id: string }>("POST", `${workflowUrl}execute/`, { input });
+        watchRef.current?.stop();
+        watchRef.current = watchExecution(
+          execution.id,
+          fillUrl(config.urls.execution, { id: execution.id }),
+          socketUrl(fillUrl(config.urls.ws_execution, { id: execution.id })),
+        );
+        notify({ kind: "info", text: "Execution started." });
+      } catch (e) {
+        const error = e as ApiError;
+        if (error.problems?.length) showProblems(error.problems, useEditor.getState().definition());
+        notify({ kind: "error", text: `Could not run: ${error.message}` });
+      } finally {
+        setBusy(null);
+      }
+    },
+    [save, workflowUrl, config.urls, notify, showProblems],
+  );
+
+  const toggleActive = useCallback(async () => {
+    const action = meta.status === "active" ? "deactivate" : "activate";
+    setBusy("activate");
+    try {
+      const data = await api<WorkflowResponse>("POST", `${workflowUrl}${action}/`, {});
+      setMeta((m) => ({ ...m, status: data?.status ?? (action === "activate" ? "active" : "inactive") }));
+      notify({ kind: "success", text: action === "activate" ? "Activated: its triggers now start it." : "Deactivated." });
+    } catch (e) {
+      const error = e as ApiError;
+      if (error.problems?.length) showProblems(error.problems, useEditor.getState().definition());
+      notify({ kind: "error", text: `Could not ${action}: ${error.message}` });
+    } finally {
+      setBusy(null);
+    }
+  }, [meta.status, workflowUrl, notify, showProblems]);
+
+  const shortcuts = useMemo(
+    () => ({
+      save: () => void save(),
+      undo: () => useEditor.getState().undo(),
+      redo: () => useEditor.getState().redo(),
+      copy: () => {
+        const n = useEditor.getState().copySelected();
+        if (n) notify({ kind: "info", text: `Copied ${n} node${n > 1 ? "s" : ""}.` });
+      },
+      paste: () => useEditor.getState().paste(),
+      duplicate: () => {
+        if (useEditor.getState().copySelected()) useEditor.getState().paste();
+      },
+      selectAll: () => useEditor.setState((s) => ({ nodes: s.nodes.map((n) => ({ ...n, selected: true })) })),
+      layout: () => {
+        useEditor.getState().layout();
+        window.setTimeout(() => fitView({ padding: 0.2 }), 30);
+      },
+      fit: () => fitView({ padding: 0.2 }),
+      run: () => canExecute && setDialog("run"),
+      escape: () => useEditor.getState().select(null),
+    }),
+    [save, fitView, notify, canExecute],
+  );
+  useShortcuts(shortcuts);
+
+  const addAtCentre = useCallback(
+    (type: string) => {
+      if (!canEdit) return;
+      const { x, y, zoom } = getViewport();
+      const canvas = document.querySelector(".cm-canvas")?.getBoundingClientRect();
+      const cx = ((canvas?.width ?? 800) / 2 - x) / zoom;
+      const cy = ((canvas?.height ?? 600) / 2 - y) / zoom;
+      useEditor.getState().addNode(type, { x: Math.round(cx - 100), y: Math.round(cy - 30) });
+      setCenter(cx, cy, { zoom });
+    },
+    [canEdit, getViewport, setCenter],
+  );
+
+  const approval = useMemo(
+    () => ({
+      approve: (nodeId: string) => decide("approve", nodeId),
+      reject: (nodeId: string) => decide("reject", nodeId),
+    }),
+    [], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  async function decide(decision: "approve" | "reject", nodeId: string) {
+    const execution = useRun.getState().execution;
+    if (!execution) return;
+    try {
+      await api("POST", `${fillUrl(config.urls.execution, { id: execution.id })}${decision}/`, { node_id: nodeId });
+      notify({ kind: "success", text: decision === "approve" ? "Approved." : "Rejected." });
+      void watchRef.current?.refresh();
+    } catch (e) {
+      notify({ kind: "error", text: `${decision} failed: ${(e as Error).message}` });
+    }
+  }
+
+  const canManage = permissions.includes("manage");
+
+  return (
+    <div className="cm-app">
+      <header className="cm-toolbar">
+        <div className="cm-toolbar__title">
+          {config.urls.admin_workflow ? (
+            <a href={config.urls.admin_workflow} className="cm-link" title="Open in the admin">
+              {meta.name}
+            </a>
+          ) : (
+            <strong>{meta.name}</strong>
+          )}
+          <span className={`cm-badge cm-badge--wf-${meta.status}`} data-testid="workflow-status">
+            {meta.status}
+          </span>
+          {meta.version != null && (
+            <span className="cm-muted" data-testid="workflow-version">
+              v{meta.version}
+            </span>
+          )}
+          {dirty && (
+            <span className="cm-dirty" data-testid="dirty">
+              ● unsaved
+            </span>
+          )}
+        </div>
+        <div className="cm-toolbar__actions">
+          <button type="button" className="cm-btn" onClick={shortcuts.undo} disabled={!canUndo} title="Undo (Ctrl+Z)">
+            ↶
+          </button>
+          <button type="button" className="cm-btn" onClick={shortcuts.redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z)">
+            ↷
+          </button>
+          <button type="button" className="cm-btn" onClick={shortcuts.layout} disabled={!canEdit} title="Auto-layout (L)">
+            Layout
+          </button>
+          <button type="button" className="cm-btn" onClick={() => void validate()} disabled={busy !== null}>
+            Validate{problemCount ? ` (${problemCount})` : ""}
+          </button>
+          <button type="button" className="cm-btn" onClick={() => setDialog("versions")}>
+            Versions
+          </button>
+          <button type="button" className="cm-btn" onClick={() => setDialog("triggers")}>
+            Triggers
+          </button>
+          {canManage && (
+            <button type="button" className="cm-btn" onClick={toggleActive} disabled={busy !== null || dirty}>
+              {meta.status === "active" ? "Deactivate" : "Activate"}
+            </button>
+          )}
+          <button
+            type="button"
+            className="cm-btn cm-btn--primary"
+            onClick={() => void save()}
+            disabled={!canEdit || busy !== null || !dirty}
+            title="Save a new version (Ctrl+S)"
+          >
+            {busy === "save" ? "Saving…" : "Save"}
+          </button>
+          <button
+            type="button"
+            className="cm-btn cm-btn--run"
+            onClick={() => setDialog("run")}
+            disabled={!canExecute || busy !== null}
+            title="Run with test input (Ctrl+Enter)"
+          >
+            ▶ Run
+          </button>
+        </div>
+      </header>
+      <ExecutionBar
+        executionUrl={config.urls.execution}
+        executionPage={config.urls.execution_page}
+        canExecute={canExecute}
+        onChanged={() => void watchRef.current?.refresh()}
+      />
+      <main className="cm-main">
+        <Palette onAdd={addAtCentre} error={paletteError} />
+        <Canvas onRefused={(reason) => notify({ kind: "error", text: reason })} />
+        <SidePanel actions={approval} generalProblems={general} />
+      </main>
+      <Toast />
+      {dialog === "run" && (
+        <RunDialog workflowId={workflow.id} dirty={dirty} onRun={run} onClose={() => setDialog(null)} />
+      )}
+      {dialog === "versions" && (
+        <VersionsDialog
+          listUrl={`${workflowUrl}versions/`}
+          restoreUrl={(v) => `${workflowUrl}versions/${v.number}/restore/`}
+          current={meta.version}
+          canEdit={canEdit && !dirty}
+          onRestored={() => {
+            setDialog(null);
+            void reload().then(() => notify({ kind: "success", text: "Version restored (saved as the newest)." }));
+          }}
+          onClose={() => setDialog(null)}
+        />
+      )}
+      {dialog === "triggers" && (
+        <TriggersDialog
+          triggersUrl={config.urls.triggers}
+          workflowId={workflow.id}
+          canManage={canManage}
+          onClose={() => setDialog(null)}
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,73 @@
+import { useEffect, useMemo, useRef } from "react";
+import { api } from "./api";
+import { Canvas } from "./components/Canvas";
+import { ExecutionBar } from "./components/ExecutionBar";
+import { SidePanel } from "./components/SidePanel";
+import { Toast } from "./components/Toast";
+import { fillUrl, socketUrl, type EditorConfig } from "./config";
+import { watchExecution, type Watch } from "./live";
+import { useEditor } from "./store";
+import { unwrapList } from "./api";
+import type { NodeTypeInfo } from "./types";
+
+/** One execution, read-only and live: the pinned version's graph coloured by node status. */
+export function ExecutionApp({ config }: { config: EditorConfig }) {
+  const execution = config.execution!;
+  const watchRef = useRef<Watch | null>(null);
+  const notify = useEditor((s) => s.notify);
+
+  useEffect(() => {
+    useEditor.getState().load(execution.definition, { readOnly: true });
+    api<unknown>("GET", config.urls.node_types)
+      .then((data) => useEditor.getState().setNodeTypes(unwrapList<NodeTypeInfo>(data)))
+      .catch((e: Error) => notify({ kind: "error", text: `Could not load node types: ${e.message}` }));
+    watchRef.current = watchExecution(
+      execution.id,
+      fillUrl(config.urls.execution, { id: execution.id }),
+      socketUrl(fillUrl(config.urls.ws_execution, { id: execution.id })),
+    );
+    return () => watchRef.current?.stop();
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const actions = useMemo(
+    () => ({
+      approve: (nodeId: string) => decide("approve", nodeId),
+      reject: (nodeId: string) => decide("reject", nodeId),
+    }),
+    [], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+  async function decide(decision: "approve" | "reject", nodeId: string) {
+    try {
+      await api("POST", `${fillUrl(config.urls.execution, { id: execution.id })}${decision}/`, { node_id: nodeId });
+      notify({ kind: "success", text: decision === "approve" ? "Approved." : "Rejected." });
+      void watchRef.current?.refresh();
+    } catch (e) {
+      notify({ kind: "error", text: `${decision} failed: ${(e as Error).message}` });
+    }
+  }
+
+  return (
+    <div className="cm-app">
+      <header className="cm-toolbar">
+        <div className="cm-toolbar__title">
+          <a className="cm-link" href={fillUrl(config.urls.editor_page, { id: execution.workflow_id })}>
+            {execution.workflow_name}
+          </a>
+          {execution.version != null && <span className="cm-muted">v{execution.version}</span>}
+          <span className="cm-muted">execution {execution.id}</span>
+        </div>
+      </header>
+      <ExecutionBar
+        executionUrl={config.urls.execution}
+        executionPage={null}
+        canExecute={config.user.can_execute}
+        onChanged={() => void watchRef.current?.refresh()}
+      />
+      <main className="cm-main cm-main--no-palette">
+        <Canvas onRefused={() => undefined} />
+        <SidePanel actions={config.user.can_execute ? actions : undefined} generalProblems={[]} />
+      </main>
+      <Toast />
+    </div>
+  );
+}

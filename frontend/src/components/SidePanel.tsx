@@ -1,0 +1,189 @@
+import { useMemo, useState } from "react";
+import { useRun } from "../live";
+import { ON_ERROR_ROUTE } from "../ports";
+import { useEditor } from "../store";
+import type { JsonObject } from "../types";
+import { ConfigForm } from "./ConfigForm";
+import { formatDuration, pretty } from "./format";
+
+type Tab = "config" | "settings" | "run";
+
+/** The data an expression would see, rebuilt from the last run shown on the canvas. */
+function usePreviewContext(): Record<string, unknown> | null {
+  const runs = useEditor((s) => s.runs);
+  const variables = useEditor((s) => s.variables);
+  const execution = useRun((s) => s.execution);
+  return useMemo(() => {
+    if (!execution) return null;
+    const nodes = Object.fromEntries(Object.entries(runs).map(([id, run]) => [id, { output: run.output }]));
+    return { trigger: execution.input ?? {}, nodes, vars: variables, execution: { id: execution.id } };
+  }, [runs, variables, execution]);
+}
+
+function NodeSettings({ nodeId, extra, readOnly }: { nodeId: string; extra: JsonObject; readOnly: boolean }) {
+  const updateExtra = useEditor((s) => s.updateExtra);
+  const problems = useEditor((s) => s.problems.nodes[nodeId]);
+  const retry = (extra.retry as JsonObject | undefined) ?? {};
+  return (
+    <div className="cm-settings">
+      <label className="cm-field">
+        <span>On error</span>
+        <select
+          className="cm-input"
+          value={(extra.on_error as string) ?? "stop"}
+          disabled={readOnly}
+          onChange={(e) => updateExtra(nodeId, "on_error", e.target.value === "stop" ? undefined : e.target.value)}
+        >
+          <option value="stop">stop the execution</option>
+          <option value="continue">continue with the next nodes</option>
+          <option value={ON_ERROR_ROUTE}>route to the error port</option>
+        </select>
+      </label>
+      <label className="cm-field">
+        <span>Retry: max attempts</span>
+        <input
+          className="cm-input"
+          type="number"
+          min={1}
+          disabled={readOnly}
+          value={(retry.max_attempts as number | undefined) ?? ""}
+          placeholder="1"
+          onChange={(e) =>
+            updateExtra(nodeId, "retry", e.target.value ? { ...retry, max_attempts: Number(e.target.value) } : undefined)
+          }
+        />
+      </label>
+      <label className="cm-field">
+        <span>Timeout (seconds)</span>
+        <input
+          className="cm-input"
+          type="number"
+          min={1}
+          disabled={readOnly}
+          value={(extra.timeout_seconds as number | undefined) ?? ""}
+          placeholder="node default"
+          onChange={(e) => updateExtra(nodeId, "timeout_seconds", e.target.value ? Number(e.target.value) : undefined)}
+        />
+      </label>
+      {problems?.length ? <ProblemList messages={problems} /> : null}
+    </div>
+  );
+}
+
+function ProblemList({ messages }: { messages: string[] }) {
+  return (
+    <ul className="cm-problems" role="alert">
+      {messages.map((m, i) => (
+        <li key={i}>{m}</li>
+      ))}
+    </ul>
+  );
+}
+
+function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions }) {
+  const run = useEditor((s) => s.runs[nodeId]);
+  if (!run) return <p className="cm-muted">This node has not run in the execution shown.</p>;
+  return (
+    <div className="cm-run-details">
+      <p>
+        <span className={`cm-badge cm-badge--${run.status}`}>{run.status}</span>
+        {run.duration_ms != null && <span className="cm-muted"> {formatDuration(run.duration_ms)}</span>}
+        {run.attempt ? <span className="cm-muted"> · attempt {run.attempt}</span> : null}
+      </p>
+      {run.status === "waiting" && actions && (
+        <div className="cm-row">
+          <button type="button" className="cm-btn cm-btn--primary" onClick={() => actions.approve(nodeId)}>
+            Approve
+          </button>
+          <button type="button" className="cm-btn cm-btn--danger" onClick={() => actions.reject(nodeId)}>
+            Reject
+          </button>
+        </div>
+      )}
+      <h4>Input</h4>
+      <pre className="cm-json" data-testid="node-input">{pretty(run.input)}</pre>
+      <h4>Output</h4>
+      <pre className="cm-json" data-testid="node-output">{pretty(run.output)}</pre>
+      {run.error != null && (
+        <>
+          <h4>Error</h4>
+          <pre className="cm-json cm-json--error" data-testid="node-error">{pretty(run.error)}</pre>
+        </>
+      )}
+    </div>
+  );
+}
+
+export interface NodeActions {
+  approve(nodeId: string): void;
+  reject(nodeId: string): void;
+}
+
+/** The right-hand panel: the selected node's config form, engine settings and last run. */
+export function SidePanel({ actions, generalProblems }: { actions?: NodeActions; generalProblems: string[] }) {
+  const selectedId = useEditor((s) => s.selectedId);
+  const node = useEditor((s) => s.nodes.find((n) => n.id === s.selectedId));
+  const nodeType = useEditor((s) => (node ? s.nodeTypes[node.data.type] : undefined));
+  const fieldProblems = useEditor((s) => (selectedId ? s.problems.fields[selectedId] : undefined));
+  const nodeProblems = useEditor((s) => (selectedId ? s.problems.nodes[selectedId] : undefined));
+  const readOnly = useEditor((s) => s.readOnly);
+  const hasRun = useEditor((s) => (selectedId ? Boolean(s.runs[selectedId]) : false));
+  const updateConfig = useEditor((s) => s.updateConfig);
+  const preview = usePreviewContext();
+  const [tab, setTab] = useState<Tab>("config");
+  const shownTab: Tab = readOnly && tab !== "run" && hasRun ? "run" : tab;
+
+  if (!node) {
+    return (
+      <aside className="cm-side" aria-label="Details">
+        <h3>Workflow</h3>
+        <p className="cm-muted">Select a node to configure it. Drag node types from the palette onto the canvas.</p>
+        {generalProblems.length > 0 && <ProblemList messages={generalProblems} />}
+      </aside>
+    );
+  }
+  return (
+    <aside className="cm-side" aria-label="Node details" data-selected-node={node.id}>
+      <h3 className="cm-side__title">{node.id}</h3>
+      <p className="cm-muted">
+        {nodeType?.display_name ?? node.data.type} · <code>{node.data.type}</code>
+      </p>
+      {nodeType?.description && <p className="cm-side__desc">{nodeType.description}</p>}
+      <div className="cm-tabs" role="tablist">
+        {(["config", "settings", "run"] as Tab[]).map((t) => (
+          <button
+            key={t}
+            type="button"
+            role="tab"
+            aria-selected={shownTab === t}
+            className={shownTab === t ? "cm-tab cm-tab--on" : "cm-tab"}
+            onClick={() => setTab(t)}
+          >
+            {t === "run" ? "Last run" : t[0].toUpperCase() + t.slice(1)}
+          </button>
+        ))}
+      </div>
+      {shownTab === "config" &&
+        (nodeType ? (
+          <>
+            {nodeProblems?.length && !fieldProblems ? <ProblemList messages={nodeProblems} /> : null}
+            <ConfigForm
+              nodeId={node.id}
+              schema={nodeType.config_schema}
+              config={node.data.config}
+              fieldProblems={fieldProblems}
+              preview={preview}
+              readOnly={readOnly}
+              onChange={(config) => {
+                if (JSON.stringify(config) !== JSON.stringify(node.data.config)) updateConfig(node.id, config);
+              }}
+            />
+          </>
+        ) : (
+          <p className="cm-error">Unknown node type "{node.data.type}": it is not installed or was disabled.</p>
+        ))}
+      {shownTab === "settings" && <NodeSettings nodeId={node.id} extra={node.data.extra} readOnly={readOnly} />}
+      {shownTab === "run" && <RunDetails nodeId={node.id} actions={actions} />}
+    </aside>
+  );
+}

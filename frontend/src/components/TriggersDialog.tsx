@@ -1,0 +1,163 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, unwrapList } from "../api";
+import type { JsonObject } from "../types";
+import { Modal } from "./Modal";
+
+interface Trigger {
+  id: string;
+  kind: string;
+  name: string;
+  config: JsonObject;
+  is_active: boolean;
+  has_signing_secret?: boolean;
+  webhook_url?: string | null;
+  form_url?: string | null;
+  signing_secret?: string;
+}
+
+const DEFAULT_FORM_SCHEMA = JSON.stringify(
+  { type: "object", properties: { name: { type: "string", title: "Name" } }, required: ["name"] },
+  null,
+  2,
+);
+
+/** Webhook URL and signing secret, cron schedule, form fields: the ways this workflow starts. */
+export function TriggersDialog(props: { triggersUrl: string; workflowId: string; canManage: boolean; onClose: () => void }) {
+  const { triggersUrl, workflowId, canManage, onClose } = props;
+  const [triggers, setTriggers] = useState<Trigger[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [secret, setSecret] = useState<{ id: string; value: string } | null>(null);
+  const [kind, setKind] = useState("webhook");
+  const [cron, setCron] = useState("0 * * * *");
+  const [timezone, setTimezone] = useState("UTC");
+  const [formSchema, setFormSchema] = useState(DEFAULT_FORM_SCHEMA);
+
+  const load = useCallback(() => {
+    api("GET", `${triggersUrl}?workflow=${encodeURIComponent(workflowId)}`)
+      .then((data) => setTriggers(unwrapList<Trigger>(data).filter((t) => !("workflow" in t) || (t as never)["workflow"] === workflowId)))
+      .catch((e: Error) => setError(e.message));
+  }, [triggersUrl, workflowId]);
+  useEffect(load, [load]);
+
+  async function create() {
+    setError(null);
+    let config: JsonObject = {};
+    if (kind === "schedule") config = { cron, timezone };
+    if (kind === "form") {
+      try {
+        config = { schema: JSON.parse(formSchema) };
+      } catch (e) {
+        setError(`Form fields: not valid JSON (${(e as Error).message})`);
+        return;
+      }
+    }
+    try {
+      const created = await api<Trigger>("POST", triggersUrl, { workflow: workflowId, kind, config });
+      if (created.signing_secret) setSecret({ id: created.id, value: created.signing_secret });
+      load();
+    } catch (e) {
+      const err = e as Error & { problems?: { path: string; message: string }[] };
+      setError([err.message, ...(err.problems ?? []).map((p) => `${p.path}: ${p.message}`)].join(" "));
+    }
+  }
+
+  async function remove(trigger: Trigger) {
+    try {
+      await api("DELETE", `${triggersUrl}${trigger.id}/`);
+      load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  async function toggle(trigger: Trigger) {
+    try {
+      await api("PATCH", `${triggersUrl}${trigger.id}/`, { is_active: !trigger.is_active });
+      load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
+  return (
+    <Modal title="Triggers" onClose={onClose}>
+      {error && <p className="cm-error">{error}</p>}
+      {!triggers && !error && <p className="cm-muted">Loading…</p>}
+      {triggers?.length === 0 && <p className="cm-muted">No trigger yet: this workflow runs only by hand or over the API.</p>}
+      {triggers?.map((t) => (
+        <div key={t.id} className="cm-trigger">
+          <div className="cm-row">
+            <strong>{t.kind}</strong> {t.name && <span>{t.name}</span>}
+            <span className={`cm-badge ${t.is_active ? "cm-badge--succeeded" : ""}`}>{t.is_active ? "active" : "off"}</span>
+          </div>
+          {t.webhook_url && (
+            <p>
+              URL: <code className="cm-copy">{t.webhook_url}</code>
+              {t.has_signing_secret ? " (signed calls only)" : " (unsigned)"}
+            </p>
+          )}
+          {secret?.id === t.id && (
+            <p className="cm-warning">
+              Signing secret, shown once: <code className="cm-copy">{secret.value}</code>
+            </p>
+          )}
+          {t.kind === "schedule" && (
+            <p>
+              Cron <code>{String(t.config.cron)}</code> in {String(t.config.timezone ?? "UTC")}
+            </p>
+          )}
+          {t.form_url && (
+            <p>
+              Form: <a href={t.form_url}>{t.form_url}</a>
+            </p>
+          )}
+          {canManage && (
+            <div className="cm-row">
+              <button type="button" className="cm-btn" onClick={() => toggle(t)}>
+                {t.is_active ? "Turn off" : "Turn on"}
+              </button>
+              <button type="button" className="cm-btn cm-btn--danger" onClick={() => remove(t)}>
+                Delete
+              </button>
+            </div>
+          )}
+        </div>
+      ))}
+      {canManage && (
+        <fieldset className="cm-fieldset">
+          <legend>Add a trigger</legend>
+          <label className="cm-field">
+            <span>Kind</span>
+            <select className="cm-input" value={kind} onChange={(e) => setKind(e.target.value)}>
+              <option value="webhook">Webhook</option>
+              <option value="schedule">Schedule (cron)</option>
+              <option value="form">Form</option>
+            </select>
+          </label>
+          {kind === "schedule" && (
+            <>
+              <label className="cm-field">
+                <span>Cron (minute hour day month weekday)</span>
+                <input className="cm-input" value={cron} onChange={(e) => setCron(e.target.value)} />
+              </label>
+              <label className="cm-field">
+                <span>Time zone</span>
+                <input className="cm-input" value={timezone} onChange={(e) => setTimezone(e.target.value)} />
+              </label>
+            </>
+          )}
+          {kind === "form" && (
+            <label className="cm-field">
+              <span>Form fields (JSON Schema)</span>
+              <textarea className="cm-input cm-code" rows={8} value={formSchema} onChange={(e) => setFormSchema(e.target.value)} />
+            </label>
+          )}
+          <button type="button" className="cm-btn cm-btn--primary" onClick={create}>
+            Add trigger
+          </button>
+        </fieldset>
+      )}
+      {!canManage && <p className="cm-muted">Organization admins manage triggers.</p>}
+    </Modal>
+  );
+}
