@@ -4,6 +4,7 @@ Used only when no REDIS_URL is set: the broker is kombu's in-memory transport, w
 inside one process, so the worker has to live beside the web server.
 """
 
+import asyncio
 import logging
 import threading
 
@@ -19,6 +20,9 @@ logger = logging.getLogger(__name__)
 _worker_context = None
 _beat = None
 _lock = threading.Lock()
+# The event loop of the ASGI server in this process: the in-memory channel layer lives on it, so threads
+# (the embedded worker) hand their channel layer sends to it instead of running their own loop.
+_server_loop: asyncio.AbstractEventLoop | None = None
 
 
 def start(*, beat: bool = True) -> None:
@@ -39,3 +43,26 @@ def start(*, beat: bool = True) -> None:
 
 def is_running() -> bool:
     return _worker_context is not None
+
+
+def set_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Record (or, with None, forget) the running ASGI server's event loop."""
+    global _server_loop
+    _server_loop = loop
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    """The registered server loop while it runs; None when there is none or it stopped."""
+    loop = _server_loop
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+async def serve(server) -> None:
+    """Run an ASGI server (`uvicorn.Server`) on the current loop, registered as the server loop meanwhile."""
+    set_server_loop(asyncio.get_running_loop())
+    try:
+        await server.serve()
+    finally:
+        set_server_loop(None)

@@ -1,8 +1,12 @@
 """`manage.py serve`: the ASGI server (HTTP + WebSockets), plus the embedded worker and beat when enabled."""
 
+import asyncio
+
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from concertmaster import embedded
 
 
 class Command(BaseCommand):
@@ -15,9 +19,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, no_worker: bool, **options):
         if settings.CONCERTMASTER_EMBEDDED_WORKER and not no_worker:
-            from concertmaster import embedded
-
             embedded.start()
             self.stdout.write("Embedded Celery worker and beat running in this process.")
         self.stdout.write(f"Serving on http://{host}:{port}/ (admin: http://{host}:{port}/admin/)")
-        uvicorn.run("concertmaster.asgi:application", host=host, port=port, lifespan="off", log_level="info")
+        config = uvicorn.Config(
+            "concertmaster.asgi:application", host=host, port=port, lifespan="off", log_level="info"
+        )
+        # Run the server through embedded.serve so its loop is registered: the embedded worker thread hands
+        # its live events to that loop, which owns the in-memory channel layer.
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(embedded.serve(uvicorn.Server(config)))

@@ -1,0 +1,149 @@
+"""Live events: every ExecutionEvent goes out through `publish()` to the channel groups watching it.
+
+`publish(event)` takes a saved ExecutionEvent row and sends one versioned JSON message
+(`event_payload`) to the groups `execution.<id>`, `workflow.<id>` and `org.<id>`.
+
+- After commit: publish defers the send with `transaction.on_commit`, so the engine calls it right where
+  it appends the event, inside its transaction; a rolled-back transition publishes nothing. Called
+  outside a transaction, or from an on_commit callback, it sends at once (Django runs on_commit callbacks
+  immediately when no transaction is open), so either way is correct.
+- Never raises: a live update is a convenience, the database is the record. Any failure (a full
+  channel, Redis down, a closed loop) is logged and the event dropped; clients replay what they missed
+  from ExecutionEvent with `?since=<seq>`.
+- Embedded mode: `InMemoryChannelLayer` belongs to the server's event loop and is not thread-safe, while
+  the worker runs in a thread. When a server loop is registered (`concertmaster.embedded.server_loop()`),
+  the send is handed to it with `run_coroutine_threadsafe`; otherwise (a Celery worker process with
+  channels-redis, a test) it runs through `async_to_sync`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.db import transaction
+
+from .models import ExecutionEvent, WorkflowExecution
+
+logger = logging.getLogger(__name__)
+
+EVENT_VERSION = 1
+#: The channel layer message type; consumers handle it in `execution_event`.
+MESSAGE_TYPE = "execution.event"
+#: How long a worker thread waits for the server loop to take a send before dropping it.
+HANDOFF_TIMEOUT_SECONDS = 5.0
+
+#: The status each event type means, for events whose data does not say.
+EVENT_STATUSES = {
+    "execution_started": "running",
+    "execution_paused": "paused",
+    "execution_resumed": "running",
+    "execution_succeeded": "succeeded",
+    "execution_failed": "failed",
+    "execution_cancelled": "cancelled",
+    "node_queued": "queued",
+    "node_started": "running",
+    "node_retrying": "retrying",
+    "node_waiting": "waiting",
+    "node_succeeded": "succeeded",
+    "node_failed": "failed",
+    "node_skipped": "skipped",
+    "node_cancelled": "cancelled",
+}
+
+
+def execution_group(execution_id) -> str:
+    return f"execution.{execution_id}"
+
+
+def workflow_group(workflow_id) -> str:
+    return f"workflow.{workflow_id}"
+
+
+def organization_group(organization_id) -> str:
+    return f"org.{organization_id}"
+
+
+def event_payload(event: ExecutionEvent, *, workflow_id=None) -> dict:
+    """The one JSON shape of a live event (version 1); every value is plain JSON data.
+
+    `workflow_id` saves a query when the caller knows it; otherwise it is read from the event's cached
+    execution, or fetched.
+    """
+    if workflow_id is None:
+        if ExecutionEvent.execution.is_cached(event):
+            workflow_id = event.execution.workflow_id
+        else:
+            workflow_id = WorkflowExecution.objects.values_list("workflow_id", flat=True).get(pk=event.execution_id)
+    data = event.data if isinstance(event.data, dict) else {}
+    return {
+        "v": EVENT_VERSION,
+        "type": event.type,
+        "execution_id": str(event.execution_id),
+        "workflow_id": str(workflow_id),
+        "node_id": event.node_id or None,
+        "status": data.get("status") or EVENT_STATUSES.get(event.type),
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "data": data,
+    }
+
+
+def publish(event: ExecutionEvent) -> None:
+    """Send `event` to its execution's, workflow's and organization's groups once the transaction commits."""
+    try:
+        payload = event_payload(event)
+        groups = (
+            execution_group(payload["execution_id"]),
+            workflow_group(payload["workflow_id"]),
+            organization_group(event.organization_id),
+        )
+        transaction.on_commit(partial(send_to_groups, groups, payload), robust=True)
+    except Exception:
+        logger.exception("Could not publish execution event %s #%s", event.execution_id, event.seq)
+
+
+async def _group_send_all(layer: BaseChannelLayer, groups: Iterable[str], payload: dict) -> None:
+    message = {"type": MESSAGE_TYPE, "event": payload}
+    for group in groups:
+        try:
+            await layer.group_send(group, message)
+        except ChannelFull:
+            logger.warning("Channel full: dropped event #%s for %s", payload["seq"], group)
+
+
+def send_to_groups(groups: Iterable[str], payload: dict) -> None:
+    """Send `payload` to `groups` now, on the server loop when one is registered. Logs instead of raising."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        from concertmaster import embedded  # the embedded worker's module: imported only when sending
+
+        loop = embedded.server_loop()
+        if loop is None:
+            async_to_sync(_group_send_all)(layer, groups, payload)
+            return
+        coroutine = _group_send_all(layer, groups, payload)
+        if _running_loop() is loop:
+            # Called on the server loop itself (an async caller): schedule, do not block the loop.
+            loop.create_task(coroutine)
+            return
+        asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=HANDOFF_TIMEOUT_SECONDS)
+    except FutureTimeout:
+        logger.warning("The server loop did not take event #%s in time; dropped", payload.get("seq"))
+    except Exception:
+        logger.exception("Could not send event #%s to the channel layer", payload.get("seq"))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
