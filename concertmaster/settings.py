@@ -230,6 +230,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "apps.executions.choices.ExecutionStatus",
+        "NodeStatusEnum": "apps.executions.choices.NodeStatus",
+        "WorkflowStatusEnum": "apps.workflows.choices.WorkflowStatus",
+        "TriggerKindEnum": "apps.workflows.choices.TriggerKind",
+        "RoleEnum": "apps.orgs.choices.Role",
+    },
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 

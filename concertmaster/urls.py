@@ -3,6 +3,10 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
+
+from apps.core.views import health, metrics
+from apps.executions.views import WebhookView, form_page
 
 admin.site.site_header = "ConcertMaster"
 admin.site.site_title = "ConcertMaster"
@@ -13,13 +17,22 @@ api_v1 = [
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.executions.api.urls")),
+    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("hooks/<str:token>", WebhookView.as_view(), name="webhook"),
+    path("forms/<str:token>", form_page, name="form-page"),
+    path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("apps.workflows.urls")),
+    path("", include("apps.executions.pages")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]

@@ -52,10 +52,20 @@ def flatten_errors(detail, parts: list[str] | None = None) -> list[dict]:
     return [{"path": _pointer(parts), "message": str(detail)}]
 
 
-def _django_validation_detail(error: DjangoValidationError):
-    if hasattr(error, "error_dict"):
-        return {field: [m for e in errs for m in e.messages] for field, errs in error.error_dict.items()}
-    return list(error.messages)
+def _django_error_items(error: DjangoValidationError) -> list[dict]:
+    """Items of a Django ValidationError; an error whose params carry a "path" (a JSON pointer inside the
+    field, as workflow definition problems do) is addressed at that pointer under its field."""
+    fields = error.error_dict.items() if hasattr(error, "error_dict") else [(None, error.error_list)]
+    items = []
+    for field, errors in fields:
+        base = _pointer([s for s in str(field).split("/") if s]) if field not in (None, "__all__") else ""
+        for item in errors:
+            params = item.params if isinstance(item.params, dict) else {}
+            if "path" in params and "message" in params:
+                items.append({"path": base + str(params["path"]), "message": str(params["message"])})
+            else:
+                items.extend({"path": base, "message": message} for message in item.messages)
+    return items
 
 
 def _body(error_type: str, detail: str, errors: list[dict] | None = None) -> dict:
@@ -68,8 +78,6 @@ def _convert(exc: Exception) -> Exception:
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
-    if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(_django_validation_detail(exc))
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     return exc
@@ -86,6 +94,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         set_rollback()
         return Response(
             _body("application_error", exc.message, flatten_errors(exc.extra)), status=status.HTTP_400_BAD_REQUEST
+        )
+    if isinstance(exc, DjangoValidationError):
+        set_rollback()
+        return Response(
+            _body("validation_error", VALIDATION_FAILED, _django_error_items(exc)), status=status.HTTP_400_BAD_REQUEST
         )
     exc = _convert(exc)
     if not isinstance(exc, exceptions.APIException):

@@ -1,5 +1,19 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from apps.executions.views import FormSubmissionView
 
-urlpatterns = router.urls
+from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunViewSet
+
+router = SimpleRouter()
+router.register("executions", ExecutionViewSet, basename="execution")
+# Routed under /workflows/ although they live here: executions depend on workflows, never the reverse.
+router.register("workflows", WorkflowRunViewSet, basename="workflow-run")
+router.register(
+    r"workflows/(?P<workflow_pk>[^/.]+)/executions", WorkflowExecutionViewSet, basename="workflow-execution"
+)
+
+urlpatterns = [
+    *router.urls,
+    path("forms/<str:token>/submissions/", FormSubmissionView.as_view(), name="form-submissions"),
+]

@@ -1,5 +1,11 @@
 from rest_framework.routers import SimpleRouter
 
+from .views import CredentialViewSet, TriggerViewSet, WorkflowVersionViewSet, WorkflowViewSet
+
 router = SimpleRouter()
+router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register(r"workflows/(?P<workflow_pk>[^/.]+)/versions", WorkflowVersionViewSet, basename="workflow-version")
+router.register("triggers", TriggerViewSet, basename="trigger")
+router.register("credentials", CredentialViewSet, basename="credential")
 
 urlpatterns = router.urls

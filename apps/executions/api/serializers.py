@@ -1,0 +1,86 @@
+"""Serializers of executions, node executions, events and the control actions' inputs."""
+
+from rest_framework import serializers
+
+from apps.core.api.serializers import StrictSerializer
+from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
+
+
+class NodeExecutionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NodeExecution
+        fields = [
+            "id",
+            "node_id",
+            "node_type",
+            "status",
+            "attempt",
+            "input",
+            "output",
+            "error",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = WorkflowExecution
+        fields = [
+            "id",
+            "organization",
+            "workflow",
+            "version",
+            "status",
+            "trigger_kind",
+            "trigger_data",
+            "output",
+            "error",
+            "parent",
+            "last_seq",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    nodes = NodeExecutionSerializer(source="node_executions", many=True, read_only=True)
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "nodes"]
+        read_only_fields = fields
+
+
+class ExecutionEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExecutionEvent
+        fields = ["seq", "type", "node_id", "data", "at"]
+        read_only_fields = fields
+
+
+class EventsQuerySerializer(StrictSerializer):
+    since = serializers.IntegerField(min_value=0, default=0, help_text="Return events with a larger seq.")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
+
+
+class ExecuteInputSerializer(StrictSerializer):
+    input = serializers.JSONField(required=False, default=dict, help_text="Available to nodes as `trigger`.")
+
+
+class ExecuteQuerySerializer(StrictSerializer):
+    wait = serializers.IntegerField(
+        required=False, default=0, min_value=0, max_value=300, help_text="Seconds to wait for the result."
+    )
+
+
+class DecisionInputSerializer(StrictSerializer):
+    node_id = serializers.CharField(max_length=100, help_text="The waiting approval node.")
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

@@ -1,0 +1,231 @@
+"""Executions over the API: list, detail, events, and the control verbs; plus a workflow's execute/executions.
+
+Executing and controlling need the workflow's execute permission (a role of member or more, or a guardian
+`execute_workflow` grant), not only read access.
+"""
+
+from django.conf import settings
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.core.api.permissions import EXECUTE, VIEW
+from apps.core.api.viewsets import ScopedViewSet
+from apps.executions.models import WorkflowExecution
+from apps.executions.triggers import execution_wait
+from apps.workflows.api.views import workflow_from_url
+from apps.workflows.choices import TriggerKind
+from apps.workflows.selectors import workflow_list, workflow_permissions
+
+from .filters import ExecutionFilter
+from .scoping import execution_detail_list, execution_events, execution_list
+from .serializers import (
+    DecisionInputSerializer,
+    EventsQuerySerializer,
+    ExecuteInputSerializer,
+    ExecuteQuerySerializer,
+    ExecutionDetailSerializer,
+    ExecutionEventSerializer,
+    ExecutionSerializer,
+)
+
+TAGS = ["executions"]
+
+
+def _service(name: str):
+    from apps.executions import services
+
+    return getattr(services, name)
+
+
+def _detail(execution) -> dict:
+    """The execution as it is now in the database, with its node executions."""
+    fresh = WorkflowExecution.objects.select_related("version").prefetch_related("node_executions").get(pk=execution.pk)
+    return ExecutionDetailSerializer(fresh).data
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Executions you can see (filter by status, workflow, trigger, dates)", tags=TAGS),
+    retrieve=extend_schema(summary="One execution with every node execution", tags=TAGS),
+)
+class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    selector = execution_list
+    filterset_class = ExecutionFilter
+    action_permissions = {
+        "events": VIEW,
+        "pause": EXECUTE,
+        "resume": EXECUTE,
+        "cancel": EXECUTE,
+        "retry": EXECUTE,
+        "approve": EXECUTE,
+        "reject": EXECUTE,
+    }
+
+    def get_queryset(self):
+        if self.action == "list":
+            return execution_list(access=self.access).select_related("version")
+        return execution_detail_list(access=self.access).select_related("version")
+
+    def get_serializer_class(self):
+        return ExecutionSerializer if self.action == "list" else ExecutionDetailSerializer
+
+    def object_permissions(self, obj):
+        return workflow_permissions(access=self.access, workflow=obj.workflow)
+
+    @extend_schema(
+        summary="Events of an execution after a sequence number (replay after reconnecting)",
+        tags=TAGS,
+        parameters=[EventsQuerySerializer],
+        responses={200: ExecutionEventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def events(self, request, pk=None):
+        execution = self.get_object()
+        query = EventsQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        events = execution_events(execution=execution, **query.validated_data)
+        return Response(ExecutionEventSerializer(events, many=True).data)
+
+    def _control(self, verb: str, service, **kwargs) -> Response:
+        execution = self.get_object()
+        with transaction.atomic():
+            _service(service)(execution=execution, user=self.access.person, **kwargs)
+            self.audit(
+                organization=execution.workflow.organization,
+                action=f"execution.{verb}",
+                target=execution,
+                data={key: str(value) for key, value in kwargs.items()},
+            )
+        return Response(_detail(execution))
+
+    @extend_schema(
+        summary="Pause: running nodes finish, nothing new starts",
+        tags=TAGS,
+        request=None,
+        responses={200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request, pk=None):
+        return self._control("pause", "execution_pause")
+
+    @extend_schema(
+        summary="Resume a paused execution", tags=TAGS, request=None, responses={200: ExecutionDetailSerializer}
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request, pk=None):
+        return self._control("resume", "execution_resume")
+
+    @extend_schema(
+        summary="Cancel: queued work is revoked, what is left is cancelled",
+        tags=TAGS,
+        request=None,
+        responses={200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, pk=None):
+        return self._control("cancel", "execution_cancel")
+
+    @extend_schema(
+        summary="Retry the failed nodes of a failed execution",
+        tags=TAGS,
+        request=None,
+        responses={200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def retry(self, request, pk=None):
+        return self._control("retry", "execution_retry_failed")
+
+    def _decide(self, verb: str, service) -> Response:
+        data = DecisionInputSerializer(data=request_data(self.request))
+        data.is_valid(raise_exception=True)
+        return self._control(verb, service, **data.validated_data)
+
+    @extend_schema(
+        summary="Approve a waiting approval node",
+        tags=TAGS,
+        request=DecisionInputSerializer,
+        responses={200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def approve(self, request, pk=None):
+        return self._decide("approve", "execution_approve")
+
+    @extend_schema(
+        summary="Reject a waiting approval node",
+        tags=TAGS,
+        request=DecisionInputSerializer,
+        responses={200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def reject(self, request, pk=None):
+        return self._decide("reject", "execution_reject")
+
+
+def request_data(request):
+    return request.data if isinstance(request.data, dict) else {"non_field_errors": request.data}
+
+
+class WorkflowRunViewSet(ScopedViewSet):
+    """`/workflows/{id}/execute/`: here, not in apps.workflows, because executions depend on workflows."""
+
+    selector = workflow_list
+    action_permissions = {"execute": EXECUTE}
+
+    def object_permissions(self, obj):
+        return workflow_permissions(access=self.access, workflow=obj)
+
+    @extend_schema(
+        summary="Run a workflow: 202 with the execution, or its result when it finishes within ?wait= seconds",
+        tags=["workflows"],
+        parameters=[ExecuteQuerySerializer],
+        request=ExecuteInputSerializer,
+        responses={202: ExecutionDetailSerializer, 200: ExecutionDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def execute(self, request, pk=None):
+        workflow = self.get_object()
+        query = ExecuteQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        body = ExecuteInputSerializer(data=request_data(request))
+        body.is_valid(raise_exception=True)
+        kind = TriggerKind.API if self.access.api_key is not None else TriggerKind.MANUAL
+        with transaction.atomic():
+            execution = _service("execution_start")(
+                workflow=workflow,
+                trigger_kind=kind,
+                trigger_data=body.validated_data["input"],
+                triggered_by=self.access.person,
+            )
+            self.audit(
+                organization=workflow.organization,
+                action="workflow.execute",
+                target=execution,
+                data={"workflow": str(workflow.pk)},
+            )
+        wait = min(query.validated_data["wait"], settings.CONCERTMASTER_MAX_WAIT_SECONDS)
+        if wait:
+            execution = execution_wait(execution_id=execution.pk, timeout=wait)
+        finished = execution.finished_at is not None
+        return Response(_detail(execution), status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+
+
+WORKFLOW_PK = OpenApiParameter("workflow_pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Workflow id.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Executions of one workflow, newest first", tags=["workflows"], parameters=[WORKFLOW_PK])
+)
+class WorkflowExecutionViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """`/workflows/{workflow_pk}/executions/`: the executions of one workflow you can see."""
+
+    serializer_class = ExecutionSerializer
+    filterset_class = ExecutionFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WorkflowExecution.objects.none()
+        workflow = workflow_from_url(access=self.access, workflow_pk=self.kwargs["workflow_pk"])
+        return execution_list(access=self.access).filter(workflow=workflow).select_related("version")

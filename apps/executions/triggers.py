@@ -1,0 +1,145 @@
+"""How executions start from outside: signed webhooks, form submissions and schedules.
+
+The public views in `views.py` and the beat task in `tasks.py` stay thin and call these functions.
+"""
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError
+from apps.workflows.choices import TriggerKind, WorkflowStatus
+from apps.workflows.models import FormSubmission, Trigger
+from apps.workflows.services import form_submission_create, form_submission_link
+
+from .choices import EXECUTION_TERMINAL
+from .models import WebhookDelivery, WorkflowExecution
+
+SIGNATURE_HEADER = "X-ConcertMaster-Signature"
+SIGNATURE_MISSING = "This webhook requires a signature in the X-ConcertMaster-Signature header."
+SIGNATURE_MALFORMED = "The signature header must look like t=<unix seconds>,v1=<hex HMAC-SHA256>."
+SIGNATURE_STALE = "The signature timestamp is outside the {tolerance}-second tolerance."
+SIGNATURE_MISMATCH = "The signature does not match the body."
+WORKFLOW_INACTIVE = "The workflow is not active."
+IDEMPOTENCY_KEY_TOO_LONG = "Idempotency-Key is longer than 200 characters."
+
+
+class SignatureError(ApplicationError):
+    """A webhook call whose signature is missing, malformed, stale or wrong (answered with 401)."""
+
+
+def sign(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The signature header value for `body`: what a sender computes (used by tests and docs)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def signature_verify(*, secret: str, header: str | None, body: bytes, now: float | None = None) -> str:
+    """Check `header` against `body`; returns the matching v1 digest. Raises SignatureError."""
+    if not header:
+        raise SignatureError(SIGNATURE_MISSING)
+    parts = [part.strip().partition("=") for part in header.split(",")]
+    timestamps = [value for key, _, value in parts if key == "t"]
+    digests = [value for key, _, value in parts if key == "v1"]
+    if len(timestamps) != 1 or not timestamps[0].isdigit() or not digests:
+        raise SignatureError(SIGNATURE_MALFORMED)
+    tolerance = settings.CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS
+    now = time.time() if now is None else now
+    if abs(now - int(timestamps[0])) > tolerance:
+        raise SignatureError(SIGNATURE_STALE.format(tolerance=tolerance))
+    expected = hmac.new(secret.encode(), f"{timestamps[0]}.".encode() + body, hashlib.sha256).hexdigest()
+    for digest in digests:
+        if hmac.compare_digest(expected, digest.lower()):
+            return expected
+    raise SignatureError(SIGNATURE_MISMATCH)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of a webhook call: the execution, and whether an earlier delivery already started it."""
+
+    execution: WorkflowExecution
+    replayed: bool
+
+
+def _check_active(trigger: Trigger) -> None:
+    if trigger.workflow.status != WorkflowStatus.ACTIVE:
+        raise ApplicationError(WORKFLOW_INACTIVE)
+
+
+def _start(*, trigger: Trigger, data: dict) -> WorkflowExecution:
+    from .services import execution_start
+
+    return execution_start(workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=data)
+
+
+def webhook_deliver(*, trigger: Trigger, payload: dict, idempotency_key: str = "") -> Delivery:
+    """Start the trigger's workflow once per idempotency key within the window (same key, same execution)."""
+    _check_active(trigger)
+    if len(idempotency_key) > 200:
+        raise ApplicationError(IDEMPOTENCY_KEY_TOO_LONG)
+    if not idempotency_key:
+        with transaction.atomic():
+            return Delivery(execution=_start(trigger=trigger, data=payload), replayed=False)
+    window_start = timezone.now() - timedelta(hours=settings.CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS)
+    with transaction.atomic():
+        deliveries = WebhookDelivery.objects.filter(trigger=trigger, idempotency_key=idempotency_key)
+        deliveries.filter(created_at__lt=window_start).delete()
+        earlier = deliveries.select_related("execution").first()
+        if earlier is not None and earlier.execution_id is not None:
+            return Delivery(execution=earlier.execution, replayed=True)
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery.objects.create(
+                    organization_id=trigger.organization_id, trigger=trigger, idempotency_key=idempotency_key
+                )
+        except IntegrityError:
+            # A concurrent delivery with the same key won the insert: answer with its execution.
+            earlier = WebhookDelivery.objects.select_related("execution").get(
+                trigger=trigger, idempotency_key=idempotency_key
+            )
+            return Delivery(execution=earlier.execution, replayed=True)
+        delivery.execution = _start(trigger=trigger, data=payload)
+        delivery.save(update_fields=["execution", "updated_at"])
+        return Delivery(execution=delivery.execution, replayed=False)
+
+
+def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:
+    """Store a submission; a valid one starts an execution (an invalid one starts nothing)."""
+    _check_active(trigger)
+    with transaction.atomic():
+        submission = form_submission_create(trigger=trigger, data=data, remote_addr=remote_addr)
+        if not submission.errors:
+            execution = _start(trigger=trigger, data={"form": submission.data, "submission_id": str(submission.pk)})
+            form_submission_link(submission=submission, execution_id=execution.pk)
+    return submission
+
+
+def schedule_fire(*, trigger_id: str) -> WorkflowExecution | None:
+    """The beat task's body: start the workflow if its schedule trigger and the workflow are still active."""
+    trigger = (
+        Trigger.objects.select_related("workflow")
+        .filter(pk=trigger_id, kind=TriggerKind.SCHEDULE, is_active=True, workflow__status=WorkflowStatus.ACTIVE)
+        .first()
+    )
+    if trigger is None:
+        return None
+    with transaction.atomic():
+        return _start(trigger=trigger, data={"scheduled_at": timezone.now().isoformat(), "trigger_id": str(trigger.pk)})
+
+
+def execution_wait(*, execution_id, timeout: float, poll: float = 0.05) -> WorkflowExecution:
+    """Poll until the execution is finished or `timeout` seconds passed; returns its latest state."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    while True:
+        execution = WorkflowExecution.objects.get(pk=execution_id)
+        if execution.status in EXECUTION_TERMINAL or time.monotonic() >= deadline:
+            return execution
+        time.sleep(poll)

@@ -1,0 +1,307 @@
+"""Public entry points that start executions: the webhook endpoint and the form page and submission endpoint."""
+
+import json
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from apps.core.api.exceptions import BODY_TOO_LARGE, PayloadTooLarge
+from apps.core.api.serializers import ErrorSerializer
+from apps.core.errors import ApplicationError
+from apps.workflows.choices import TriggerKind
+from apps.workflows.selectors import trigger_by_token
+
+from . import triggers
+from .choices import NodeStatus
+
+NOT_JSON = "The body is not valid JSON: {error}"
+FORM_SUBMITTED = "Thank you, your submission was received."
+
+
+class SignatureRejected(exceptions.APIException):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "invalid_signature"
+
+
+class WorkflowInactive(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "workflow_inactive"
+
+
+class _TokenThrottle(SimpleRateThrottle):
+    """Calls per public token and client address, counted in the cache."""
+
+    def get_rate(self):
+        return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)
+
+    def get_cache_key(self, request, view):
+        ident = f"{view.kwargs.get('token', '')}:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class WebhookThrottle(_TokenThrottle):
+    scope = "webhook"
+
+
+class FormThrottle(_TokenThrottle):
+    scope = "form"
+
+
+def _trigger(token: str, kind: str):
+    trigger = trigger_by_token(token=token, kind=kind)
+    if trigger is None:
+        raise Http404
+    return trigger
+
+
+def _read_body(request) -> bytes:
+    limit = settings.CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(BODY_TOO_LARGE.format(limit=limit))
+    body = request.body
+    if len(body) > limit:
+        raise PayloadTooLarge(BODY_TOO_LARGE.format(limit=limit))
+    return body
+
+
+def _parse(request, body: bytes):
+    content_type = request.content_type or ""
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            return json.loads(body or b"null")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise exceptions.ParseError(NOT_JSON.format(error=error)) from error
+    if content_type == "application/x-www-form-urlencoded":
+        return {key: values[-1] if len(values) == 1 else values for key, values in QueryDict(body).lists()}
+    return body.decode("utf-8", errors="replace")
+
+
+_HIDDEN_HEADERS = {"authorization", "cookie", "x-concertmaster-signature"}
+
+WEBHOOK_ACCEPTED = inline_serializer(
+    "WebhookAccepted",
+    {
+        "execution_id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "replayed": serializers.BooleanField(help_text="True when an earlier delivery with this key started it."),
+    },
+)
+
+
+class WebhookView(APIView):
+    """`POST /hooks/<token>`: start the trigger's workflow with the request as `trigger` data."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [WebhookThrottle]
+    public_endpoint = True
+
+    @extend_schema(
+        summary="Call a webhook trigger",
+        tags=["triggers"],
+        operation_id="webhook_call",
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("token", str, OpenApiParameter.PATH, description="The trigger's webhook token."),
+            OpenApiParameter(
+                triggers.SIGNATURE_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; required when the trigger is signed.",
+            ),
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Deduplicates for 24 h."),
+        ],
+        responses={
+            202: WEBHOOK_ACCEPTED,
+            200: OpenApiResponse(
+                response=OpenApiTypes.OBJECT, description="A replayed delivery, or the synchronous response."
+            ),
+            401: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, token: str):
+        trigger = _trigger(token, TriggerKind.WEBHOOK)
+        body = _read_body(request)
+        idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+        if trigger.signing_secret:
+            try:
+                digest = triggers.signature_verify(
+                    secret=trigger.signing_secret, header=request.headers.get(triggers.SIGNATURE_HEADER), body=body
+                )
+            except triggers.SignatureError as error:
+                raise SignatureRejected(error.message) from error
+            # A replayed signed request (same signature) is a duplicate delivery even without a key.
+            idempotency_key = idempotency_key or f"sig:{digest}"
+        payload = {
+            "body": _parse(request, body),
+            "headers": {k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
+            "query": {key: request.query_params.get(key) for key in request.query_params},
+            "method": request.method,
+        }
+        try:
+            delivery = triggers.webhook_deliver(trigger=trigger, payload=payload, idempotency_key=idempotency_key)
+        except ApplicationError as error:
+            if error.message == triggers.WORKFLOW_INACTIVE:
+                raise WorkflowInactive(error.message) from error
+            raise
+        execution = delivery.execution
+        if not delivery.replayed and trigger.config.get("response_mode") == "wait":
+            return self._synchronous(trigger, execution)
+        body = {"execution_id": str(execution.pk), "status": execution.status, "replayed": delivery.replayed}
+        return Response(body, status=status.HTTP_200_OK if delivery.replayed else status.HTTP_202_ACCEPTED)
+
+    def _synchronous(self, trigger, execution) -> Response:
+        """Wait for the execution; answer with its webhook_response node's output when there is one."""
+        timeout = min(float(trigger.config.get("timeout_seconds", 10)), settings.CONCERTMASTER_MAX_WAIT_SECONDS)
+        execution = triggers.execution_wait(execution_id=execution.pk, timeout=timeout)
+        responder = execution.node_executions.filter(node_type="webhook_response", status=NodeStatus.SUCCEEDED).first()
+        if responder is not None and isinstance(responder.output, dict):
+            output = responder.output
+            response = Response(output.get("body"), status=int(output.get("status_code", 200)))
+            for name, value in (output.get("headers") or {}).items():
+                response[name] = str(value)
+            return response
+        body = {"execution_id": str(execution.pk), "status": execution.status, "replayed": False}
+        if execution.status in triggers.EXECUTION_TERMINAL:
+            return Response({**body, "output": execution.output}, status=status.HTTP_200_OK)
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+FORM_ACCEPTED = inline_serializer(
+    "FormSubmissionAccepted",
+    {"submission_id": serializers.UUIDField(), "execution_id": serializers.UUIDField()},
+)
+
+
+class FormSubmissionView(APIView):
+    """`POST /api/v1/forms/<token>/submissions/`: submit a form trigger as JSON."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [FormThrottle]
+    public_endpoint = True
+
+    @extend_schema(
+        summary="Submit a form trigger; invalid data gets per-field errors and starts nothing",
+        tags=["triggers"],
+        operation_id="form_submit",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={201: FORM_ACCEPTED, 409: ErrorSerializer},
+    )
+    def post(self, request, token: str):
+        trigger = _trigger(token, TriggerKind.FORM)
+        if not isinstance(request.data, dict):
+            raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        try:
+            submission = triggers.form_submit(
+                trigger=trigger, data=dict(request.data), remote_addr=request.META.get("REMOTE_ADDR")
+            )
+        except ApplicationError as error:
+            raise WorkflowInactive(error.message) from error
+        if submission.errors:
+            return Response(
+                {
+                    "type": "validation_error",
+                    "detail": "The submission is invalid; see errors for each field at fault.",
+                    "errors": submission.errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        body = {"submission_id": str(submission.pk), "execution_id": str(submission.execution_id)}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _form_fields(schema: dict, values: dict, errors: list[dict]) -> list[dict]:
+    """What the template needs for each property: widget, label, value and its own errors."""
+    required = set(schema.get("required", []))
+    by_path = {}
+    for error in errors:
+        by_path.setdefault(error["path"].lstrip("/").split("/")[0], []).append(error["message"])
+    fields = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = prop if isinstance(prop, dict) else {}
+        kind = prop.get("type", "string")
+        if "enum" in prop:
+            widget = "select"
+        elif kind == "boolean":
+            widget = "checkbox"
+        elif kind in ("integer", "number"):
+            widget = "number"
+        elif prop.get("format") == "textarea" or prop.get("maxLength", 0) > 200:
+            widget = "textarea"
+        else:
+            widget = {"email": "email", "date": "date", "uri": "url", "date-time": "datetime-local"}.get(
+                prop.get("format"), "text"
+            )
+        fields.append(
+            {
+                "name": name,
+                "label": prop.get("title") or name.replace("_", " ").capitalize(),
+                "help": prop.get("description", ""),
+                "widget": widget,
+                "step": "1" if kind == "integer" else "any",
+                "choices": prop.get("enum", []),
+                "required": name in required,
+                "value": values.get(name, prop.get("default", "")),
+                "errors": by_path.get(name, []),
+            }
+        )
+    return fields
+
+
+def _coerce(schema: dict, post: QueryDict) -> dict:
+    """HTML form strings to the JSON types the schema asks for; empty optional fields are left out."""
+    data = {}
+    for name, prop in schema.get("properties", {}).items():
+        kind = prop.get("type", "string") if isinstance(prop, dict) else "string"
+        if kind == "boolean":
+            data[name] = post.get(name) in ("on", "true", "1")
+            continue
+        raw = post.get(name, "")
+        if raw == "":
+            continue
+        try:
+            data[name] = int(raw) if kind == "integer" else float(raw) if kind == "number" else raw
+        except ValueError:
+            data[name] = raw
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+def form_page(request: HttpRequest, token: str) -> HttpResponse:
+    """`/forms/<token>`: the form rendered from its JSON Schema, with per-field errors on an invalid post."""
+    trigger = _trigger(token, TriggerKind.FORM)
+    schema = trigger.config["schema"]
+    values, errors, done, status_code = {}, [], False, 200
+    if request.method == "POST":
+        values = _coerce(schema, request.POST)
+        try:
+            submission = triggers.form_submit(trigger=trigger, data=values, remote_addr=request.META.get("REMOTE_ADDR"))
+        except ApplicationError as error:
+            errors, status_code = [{"path": "", "message": error.message}], 409
+        else:
+            errors, done = submission.errors, not submission.errors
+            status_code = 400 if errors else 200
+    context = {
+        "title": schema.get("title") or trigger.name or trigger.workflow.name,
+        "description": schema.get("description", ""),
+        "fields": _form_fields(schema, values, errors),
+        "form_errors": [e["message"] for e in errors if not e["path"]],
+        "done": done,
+        "success_message": trigger.config.get("success_message") or FORM_SUBMITTED,
+    }
+    return render(request, "executions/form_page.html", context, status=status_code)

@@ -1,0 +1,228 @@
+"""Serializers of workflows, versions, triggers and credentials."""
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
+from apps.workflows.choices import TriggerKind
+from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+
+MUST_BE_OBJECT = "Must be a JSON object."
+
+
+def _object(value):
+    if not isinstance(value, dict):
+        raise serializers.ValidationError(MUST_BE_OBJECT)
+    return value
+
+
+class OrganizationChoiceMixin:
+    """`organization` on create: any of the caller's organizations; may be left out when there is only one."""
+
+    def validate_organization(self, value):
+        access = self.context["access"]
+        if value not in access.organization_ids():
+            raise serializers.ValidationError("Not found in your organizations.")
+        return value
+
+    def resolve_organization(self, attrs: dict) -> dict:
+        if self.instance is None and not attrs.get("organization"):
+            ids = self.context["access"].organization_ids()
+            if len(ids) != 1:
+                raise serializers.ValidationError({"organization": ["This field is required."]})
+            attrs["organization"] = next(iter(ids))
+        return attrs
+
+
+class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
+    organization = serializers.UUIDField(source="organization_id", required=False)
+    definition = serializers.JSONField(validators=[_object])
+    variables = serializers.JSONField(required=False, validators=[_object])
+    latest_version = serializers.SerializerMethodField()
+    permissions = serializers.SerializerMethodField(help_text="What you may do with this workflow.")
+
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "description",
+            "status",
+            "definition",
+            "variables",
+            "max_concurrent_executions",
+            "latest_version",
+            "permissions",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "status", "latest_version", "permissions", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is not None and "organization_id" in attrs:
+            if attrs["organization_id"] != self.instance.organization_id:
+                raise serializers.ValidationError({"organization": ["A workflow cannot move to another organization."]})
+            attrs.pop("organization_id")
+        if self.instance is None:
+            attrs["organization"] = attrs.pop("organization_id", None)
+            attrs = self.resolve_organization(attrs)
+        return attrs
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_latest_version(self, workflow: Workflow) -> int | None:
+        return workflow.versions.order_by("-number").values_list("number", flat=True).first()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_permissions(self, workflow: Workflow) -> list[str]:
+        view = self.context.get("view")
+        return sorted(view.object_permissions(workflow)) if view is not None else []
+
+
+class WorkflowVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkflowVersion
+        fields = ["id", "workflow", "number", "definition", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class DefinitionInputSerializer(StrictSerializer):
+    definition = serializers.JSONField(required=False, validators=[_object], help_text="Defaults to the saved one.")
+
+
+class ProblemSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="JSON pointer into the definition.")
+    message = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    problems = ProblemSerializer(many=True)
+
+
+class DuplicateInputSerializer(StrictSerializer):
+    name = serializers.CharField(required=False, max_length=200)
+
+
+class ExportSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    definition = serializers.JSONField()
+    variables = serializers.JSONField()
+    node_types = serializers.ListField(child=serializers.DictField())
+    triggers = serializers.ListField(child=serializers.DictField())
+
+
+class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
+    organization = serializers.UUIDField(required=False)
+    name = serializers.CharField(required=False, max_length=200)
+    document = serializers.JSONField(validators=[_object], help_text="The output of the export action.")
+
+    def validate(self, attrs):
+        return self.resolve_organization(attrs)
+
+
+class TriggerSerializer(StrictModelSerializer):
+    workflow = serializers.PrimaryKeyRelatedField(queryset=Workflow.objects.none())
+    config = serializers.JSONField(required=False, validators=[_object])
+    signed = serializers.BooleanField(
+        write_only=True, required=False, default=True, help_text="Webhooks: require signed calls (default)."
+    )
+    has_signing_secret = serializers.SerializerMethodField()
+    webhook_url = serializers.SerializerMethodField()
+    form_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trigger
+        fields = [
+            "id",
+            "organization",
+            "workflow",
+            "kind",
+            "name",
+            "config",
+            "is_active",
+            "signed",
+            "has_signing_secret",
+            "webhook_url",
+            "form_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "organization", "has_signing_secret", "webhook_url", "form_url", "created_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        view = self.context.get("view")
+        if view is not None and "workflow" in self.fields:
+            self.fields["workflow"].queryset = view.writable_workflows()
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            for frozen in ("workflow", "kind"):
+                if frozen in attrs and attrs[frozen] != getattr(self.instance, frozen):
+                    raise serializers.ValidationError({frozen: ["Cannot be changed; create another trigger."]})
+                attrs.pop(frozen, None)
+            attrs.pop("signed", None)
+        return attrs
+
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_has_signing_secret(self, trigger: Trigger) -> bool:
+        return bool(trigger.signing_secret)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_webhook_url(self, trigger: Trigger) -> str | None:
+        if trigger.kind != TriggerKind.WEBHOOK:
+            return None
+        return self._absolute(reverse("webhook", kwargs={"token": trigger.webhook_token}))
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_form_url(self, trigger: Trigger) -> str | None:
+        if trigger.kind != TriggerKind.FORM:
+            return None
+        return self._absolute(reverse("form-page", kwargs={"token": trigger.webhook_token}))
+
+
+class TriggerCreatedSerializer(TriggerSerializer):
+    signing_secret = serializers.CharField(read_only=True, help_text="Shown only when created or rotated.")
+
+    class Meta(TriggerSerializer.Meta):
+        fields = [*TriggerSerializer.Meta.fields, "signing_secret"]
+
+
+class CredentialSerializer(OrganizationChoiceMixin, StrictModelSerializer):
+    organization = serializers.UUIDField(source="organization_id", required=False)
+    data = serializers.JSONField(write_only=True, validators=[_object], help_text="The secret; never returned.")
+    fields_set = serializers.SerializerMethodField(help_text="Names of the secret's fields (values never shown).")
+
+    class Meta:
+        model = Credential
+        fields = ["id", "organization", "name", "kind", "data", "fields_set", "created_at", "updated_at"]
+        read_only_fields = ["id", "fields_set", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is not None:
+            if attrs.pop("organization_id", self.instance.organization_id) != self.instance.organization_id:
+                raise serializers.ValidationError({"organization": ["A credential cannot move."]})
+            return attrs
+        attrs["organization"] = attrs.pop("organization_id", None)
+        return self.resolve_organization(attrs)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_fields_set(self, credential: Credential) -> list[str]:
+        return sorted(credential.data) if isinstance(credential.data, dict) else []
+
+
+class FormSubmissionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FormSubmission
+        fields = ["id", "trigger", "data", "errors", "execution_id", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,404 @@
+"""Workflows, their versions, triggers and credentials over the API. Writes go through apps.workflows.services."""
+
+import uuid
+
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.core.api.permissions import CHANGE, CREATE, MANAGE, VIEW
+from apps.core.api.viewsets import ScopedViewSet
+from apps.orgs.models import Organization
+from apps.workflows import selectors, services
+from apps.workflows.models import WorkflowVersion
+from apps.workflows.validation import workflow_definition_problems
+
+from .serializers import (
+    CredentialSerializer,
+    DefinitionInputSerializer,
+    DuplicateInputSerializer,
+    ExportSerializer,
+    ImportInputSerializer,
+    TriggerCreatedSerializer,
+    TriggerSerializer,
+    ValidationResultSerializer,
+    WorkflowSerializer,
+    WorkflowVersionSerializer,
+)
+
+TAG_WORKFLOWS = ["workflows"]
+WORKFLOW_PK = OpenApiParameter("workflow_pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Workflow id.")
+VERSION_NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="Version number.")
+
+
+def workflow_from_url(*, access, workflow_pk: str):
+    """The workflow named in a nested URL, if the caller can see it; 404 otherwise (also for a malformed id)."""
+    try:
+        uuid.UUID(str(workflow_pk))
+    except ValueError as error:
+        raise Http404 from error
+    workflow = selectors.workflow_get(access=access, pk=workflow_pk)
+    if workflow is None:
+        raise Http404
+    return workflow
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Workflows you can see", tags=TAG_WORKFLOWS),
+    retrieve=extend_schema(summary="One workflow with its working definition", tags=TAG_WORKFLOWS),
+    create=extend_schema(summary="Create a workflow (member); its first version is recorded", tags=TAG_WORKFLOWS),
+    update=extend_schema(summary="Replace a workflow; a changed definition becomes a new version", tags=TAG_WORKFLOWS),
+    partial_update=extend_schema(summary="Change a workflow (new definition: new version)", tags=TAG_WORKFLOWS),
+    destroy=extend_schema(summary="Delete a workflow (admin)", tags=TAG_WORKFLOWS),
+)
+class WorkflowViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = WorkflowSerializer
+    selector = selectors.workflow_list
+    filterset_fields = ["organization", "status"]
+    action_permissions = {
+        "validate": VIEW,
+        "activate": CHANGE,
+        "deactivate": CHANGE,
+        "duplicate": VIEW,
+        "export": VIEW,
+    }
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "access": self.access}
+
+    def object_permissions(self, obj):
+        return selectors.workflow_permissions(access=self.access, workflow=obj)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        organization = Organization.objects.get(pk=data.pop("organization"))
+        self.require_role_permission(organization_id=organization.pk, permission=CREATE)
+        with transaction.atomic():
+            workflow = services.workflow_create(organization=organization, created_by=self.access.person, **data)
+            self.audit(organization=organization, action="workflow.create", target=workflow)
+        serializer.instance = workflow
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            workflow = services.workflow_update(
+                workflow=serializer.instance, user=self.access.person, **serializer.validated_data
+            )
+            self.audit(
+                organization=workflow.organization,
+                action="workflow.update",
+                target=workflow,
+                data={"fields": sorted(serializer.validated_data)},
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.audit(
+                organization=instance.organization,
+                action="workflow.delete",
+                target=instance,
+                data={"name": instance.name},
+            )
+            services.workflow_delete(workflow=instance)
+
+    @extend_schema(
+        summary="Validate a definition (the saved one, or one given) and list every problem",
+        tags=TAG_WORKFLOWS,
+        request=DefinitionInputSerializer,
+        responses={200: ValidationResultSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def validate(self, request, pk=None):
+        workflow = self.get_object()
+        data = DefinitionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        problems = workflow_definition_problems(data.validated_data.get("definition", workflow.definition))
+        body = [{"path": p.path, "message": p.message, "code": p.code} for p in problems]
+        return Response({"valid": not problems, "problems": body})
+
+    def _set_status(self, verb: str):
+        workflow = self.get_object()
+        service = services.workflow_activate if verb == "activate" else services.workflow_deactivate
+        with transaction.atomic():
+            service(workflow=workflow)
+            self.audit(organization=workflow.organization, action=f"workflow.{verb}", target=workflow)
+        return Response(self.get_serializer(workflow).data)
+
+    @extend_schema(
+        summary="Activate: webhooks, forms and schedules start executions",
+        tags=TAG_WORKFLOWS,
+        request=None,
+        responses={200: WorkflowSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        return self._set_status("activate")
+
+    @extend_schema(
+        summary="Deactivate: triggers stop starting executions",
+        tags=TAG_WORKFLOWS,
+        request=None,
+        responses={200: WorkflowSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        return self._set_status("deactivate")
+
+    @extend_schema(
+        summary="Copy a workflow and its triggers as a new draft",
+        tags=TAG_WORKFLOWS,
+        request=DuplicateInputSerializer,
+        responses={201: WorkflowSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request, pk=None):
+        workflow = self.get_object()
+        data = DuplicateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.require_role_permission(organization_id=workflow.organization_id, permission=CREATE)
+        with transaction.atomic():
+            copy = services.workflow_duplicate(workflow=workflow, created_by=self.access.person, **data.validated_data)
+            self.audit(
+                organization=workflow.organization,
+                action="workflow.duplicate",
+                target=copy,
+                data={"source": str(workflow.pk)},
+            )
+        return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Export as JSON with its node types and triggers (no secrets)",
+        tags=TAG_WORKFLOWS,
+        responses={200: ExportSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        return Response(services.workflow_export(workflow=self.get_object()))
+
+    @extend_schema(
+        summary="Import a workflow from an export document",
+        tags=TAG_WORKFLOWS,
+        request=ImportInputSerializer,
+        responses={201: WorkflowSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_(self, request):
+        data = ImportInputSerializer(data=request.data, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        organization = Organization.objects.get(pk=data.validated_data["organization"])
+        self.require_role_permission(organization_id=organization.pk, permission=CREATE)
+        with transaction.atomic():
+            workflow = services.workflow_import(
+                organization=organization,
+                document=data.validated_data["document"],
+                name=data.validated_data.get("name", ""),
+                created_by=self.access.person,
+            )
+            self.audit(organization=organization, action="workflow.import", target=workflow)
+        return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Versions of a workflow, newest first", tags=TAG_WORKFLOWS, parameters=[WORKFLOW_PK]),
+    retrieve=extend_schema(
+        summary="One version of a workflow", tags=TAG_WORKFLOWS, parameters=[WORKFLOW_PK, VERSION_NUMBER]
+    ),
+)
+class WorkflowVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """`/workflows/{workflow_pk}/versions/[{number}/[restore/]]`: immutable snapshots, newest first."""
+
+    serializer_class = WorkflowVersionSerializer
+    lookup_field = "number"
+    lookup_value_regex = "[0-9]{1,9}"
+    action_permissions = {"restore": CHANGE}
+
+    def workflow(self):
+        if not hasattr(self, "_workflow"):
+            self._workflow = workflow_from_url(access=self.access, workflow_pk=self.kwargs["workflow_pk"])
+        return self._workflow
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return WorkflowVersion.objects.none()
+        return selectors.workflow_version_list(access=self.access, workflow=self.workflow()).order_by("-number")
+
+    def get_object(self):
+        # Versions are looked up by number, not by UUID: skip the base class's UUID check.
+        return super(ScopedViewSet, self).get_object()
+
+    def object_permissions(self, obj):
+        return selectors.workflow_permissions(access=self.access, workflow=self.workflow())
+
+    @extend_schema(
+        summary="Restore a version as the working definition (recorded as a new version)",
+        tags=TAG_WORKFLOWS,
+        parameters=[WORKFLOW_PK, VERSION_NUMBER],
+        request=None,
+        responses={200: WorkflowSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request, workflow_pk=None, number=None):
+        version = self.get_object()
+        workflow = self.workflow()
+        with transaction.atomic():
+            services.workflow_version_restore(workflow=workflow, version=version, user=self.access.person)
+            self.audit(
+                organization=workflow.organization,
+                action="workflow.restore",
+                target=workflow,
+                data={"version": version.number},
+            )
+        workflow.refresh_from_db()
+        context = {**self.get_serializer_context(), "access": self.access, "view": None}
+        return Response(WorkflowSerializer(workflow, context=context).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Triggers of your workflows", tags=["triggers"]),
+    retrieve=extend_schema(summary="One trigger (the signing secret is never shown again)", tags=["triggers"]),
+    update=extend_schema(summary="Replace a trigger (admin)", tags=["triggers"]),
+    partial_update=extend_schema(summary="Change a trigger (admin)", tags=["triggers"]),
+    destroy=extend_schema(summary="Delete a trigger (admin)", tags=["triggers"]),
+)
+class TriggerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = TriggerSerializer
+    selector = selectors.trigger_list
+    filterset_fields = ["workflow", "kind", "is_active"]
+    action_permissions = {
+        "update": MANAGE,
+        "partial_update": MANAGE,
+        "destroy": MANAGE,
+        "rotate_secret": MANAGE,
+    }
+
+    def writable_workflows(self):
+        return selectors.workflow_list(access=self.access).filter(organization_id__in=self.access.organization_ids())
+
+    @extend_schema(
+        summary="Create a trigger (admin); a webhook's URL and signing secret are in this response only",
+        tags=["triggers"],
+        request=TriggerSerializer,
+        responses={201: TriggerCreatedSerializer},
+    )
+    def create(self, request):
+        serializer = TriggerSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        workflow = serializer.validated_data.pop("workflow")
+        self.require_role_permission(organization_id=workflow.organization_id, permission=MANAGE)
+        with transaction.atomic():
+            trigger = services.trigger_create(workflow=workflow, **serializer.validated_data)
+            self.audit(
+                organization=workflow.organization,
+                action="trigger.create",
+                target=trigger,
+                data={"kind": trigger.kind, "workflow": str(workflow.pk)},
+            )
+        body = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
+        body["signing_secret"] = trigger.signing_secret
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            trigger = services.trigger_update(trigger=serializer.instance, **serializer.validated_data)
+            self.audit(
+                organization=trigger.workflow.organization,
+                action="trigger.update",
+                target=trigger,
+                data={"fields": sorted(serializer.validated_data)},
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.audit(organization=instance.workflow.organization, action="trigger.delete", target=instance)
+            services.trigger_delete(trigger=instance)
+
+    @extend_schema(
+        summary="Issue a new signing secret (the old one stops working); shown once",
+        tags=["triggers"],
+        request=None,
+        responses={200: TriggerCreatedSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        trigger = self.get_object()
+        with transaction.atomic():
+            services.trigger_rotate_secret(trigger=trigger)
+            self.audit(organization=trigger.workflow.organization, action="trigger.rotate_secret", target=trigger)
+        body = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
+        body["signing_secret"] = trigger.signing_secret
+        return Response(body)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Credentials of your organizations (secrets never shown)", tags=["credentials"]),
+    retrieve=extend_schema(summary="One credential (its secret is never shown)", tags=["credentials"]),
+    create=extend_schema(summary="Store a credential, encrypted at rest (admin)", tags=["credentials"]),
+    update=extend_schema(summary="Replace a credential (admin)", tags=["credentials"]),
+    partial_update=extend_schema(summary="Change a credential (admin)", tags=["credentials"]),
+    destroy=extend_schema(summary="Delete a credential (admin)", tags=["credentials"]),
+)
+class CredentialViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ScopedViewSet,
+):
+    serializer_class = CredentialSerializer
+    selector = selectors.credential_list
+    filterset_fields = ["organization", "kind"]
+    action_permissions = {"update": MANAGE, "partial_update": MANAGE, "destroy": MANAGE}
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "access": self.access}
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        organization = Organization.objects.get(pk=data.pop("organization"))
+        self.require_role_permission(organization_id=organization.pk, permission=MANAGE)
+        with transaction.atomic():
+            credential = services.credential_create(organization=organization, created_by=self.access.person, **data)
+            self.audit(
+                organization=organization,
+                action="credential.create",
+                target=credential,
+                data={"name": credential.name, "kind": credential.kind},
+            )
+        serializer.instance = credential
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            credential = services.credential_update(credential=serializer.instance, **serializer.validated_data)
+            self.audit(
+                organization=credential.organization,
+                action="credential.update",
+                target=credential,
+                data={"fields": sorted(serializer.validated_data)},
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            self.audit(
+                organization=instance.organization,
+                action="credential.delete",
+                target=instance,
+                data={"name": instance.name},
+            )
+            services.credential_delete(credential=instance)
