@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 
 from .base import ERROR, Node
 from .choices import Category
+from .expressions import pointer_join
 
 ENTRY_POINT_GROUP = "concertmaster.nodes"
 TYPE_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
@@ -60,10 +61,13 @@ def class_path(cls: type) -> str:
 def schema_errors(schema: object) -> list[tuple[str, str]]:
     """Where and why `schema` fails the Draft 2020-12 metaschema, as (JSON pointer, message) pairs."""
     validator = Draft202012Validator(Draft202012Validator.META_SCHEMA)
-    return [
-        ("/" + "/".join(str(part) for part in error.absolute_path), error.message)
-        for error in sorted(validator.iter_errors(schema), key=lambda error: list(map(str, error.absolute_path)))
-    ]
+    errors = []
+    for error in validator.iter_errors(schema):
+        pointer = ""
+        for part in error.absolute_path:
+            pointer = pointer_join(pointer, part)
+        errors.append((pointer, error.message))
+    return sorted(errors)
 
 
 def _check_ports(cls: type[Node], path: str) -> None:
@@ -96,7 +100,7 @@ def check_node_class(cls: object) -> None:
     errors = schema_errors(cls.config_schema)
     if errors:
         where, message = errors[0]
-        raise NodeRegistrationError(INVALID_SCHEMA.format(name=name, path=path, where=where, message=message))
+        raise NodeRegistrationError(INVALID_SCHEMA.format(name=name, path=path, where=where or "/", message=message))
     schema = cls.config_schema
     if schema.get("type") != "object" or schema.get("additionalProperties") is not False:
         raise NodeRegistrationError(NOT_STRICT_SCHEMA.format(name=name, path=path))

@@ -50,6 +50,12 @@ def _schema_errors(node_class: type[Node], config: dict, *, rendered: bool) -> l
     return sorted(errors, key=lambda error: error.path)
 
 
+def instance_errors(schema: dict, instance: Any) -> list[ConfigError]:
+    """Every way `instance` fails `schema` (a JSON Schema held in a config, e.g. a form's fields)."""
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return sorted((ConfigError(_pointer(error), error.message) for error in validator.iter_errors(instance)), key=str)
+
+
 def validate_config(type_name: str, config: Any, *, rendered: bool = False) -> list[ConfigError]:
     """Every problem of `config` for node type `type_name`; an empty list means valid.
 

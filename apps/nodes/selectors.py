@@ -1,0 +1,29 @@
+"""Reads for node types (the registry mirrored in the database, with the admin's on/off switch)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import Count, Max, QuerySet
+
+from .models import NodeType
+
+
+def node_type_list() -> QuerySet[NodeType]:
+    """Every node type, enabled or not, in palette order (category, then name)."""
+    return NodeType.objects.order_by("category", "name")
+
+
+def node_type_get(*, name: str) -> NodeType:
+    """The node type named `name`; raises NodeType.DoesNotExist."""
+    return NodeType.objects.get(name=name)
+
+
+def node_type_disabled_names() -> set[str]:
+    return set(NodeType.objects.filter(is_enabled=False).values_list("name", flat=True))
+
+
+def node_types_version() -> str:
+    """A short fingerprint of every node type row: changes whenever a row is added, changed or deleted."""
+    state = NodeType.objects.aggregate(count=Count("id"), changed=Max("updated_at"))
+    return hashlib.sha256(f"{state['count']}|{state['changed']}".encode()).hexdigest()[:16]
