@@ -298,3 +298,10 @@ CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENT
 # Circuit breaker per node type: open after this many consecutive failures, probe again after the cool-down.
 CONCERTMASTER_BREAKER_THRESHOLD = env.int("CONCERTMASTER_BREAKER_THRESHOLD", default=5)
 CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN_SECONDS", default=60)
+
+# --- Live updates (WebSockets) ---
+# Messages waiting to be written to one slow client; past this the server closes with 4008 and the
+# client reconnects with ?since=<last seq> (the database keeps every event).
+CONCERTMASTER_WS_SEND_QUEUE = env.int("CONCERTMASTER_WS_SEND_QUEUE", default=500)
+# Seconds between server pings on an open stream; each ping also resends events a full channel dropped.
+CONCERTMASTER_WS_HEARTBEAT_SECONDS = env.float("CONCERTMASTER_WS_HEARTBEAT_SECONDS", default=20.0)
