@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from apps.core.errors import ApplicationError, InvalidTransition
 
@@ -66,6 +65,13 @@ def _django_error_items(error: DjangoValidationError) -> list[dict]:
             else:
                 items.extend({"path": base, "message": message} for message in item.messages)
     return items
+
+
+def set_rollback() -> None:
+    # rest_framework.views imports the parsers, which import this module: load it when handling an error.
+    from rest_framework.views import set_rollback as drf_set_rollback
+
+    drf_set_rollback()
 
 
 def _body(error_type: str, detail: str, errors: list[dict] | None = None) -> dict:
