@@ -1,0 +1,188 @@
+"""Integration nodes: Slack, signed outgoing webhooks and GitHub, all through the guarded HTTP client."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from typing import Any
+
+from apps.nodes import http
+from apps.nodes.base import Node, NodeContext, NodeError, NodeResult
+from apps.nodes.builtin.actions import CREDENTIAL_NAME, STRING_MAP, credential_data, credential_value, status_error
+from apps.nodes.registry import register
+
+SIGNATURE_HEADER = "X-ConcertMaster-Signature"
+GITHUB_API = "https://api.github.com"
+GITHUB_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+SLACK_NO_WEBHOOK = "Set webhook_url or a credential holding webhook_url."
+GITHUB_BAD_NAME = "Invalid GitHub {field} {value!r}: use letters, digits, '-', '_' and '.'."
+GITHUB_UNEXPECTED_ANSWER = "GitHub answered without an issue number and URL."
+
+HTTP_URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
+TIMEOUT = {"type": "number", "exclusiveMinimum": 0, "maximum": 120, "default": 30}
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value: `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+
+    Receivers recompute the HMAC over the raw body they got and compare in constant time; the
+    timestamp lets them refuse replays older than a few minutes.
+    """
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+@register
+class SlackMessageNode(Node):
+    type_name = "slack_message"
+    category = "integrations"
+    display_name = "Slack message"
+    icon = "message-square"
+    description = (
+        "Posts a message to a Slack channel through an incoming webhook: text, plus optional Block Kit "
+        "blocks. The webhook URL comes from the config or, better kept secret, from a credential holding "
+        "{webhook_url}. Fails when Slack does not answer 2xx (for example a revoked webhook)."
+    )
+    credential_fields = ("credential",)
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string", "minLength": 1, "maxLength": 40000},
+            "blocks": {"type": "array", "items": {"type": "object"}, "maxItems": 50},
+            "webhook_url": HTTP_URL,
+            "credential": CREDENTIAL_NAME,
+            "timeout_seconds": TIMEOUT,
+        },
+        "required": ["text"],
+        "oneOf": [{"required": ["webhook_url"]}, {"required": ["credential"]}],
+        "additionalProperties": False,
+    }
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        config = ctx.config
+        url = config.get("webhook_url")
+        if not url:
+            if credential_data(ctx) is None:
+                raise NodeError(SLACK_NO_WEBHOOK, retryable=False)
+            url = credential_value(ctx, "webhook_url")
+        payload: dict[str, Any] = {"text": config["text"]}
+        if config.get("blocks"):
+            payload["blocks"] = config["blocks"]
+        response = http.send(
+            settings=ctx.settings, method="POST", url=url, json=payload, timeout=config.get("timeout_seconds", 30)
+        )
+        if not response.ok:
+            raise status_error("POST", url, response)
+        return NodeResult.single({"status": response.status, "response": response.text})
+
+
+@register
+class OutgoingWebhookNode(Node):
+    type_name = "outgoing_webhook"
+    category = "integrations"
+    display_name = "Outgoing webhook"
+    icon = "send"
+    description = (
+        "POSTs a JSON payload (from the config, or the node's input) to a URL, signed with HMAC-SHA256 "
+        "using the secret of a credential ({secret}). The X-ConcertMaster-Signature header carries "
+        "t=<unix time>,v1=<hex digest of '<t>.<body>'> so the receiver can check that the body is "
+        "authentic and fresh. Outputs the receiver's status and body; a non-2xx answer fails the node."
+    )
+    credential_fields = ("credential",)
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "url": HTTP_URL,
+            "credential": CREDENTIAL_NAME,
+            "payload": {"description": "Any JSON; defaults to the input."},
+            "headers": STRING_MAP,
+            "timeout_seconds": TIMEOUT,
+        },
+        "required": ["url", "credential"],
+        "additionalProperties": False,
+    }
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        config = ctx.config
+        secret = credential_value(ctx, "secret")
+        body = json.dumps(config.get("payload", ctx.input), separators=(",", ":"), default=str).encode()
+        headers = {
+            **(config.get("headers") or {}),
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+        }
+        response = http.send(
+            settings=ctx.settings,
+            method="POST",
+            url=config["url"],
+            headers=headers,
+            content=body,
+            timeout=config.get("timeout_seconds", 30),
+        )
+        if not response.ok:
+            raise status_error("POST", config["url"], response)
+        return NodeResult.single({"status": response.status, "body": response.body()})
+
+
+@register
+class GithubIssueNode(Node):
+    type_name = "github_issue"
+    category = "integrations"
+    display_name = "GitHub issue"
+    icon = "github"
+    description = (
+        "Creates an issue in a GitHub repository through the REST API, authenticated with a token "
+        "credential ({token}, a fine-grained or classic personal access token with issue write access). "
+        "Sets the title, body, labels and assignees; outputs the new issue's number, html_url and id. "
+        "api_base points at GitHub Enterprise Server (https://github.example.com/api/v3) when needed."
+    )
+    credential_fields = ("credential",)
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "owner": {"type": "string", "pattern": GITHUB_NAME.pattern},
+            "repo": {"type": "string", "pattern": GITHUB_NAME.pattern},
+            "title": {"type": "string", "minLength": 1, "maxLength": 256},
+            "body": {"type": "string", "maxLength": 65536},
+            "labels": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+            "assignees": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
+            "credential": CREDENTIAL_NAME,
+            "api_base": {**HTTP_URL, "default": GITHUB_API},
+            "timeout_seconds": TIMEOUT,
+        },
+        "required": ["owner", "repo", "title", "credential"],
+        "additionalProperties": False,
+    }
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        config = ctx.config
+        for field in ("owner", "repo"):
+            # Rendered expressions could smuggle "/" or ".." into the API path.
+            if not GITHUB_NAME.match(str(config[field])) or config[field] in (".", ".."):
+                raise NodeError(GITHUB_BAD_NAME.format(field=field, value=config[field]), retryable=False)
+        token = credential_value(ctx, "token")
+        url = f"{config.get('api_base', GITHUB_API).rstrip('/')}/repos/{config['owner']}/{config['repo']}/issues"
+        payload = {"title": config["title"]}
+        payload.update({key: config[key] for key in ("body", "labels", "assignees") if key in config})
+        response = http.send(
+            settings=ctx.settings,
+            method="POST",
+            url=url,
+            json=payload,
+            headers={
+                "Accept": "application/vnd.github+json",
+                "Authorization": f"Bearer {token}",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+            timeout=config.get("timeout_seconds", 30),
+        )
+        if not response.ok:
+            raise status_error("POST", url, response)
+        issue = response.body()
+        if not isinstance(issue, dict) or "number" not in issue or "html_url" not in issue:
+            raise NodeError(GITHUB_UNEXPECTED_ANSWER, data=response.as_output())
+        return NodeResult.single({"number": issue["number"], "html_url": issue["html_url"], "id": issue.get("id")})
