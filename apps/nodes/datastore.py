@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 
 from .base import NodeError
@@ -52,19 +52,25 @@ def datarecord_put(*, organization_id: str, collection: str, key: str, value: An
         raise ValidationError({"data": VALUE_NOT_JSON.format(error=exc)}) from exc
     if size > MAX_VALUE_BYTES:
         raise ValidationError({"data": VALUE_TOO_LARGE.format(limit=MAX_VALUE_BYTES, size=size)})
-    record = (
-        DataRecord.objects.select_for_update()
-        .filter(organization_id=organization_id, collection=collection, key=key)
-        .first()
-    )
-    created = record is None
-    if created:
-        record = DataRecord(organization_id=organization_id, collection=collection, key=key)
-    record.data = value
-    # The unique constraint is re-checked by the database itself; skipping it here saves a query.
+    lookup = {"organization_id": organization_id, "collection": collection, "key": key}
+    record = DataRecord.objects.select_for_update().filter(**lookup).first()
+    if record is not None:
+        record.data = value
+        record.full_clean(validate_constraints=False)
+        record.save()
+        return record, False
+    record = DataRecord(**lookup, data=value)
+    # The database enforces the unique key: a concurrent writer that created it first is handled below.
     record.full_clean(validate_constraints=False)
-    record.save()
-    return record, created
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        record = DataRecord.objects.select_for_update().get(**lookup)
+        record.data = value
+        record.save()
+        return record, False
+    return record, True
 
 
 def datarecord_get(*, organization_id: str, collection: str, key: str) -> DataRecord | None:

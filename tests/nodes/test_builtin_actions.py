@@ -437,6 +437,13 @@ def test_csv_export_can_keep_formulas(services, media):
     assert read_export(result.outputs["main"]["url"]) == "a\r\n=1+1\r\n"
 
 
+def test_csv_export_of_no_rows_is_an_empty_file(services, media):
+    result = CsvExportNode().run(make_ctx({"filename": "empty.csv"}, input=[], services=services))
+
+    assert result.outputs["main"]["rows"] == 0
+    assert read_export(result.outputs["main"]["url"]) == ""
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [

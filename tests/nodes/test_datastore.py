@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 
 from apps.nodes import datastore
 from apps.nodes.base import NodeError
@@ -31,6 +32,24 @@ def test_put_creates_then_replaces_a_record(services, organization):
     assert second["value"] == {"name": "Ada L."}
     assert DataRecord.objects.filter(organization=organization).count() == 1
     assert services.datastore_get(collection="customers", key="c1") == {"name": "Ada L."}
+
+
+def test_put_that_loses_a_create_race_replaces_the_winners_value(services, organization, monkeypatch):
+    """When another writer creates the key between the lookup and the insert, the put updates that row."""
+    DataRecord.objects.create(organization=organization, collection="c", key="k", data={"by": "winner"})
+    first = QuerySet.first
+    calls = []
+
+    def first_misses_once(queryset):
+        calls.append(1)
+        return None if len(calls) == 1 else first(queryset)
+
+    monkeypatch.setattr(QuerySet, "first", first_misses_once)
+
+    record = services.datastore_put(collection="c", key="k", value={"by": "loser"})
+
+    assert record["created"] is False
+    assert list(DataRecord.objects.values_list("data", flat=True)) == [{"by": "loser"}]
 
 
 @pytest.mark.parametrize("value", [[1, 2, 3], "text", 0, False, {}, []])

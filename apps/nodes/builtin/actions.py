@@ -364,7 +364,7 @@ class CsvExportNode(Node):
         escape = config.get("escape_formulas", True)
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=config.get("delimiter", ","), lineterminator="\r\n")
-        if config.get("include_header", True):
+        if columns and config.get("include_header", True):
             writer.writerow([_cell(column, escape) for column in columns])
         for row in rows:
             writer.writerow([_cell(row.get(column), escape) for column in columns])
