@@ -5,6 +5,7 @@ Celery worker + beat inside the server process. DATABASE_URL and REDIS_URL switc
 services. Every CONCERTMASTER_* setting is documented in docs/operations.md.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -131,6 +132,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Tests run a Celery worker in a thread: an in-memory shared-cache database locks whole tables and
+    # ignores the busy timeout ("database table is locked"), so the test database is a file (one per process).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
