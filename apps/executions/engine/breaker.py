@@ -1,0 +1,73 @@
+"""A circuit breaker per node type, kept in the Django cache (Redis in production: shared by every worker).
+
+- closed: failures are counted; CONCERTMASTER_BREAKER_THRESHOLD consecutive ones open the breaker;
+- open: nodes of the type are not run until CONCERTMASTER_BREAKER_COOLDOWN_SECONDS have passed;
+- half-open: after the cool-down one probe runs at a time; a success closes the breaker, a failure
+  opens it again for another cool-down.
+
+The engine parks a node whose breaker is open as `retrying` until the cool-down ends (it spends no
+attempt), so a failing integration is not hammered and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.cache import cache
+
+CLOSED = "closed"
+OPEN = "open"
+HALF_OPEN = "half_open"
+
+
+def _key(node_type: str, what: str) -> str:
+    return f"concertmaster:breaker:{node_type}:{what}"
+
+
+def _cooldown() -> float:
+    return float(settings.CONCERTMASTER_BREAKER_COOLDOWN_SECONDS)
+
+
+def state(node_type: str) -> str:
+    opened = cache.get(_key(node_type, "opened"))
+    if opened is None:
+        return CLOSED
+    return OPEN if time.time() < opened + _cooldown() else HALF_OPEN
+
+
+def blocked_until(node_type: str) -> datetime | None:
+    """None when a node of this type may run now (closed, or this caller is the half-open probe), else
+    the time to try again."""
+    opened = cache.get(_key(node_type, "opened"))
+    if opened is None:
+        return None
+    cooldown = _cooldown()
+    reopen = opened + cooldown
+    now = time.time()
+    if now >= reopen:
+        # Half-open: whoever adds the probe key runs; the key expires if the probe dies without a verdict.
+        if cache.add(_key(node_type, "probe"), now, timeout=max(cooldown, 1)):
+            return None
+        reopen = now + cooldown
+    return datetime.fromtimestamp(reopen, tz=UTC)
+
+
+def record_success(node_type: str) -> None:
+    cache.delete_many([_key(node_type, "failures"), _key(node_type, "opened"), _key(node_type, "probe")])
+
+
+def record_failure(node_type: str) -> None:
+    failures_key = _key(node_type, "failures")
+    cache.add(failures_key, 0, timeout=None)
+    failures = cache.incr(failures_key)
+    probing = cache.get(_key(node_type, "probe")) is not None
+    if probing or failures >= settings.CONCERTMASTER_BREAKER_THRESHOLD:
+        cache.set(_key(node_type, "opened"), time.time(), timeout=None)
+        cache.delete(_key(node_type, "probe"))
+
+
+def reset(node_type: str) -> None:
+    """Close the breaker by hand (tests, operators)."""
+    record_success(node_type)

@@ -1,0 +1,406 @@
+"""One node run: claim the node, render its config, run it under its timeout while renewing the lease,
+record the outcome and move the execution on (see runtime.py for the locking rules)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections
+from django.utils import timezone
+
+from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend
+from apps.nodes.datastore import DjangoNodeServices
+from apps.nodes.expressions import ExpressionError, render
+from apps.nodes.http import ALLOW_PRIVATE_SETTING
+from apps.nodes.registry import UnknownNodeType, registry
+from apps.workflows.models import Credential
+
+from .. import metrics
+from ..choices import ExecutionStatus, NodeStatus
+from ..models import NodeExecution
+from . import breaker
+from . import scheduler as sched
+from .runtime import (
+    SUSPEND_APPROVAL,
+    SUSPEND_CHILDREN,
+    SUSPEND_DELAY,
+    EventType,
+    Unit,
+    advance,
+    halt,
+    locked,
+    retry_delay,
+    set_node_status,
+)
+
+logger = logging.getLogger(__name__)
+
+# Error types (the `type` of a node error, and the `error_type` label of workflow_errors_total).
+ERROR_NODE = "node_error"
+ERROR_EXCEPTION = "exception"
+ERROR_TIMEOUT = "timeout"
+ERROR_EXPRESSION = "expression"
+ERROR_OUTPUT_TOO_LARGE = "output_too_large"
+ERROR_OUTPUT_NOT_JSON = "output_not_json"
+ERROR_UNKNOWN_TYPE = "unknown_node_type"
+ERROR_CREDENTIAL = "credential"
+ERROR_BAD_RESULT = "bad_result"
+ERROR_CHILD_WORKFLOW = "child_workflow"
+
+_SUSPEND_KINDS = (SUSPEND_DELAY, SUSPEND_APPROVAL, SUSPEND_CHILDREN)
+#: Fields every recorded outcome (success, retry, failure) writes.
+_OUTCOME_FIELDS = ("status", "error", "state", "duration_ms", "lease_expires_at", "updated_at")
+
+MSG_TIMEOUT = "The node did not finish within {seconds:g} seconds."
+MSG_OUTPUT_TOO_LARGE = (
+    "The node's output is {size} bytes of JSON, over the limit of {limit} bytes (CONCERTMASTER_NODE_OUTPUT_MAX_BYTES)."
+)
+MSG_OUTPUT_NOT_JSON = "The node's output is not JSON data: {error}"
+MSG_CREDENTIAL_MISSING = "No credential named {name!r} in this organization."
+MSG_BAD_RESULT = "The node returned {kind}, not a NodeResult or Suspend."
+MSG_BAD_SUSPEND = "The node asked to wait with an unknown kind {kind!r} or without a wake-up time."
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed attempt: what went wrong and whether another attempt could help."""
+
+    type: str
+    message: str
+    retryable: bool = True
+    data: dict = field(default_factory=dict)
+
+    def as_error(self, attempt: int) -> dict:
+        error = {"type": self.type, "message": self.message, "attempt": attempt}
+        if self.data:
+            error["data"] = self.data
+        return error
+
+
+#: A run given up because the node was taken away (cancelled, or re-queued after its lease ran out).
+ABANDONED = object()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Everything a claimed node needs to run, read while the execution was locked."""
+
+    execution_id: str
+    node_execution_id: str
+    task_id: str
+    organization_id: str
+    node_id: str
+    node_type: str
+    attempt: int
+    spec: dict
+    inputs: dict
+    expression_context: dict
+    resume: dict | None
+
+
+def run_node(execution_id: str, node_execution_id: str, task_id: str) -> None:
+    """The body of the node task: claim, run, complete. Every step is a no-op for a stale delivery."""
+    claim = claim_node(execution_id, node_execution_id, task_id)
+    if claim is None:
+        return
+    started = time.monotonic()
+    outcome = execute(claim)
+    if outcome is ABANDONED:
+        return
+    complete_node(claim, outcome, time.monotonic() - started)
+
+
+def claim_node(execution_id: str, node_execution_id: str, task_id: str) -> Claim | None:
+    with locked(execution_id) as unit:
+        node = NodeExecution.objects.filter(pk=node_execution_id, execution_id=execution_id).first()
+        if node is None or node.status != NodeStatus.QUEUED or node.task_id != task_id:
+            return None
+        if unit.execution.status != ExecutionStatus.RUNNING or unit.execution.error:
+            if unit.execution.status == ExecutionStatus.PAUSED:
+                set_node_status(node, NodeStatus.PENDING)
+                node.save(update_fields=["status", "updated_at"])
+            return None
+        blocked_until = breaker.blocked_until(node.node_type)
+        if blocked_until is not None:
+            _park_for_breaker(unit, node, blocked_until)
+            return None
+        resume = node.state.get("resume")
+        set_node_status(node, NodeStatus.RUNNING)
+        if resume is None:
+            node.attempt += 1
+        now = timezone.now()
+        node.started_at = now
+        node.lease_expires_at = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS)
+        node.save(update_fields=["status", "attempt", "started_at", "lease_expires_at", "updated_at"])
+        unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
+        return _build_claim(unit, node, task_id, resume)
+
+
+def _park_for_breaker(unit: Unit, node: NodeExecution, until) -> None:
+    set_node_status(node, NodeStatus.RETRYING)
+    node.wake_at = until
+    node.save(update_fields=["status", "wake_at", "updated_at"])
+    unit.event(EventType.NODE_RETRYING, node.node_id, reason="circuit_open", wake_at=until.isoformat())
+    unit.wake_later(node, (until - timezone.now()).total_seconds())
+
+
+def _build_claim(unit: Unit, node: NodeExecution, task_id: str, resume: dict | None) -> Claim:
+    execution = unit.execution
+    compiled = unit.graph
+    spec = compiled.node(node.node_id)
+    graph = compiled.graph
+    finished_rows = NodeExecution.objects.filter(
+        execution_id=execution.pk, status__in=(NodeStatus.SUCCEEDED, NodeStatus.FAILED)
+    )
+    # Expressions may read any node's output; without "nodes" in the config only the inputs are needed.
+    if "nodes" not in json.dumps(spec.get("config", {})):
+        finished_rows = finished_rows.filter(node_id__in={edge.source for edge in graph.inbound[node.node_id]})
+    finished = {nid: (ports, output) for nid, ports, output in finished_rows.values_list("node_id", "ports", "output")}
+    if graph.inbound[node.node_id]:
+        inputs = sched.node_inputs(graph, node.node_id, finished)
+    else:
+        inputs = {MAIN: execution.trigger_data}
+    expression_context = {
+        "trigger": execution.trigger_data,
+        "nodes": {nid: {"output": output} for nid, (ports, output) in finished.items() if ports},
+        "vars": execution.context.get("vars", {}),
+        "execution": {
+            "id": str(execution.pk),
+            "workflow_id": str(execution.workflow_id),
+            "started_at": execution.started_at.isoformat() if execution.started_at else None,
+            "trigger_kind": execution.trigger_kind,
+            "attempt": node.attempt,
+        },
+    }
+    return Claim(
+        execution_id=str(execution.pk),
+        node_execution_id=str(node.pk),
+        task_id=task_id,
+        organization_id=str(execution.organization_id),
+        node_id=node.node_id,
+        node_type=node.node_type,
+        attempt=node.attempt,
+        spec=spec,
+        inputs=inputs,
+        expression_context=expression_context,
+        resume=resume,
+    )
+
+
+# --- running -------------------------------------------------------------------------------------------------
+
+
+def execute(claim: Claim) -> Any:
+    """Run the claimed node; returns a NodeResult, a Suspend, a Failure or ABANDONED."""
+    try:
+        node_class = registry.get(claim.node_type)
+    except UnknownNodeType as exc:
+        return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False)
+    try:
+        config = render(claim.spec.get("config", {}), claim.expression_context, pointer="/config")
+    except ExpressionError as exc:
+        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer})
+    credentials = _credentials(claim.organization_id, node_class.credential_fields, config)
+    if isinstance(credentials, Failure):
+        return credentials
+    ctx = NodeContext(
+        node_id=claim.node_id,
+        execution_id=claim.execution_id,
+        organization_id=claim.organization_id,
+        config=config,
+        inputs=claim.inputs,
+        credentials=credentials,
+        attempt=claim.attempt,
+        resume=claim.resume,
+        services=DjangoNodeServices(claim.organization_id),
+        logger=logging.getLogger(f"concertmaster.node.{claim.node_type}"),
+        settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
+    )
+    timeout = float(claim.spec.get("timeout_seconds") or settings.CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS)
+    return run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim))
+
+
+def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) -> dict | Failure:
+    names = [config[name] for name in fields if isinstance(config.get(name), str) and config.get(name)]
+    if not names:
+        return {}
+    found = {c.name: c.data for c in Credential.objects.filter(organization_id=organization_id, name__in=names)}
+    for name in names:
+        if name not in found:
+            return Failure(ERROR_CREDENTIAL, MSG_CREDENTIAL_MISSING.format(name=name), retryable=False)
+    return found
+
+
+def _renew_lease(claim: Claim) -> bool:
+    """Extend the lease; False when the node is no longer this task's (cancelled, or re-queued)."""
+    expires = timezone.now() + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS)
+    return bool(
+        NodeExecution.objects.filter(
+            pk=claim.node_execution_id, status=NodeStatus.RUNNING, task_id=claim.task_id
+        ).update(lease_expires_at=expires)
+    )
+
+
+def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
+    """Run `run(ctx)` in a thread; wait at most `timeout` seconds, calling `renew()` every third of a lease.
+
+    A thread past its timeout cannot be killed safely in Python: it is left to finish in the background and
+    its result is ignored (nodes doing I/O should also pass their own timeouts to their clients).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = run(ctx)
+        except BaseException as exc:  # the node's failure is data for the engine, whatever it is
+            box["error"] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, name=f"node-{ctx.node_id}", daemon=True)
+    thread.start()
+    renew_every = max(settings.CONCERTMASTER_ENGINE_LEASE_SECONDS / 3, 0.1)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        thread.join(max(min(renew_every, remaining), 0))
+        if not thread.is_alive():
+            break
+        if time.monotonic() >= deadline:
+            return Failure(ERROR_TIMEOUT, MSG_TIMEOUT.format(seconds=timeout))
+        if not renew():
+            return ABANDONED
+    if "error" in box:
+        return _failure_from_exception(box["error"])
+    result = box.get("result")
+    if not isinstance(result, NodeResult | Suspend):
+        return Failure(ERROR_BAD_RESULT, MSG_BAD_RESULT.format(kind=type(result).__name__), retryable=False)
+    return result
+
+
+def _failure_from_exception(exc: BaseException) -> Failure:
+    if isinstance(exc, NodeError):
+        return Failure(ERROR_NODE, exc.message, retryable=exc.retryable, data=exc.data)
+    logger.warning("Node raised an unexpected exception", exc_info=exc)
+    return Failure(ERROR_EXCEPTION, f"{type(exc).__name__}: {exc}")
+
+
+# --- completing ------------------------------------------------------------------------------------------------
+
+
+def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
+    """Record the outcome once, with the execution locked, and ask the scheduler what is next."""
+    if isinstance(outcome, NodeResult):
+        outcome = _serialize(outcome)
+    with locked(claim.execution_id) as unit:
+        node = NodeExecution.objects.filter(pk=claim.node_execution_id).first()
+        if node is None or node.status != NodeStatus.RUNNING or node.task_id != claim.task_id:
+            return  # a duplicate delivery, or the node was cancelled or re-queued meanwhile
+        node.duration_ms = int(seconds * 1000)
+        node.lease_expires_at = None
+        if isinstance(outcome, Suspend):
+            suspend(unit, node, outcome)
+        elif isinstance(outcome, Failure):
+            fail(unit, node, outcome)
+        else:
+            succeed(unit, node, outcome)
+        advance(unit)
+        node_type = node.node_type
+        unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
+
+
+def _serialize(result: NodeResult) -> dict | Failure:
+    """The outputs as plain JSON data, or the Failure explaining why they cannot be stored."""
+    try:
+        text = json.dumps(result.outputs, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError) as exc:
+        return Failure(ERROR_OUTPUT_NOT_JSON, MSG_OUTPUT_NOT_JSON.format(error=exc), retryable=False)
+    size = len(text.encode())
+    limit = settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
+    if size > limit:
+        return Failure(ERROR_OUTPUT_TOO_LARGE, MSG_OUTPUT_TOO_LARGE.format(size=size, limit=limit), retryable=False)
+    return json.loads(text)
+
+
+def succeed(unit: Unit, node: NodeExecution, outputs: dict) -> None:
+    ports, output = sched.pack_outputs(outputs)
+    set_node_status(node, NodeStatus.SUCCEEDED)
+    node.ports = ports
+    node.output = output
+    node.error = None
+    node.finished_at = timezone.now()
+    node.state = {}
+    node.save(update_fields=[*_OUTCOME_FIELDS, "ports", "output", "finished_at"])
+    unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, duration_ms=node.duration_ms)
+    node_type = node.node_type
+    unit.after_commit.append(lambda: breaker.record_success(node_type))
+
+
+def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:
+    """A failed attempt: retry it later, or fail the node and apply its on_error."""
+    error = failure.as_error(node.attempt)
+    node_type = node.node_type
+    unit.after_commit.append(lambda: metrics.count_error(error_type=failure.type))
+    if failure.retryable:
+        unit.after_commit.append(lambda: breaker.record_failure(node_type))
+    spec = unit.graph.node(node.node_id)
+    retry = spec.get("retry") or {}
+    now = timezone.now()
+    node.error = error
+    node.state = {key: value for key, value in node.state.items() if key != "resume"}
+    if failure.retryable and node.attempt < int(retry.get("max_attempts", 1)):
+        delay = retry_delay(retry, node.attempt)
+        set_node_status(node, NodeStatus.RETRYING)
+        node.wake_at = now + timedelta(seconds=delay)
+        node.save(update_fields=[*_OUTCOME_FIELDS, "wake_at"])
+        delay_seconds = round(delay, 3)
+        unit.event(
+            EventType.NODE_RETRYING, node.node_id, attempt=node.attempt, delay_seconds=delay_seconds, error=error
+        )
+        unit.wake_later(node, delay)
+        return
+    ports = sched.failure_ports(unit.graph.graph, node.node_id)
+    set_node_status(node, NodeStatus.FAILED)
+    node.finished_at = now
+    node.ports = sorted(ports) if ports else []
+    node.output = {"error": error} if ports else None
+    node.save(update_fields=[*_OUTCOME_FIELDS, "ports", "output", "finished_at"])
+    unit.event(EventType.NODE_FAILED, node.node_id, error=error, handled=ports is not None)
+    if ports is None:
+        halt(unit, {"node_id": node.node_id, **error})
+
+
+def suspend(unit: Unit, node: NodeExecution, request: Suspend) -> None:
+    """Park the node as `waiting` without holding a worker; beat (or a short countdown) wakes it."""
+    kind = request.kind
+    if kind not in _SUSPEND_KINDS or (kind == SUSPEND_DELAY and not request.wake_at):
+        fail(unit, node, Failure(ERROR_BAD_RESULT, MSG_BAD_SUSPEND.format(kind=kind), retryable=False))
+        return
+    data = json.loads(json.dumps(request.data, cls=DjangoJSONEncoder))
+    if kind == SUSPEND_CHILDREN:
+        from .children import children_problem
+
+        problem = children_problem(unit, data)
+        if problem:
+            fail(unit, node, Failure(ERROR_CHILD_WORKFLOW, problem, retryable=False))
+            return
+    set_node_status(node, NodeStatus.WAITING)
+    node.wake_at = request.wake_at
+    node.state = {"suspend": {"kind": kind, "data": data}}
+    node.save(update_fields=["status", "wake_at", "state", "duration_ms", "lease_expires_at", "updated_at"])
+    wake_at = request.wake_at.isoformat() if request.wake_at else None
+    unit.event(EventType.NODE_WAITING, node.node_id, kind=kind, wake_at=wake_at)
+    if kind == SUSPEND_CHILDREN:
+        from .children import start_children
+
+        start_children(unit, node)
+    elif request.wake_at is not None:
+        unit.wake_later(node, (request.wake_at - timezone.now()).total_seconds())

@@ -1,0 +1,522 @@
+"""The engine's persistent side: locking, state changes, events and dispatch.
+
+Every change to an execution and its nodes happens inside `locked(execution_id)`: one transaction that
+holds the execution row (`select_for_update`), so node completions, joins, pauses and cancels of one
+execution are serialised. A `Unit` collects what the transaction produced (events, tasks to send, tasks
+to revoke) and hands it over on commit, so nothing is published or enqueued for a rolled-back change.
+
+Delivery is at least once. A node task carries the id it was dispatched with (`NodeExecution.task_id`):
+it only runs while the node is `queued` under that id, and its completion only counts while the node is
+still `running` under that id, so a duplicate or stale delivery does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.errors import ApplicationError, InvalidTransition
+from apps.workflows.graph import Graph, parse_definition
+from apps.workflows.models import Workflow, WorkflowVersion
+
+from .. import metrics
+from ..choices import ExecutionStatus, NodeStatus
+from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+from . import scheduler as sched
+from . import transitions
+
+logger = logging.getLogger(__name__)
+
+
+class EventType:
+    """The types of ExecutionEvent the engine appends."""
+
+    EXECUTION_STARTED = "execution_started"
+    EXECUTION_PAUSED = "execution_paused"
+    EXECUTION_RESUMED = "execution_resumed"
+    EXECUTION_SUCCEEDED = "execution_succeeded"
+    EXECUTION_FAILED = "execution_failed"
+    EXECUTION_CANCELLED = "execution_cancelled"
+    NODE_QUEUED = "node_queued"
+    NODE_STARTED = "node_started"
+    NODE_SUCCEEDED = "node_succeeded"
+    NODE_FAILED = "node_failed"
+    NODE_RETRYING = "node_retrying"
+    NODE_SKIPPED = "node_skipped"
+    NODE_WAITING = "node_waiting"
+
+
+SUSPEND_DELAY = "delay"
+SUSPEND_APPROVAL = "approval"
+SUSPEND_CHILDREN = "children"
+
+ACTIVE_EXECUTION = (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
+
+
+@dataclass(frozen=True)
+class CompiledGraph:
+    """A version's definition parsed once per process (versions are immutable)."""
+
+    definition: dict
+    graph: Graph
+    order: tuple[str, ...]
+
+    def node(self, node_id: str) -> dict:
+        return dict(self.graph.nodes[node_id])
+
+
+@lru_cache(maxsize=512)
+def compiled_graph(version_id: Any) -> CompiledGraph:
+    definition = WorkflowVersion.objects.values_list("definition", flat=True).get(pk=version_id)
+    graph = parse_definition(definition)
+    return CompiledGraph(definition=definition, graph=graph, order=graph.order())
+
+
+@dataclass
+class Unit:
+    """What one locked transaction on an execution produced; `flush` hands it to the commit hooks."""
+
+    execution: WorkflowExecution
+    events: list[ExecutionEvent] = field(default_factory=list)
+    dispatches: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+    wakes: list[tuple[str, str, float]] = field(default_factory=list)
+    revokes: list[str] = field(default_factory=list)
+    after_commit: list = field(default_factory=list)
+
+    @property
+    def graph(self) -> CompiledGraph:
+        return compiled_graph(self.execution.version_id)
+
+    def event(self, type_: str, node_id: str = "", **data: Any) -> None:
+        self.execution.last_seq += 1
+        self.events.append(
+            ExecutionEvent(
+                organization_id=self.execution.organization_id,
+                execution=self.execution,
+                seq=self.execution.last_seq,
+                type=type_,
+                node_id=node_id,
+                data=data,
+                at=timezone.now(),
+            )
+        )
+
+    def dispatch(self, node: NodeExecution) -> None:
+        self.dispatches.append((str(self.execution.pk), str(node.pk), node.task_id, None))
+
+    def wake_later(self, node: NodeExecution, seconds: float) -> None:
+        """Also wake `node` by a countdown when it is short (beat wakes it in any case)."""
+        if seconds <= settings.CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS:
+            self.wakes.append((str(self.execution.pk), str(node.pk), max(seconds, 0.0)))
+
+    def flush(self) -> None:
+        if self.events:
+            ExecutionEvent.objects.bulk_create(self.events)
+            WorkflowExecution.objects.filter(pk=self.execution.pk).update(last_seq=self.execution.last_seq)
+        events, dispatches, wakes, revokes = self.events, self.dispatches, self.wakes, self.revokes
+        after = self.after_commit
+        transaction.on_commit(lambda: _on_commit(events, dispatches, wakes, revokes, after))
+        self.events, self.dispatches, self.wakes, self.revokes, self.after_commit = [], [], [], [], []
+
+
+def _on_commit(events, dispatches, wakes, revokes, after) -> None:
+    from apps.executions import events as live
+
+    from . import tasks
+
+    for execution_id, node_execution_id, task_id, _ in dispatches:
+        tasks.run_node.apply_async(args=[execution_id, node_execution_id], task_id=task_id)
+    for execution_id, node_execution_id, countdown in wakes:
+        tasks.wake_node.apply_async(args=[execution_id, node_execution_id], countdown=countdown)
+    if revokes:
+        _revoke(revokes)
+    for callback in after:
+        callback()
+    for event in events:
+        try:
+            live.publish(event)
+        except Exception:  # a live channel outage must not undo or block the engine; clients replay from the DB
+            logger.exception("Publishing event %s of execution %s failed", event.seq, event.execution_id)
+
+
+def _revoke(task_ids: list[str]) -> None:
+    """Ask workers to drop queued tasks. Best effort: a task that still arrives finds its node moved on."""
+    from concertmaster.celery import app
+
+    try:
+        app.control.revoke(task_ids)
+    except Exception:
+        logger.warning("Revoking %d tasks failed; their claims will be refused", len(task_ids), exc_info=True)
+
+
+@contextmanager
+def locked(execution_id: Any) -> Iterator[Unit]:
+    """One transaction holding the execution row; yields a Unit flushed when the block succeeds."""
+    with transaction.atomic():
+        execution = (
+            WorkflowExecution.objects.select_for_update(of=("self",)).select_related("workflow").get(pk=execution_id)
+        )
+        unit = Unit(execution=execution)
+        yield unit
+        unit.flush()
+
+
+# --- node state changes ------------------------------------------------------------------------------------
+
+
+def _new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+def set_node_status(node: NodeExecution, target: str) -> None:
+    transitions.check_node(node.node_id, node.status, target)
+    node.status = target
+
+
+def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
+    """Queue `node` and send its task on commit; while the execution is paused it goes back to pending."""
+    node.wake_at = None
+    if unit.execution.error:  # the execution is stopping after a failure: nothing new may start
+        set_node_status(node, NodeStatus.CANCELLED)
+        node.finished_at = timezone.now()
+        node.save(update_fields=["status", "wake_at", "state", "finished_at", "updated_at"])
+        return
+    if unit.execution.status != ExecutionStatus.RUNNING:
+        set_node_status(node, NodeStatus.PENDING)
+        node.save(update_fields=["status", "wake_at", "state", "updated_at"])
+        return
+    set_node_status(node, NodeStatus.QUEUED)
+    node.task_id = _new_task_id()
+    node.lease_expires_at = timezone.now() + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
+    node.save(update_fields=["status", "task_id", "lease_expires_at", "wake_at", "state", "updated_at"])
+    data = {"reason": reason} if reason else {}
+    unit.event(EventType.NODE_QUEUED, node.node_id, **data)
+    unit.dispatch(node)
+
+
+def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
+    nodes = list(NodeExecution.objects.filter(execution_id=unit.execution.pk, node_id__in=node_ids))
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
+    for node in sorted(nodes, key=lambda n: node_ids.index(n.node_id)):
+        set_node_status(node, NodeStatus.QUEUED)
+        node.task_id = _new_task_id()
+        node.lease_expires_at = lease
+        node.wake_at = None
+        node.updated_at = now
+        unit.event(EventType.NODE_QUEUED, node.node_id)
+        unit.dispatch(node)
+    NodeExecution.objects.bulk_update(nodes, ["status", "task_id", "lease_expires_at", "wake_at", "updated_at"])
+
+
+def node_states(execution_id: Any) -> dict[str, sched.NodeState]:
+    rows = NodeExecution.objects.filter(execution_id=execution_id).values_list("node_id", "status", "ports")
+    return {node_id: sched.NodeState(status, frozenset(ports or ())) for node_id, status, ports in rows}
+
+
+def advance(unit: Unit) -> None:
+    """Ask the scheduler what is next: skip dead branches, queue ready nodes, finish when nothing is left."""
+    execution = unit.execution
+    if execution.status not in ACTIVE_EXECUTION:
+        return
+    compiled = unit.graph
+    step = sched.next_step(compiled.graph, compiled.order, node_states(execution.pk))
+    if step.skipped:
+        NodeExecution.objects.filter(execution_id=execution.pk, node_id__in=step.skipped).update(
+            status=NodeStatus.SKIPPED, finished_at=timezone.now()
+        )
+        for node_id in step.skipped:
+            unit.event(EventType.NODE_SKIPPED, node_id)
+    if step.ready and execution.status == ExecutionStatus.RUNNING and not execution.error:
+        _queue_many(unit, step.ready)
+    if step.finished:
+        finish_execution(unit, ExecutionStatus.FAILED if execution.error else ExecutionStatus.SUCCEEDED)
+
+
+# --- executions -------------------------------------------------------------------------------------------
+
+
+def create_execution(
+    *,
+    workflow: Workflow,
+    version: WorkflowVersion,
+    input: Any,
+    trigger_kind: str,
+    triggered_by: Any = None,
+    parent: WorkflowExecution | None = None,
+    parent_node_id: str = "",
+    correlation_id: str = "",
+) -> WorkflowExecution:
+    """Insert a pending execution and one pending row per node (the caller starts it or leaves it queued)."""
+    definition = version.definition
+    execution = WorkflowExecution(
+        organization_id=workflow.organization_id,
+        workflow=workflow,
+        version=version,
+        status=ExecutionStatus.PENDING,
+        trigger_kind=trigger_kind,
+        trigger_data=input if input is not None else {},
+        context={"vars": {**definition.get("variables", {}), **(workflow.variables or {})}},
+        parent=parent,
+        parent_node_id=parent_node_id,
+        triggered_by=triggered_by,
+        correlation_id=correlation_id,
+    )
+    execution.full_clean()
+    execution.save()
+    NodeExecution.objects.bulk_create(
+        NodeExecution(
+            organization_id=workflow.organization_id,
+            execution=execution,
+            node_id=node["id"],
+            node_type=node["type"],
+        )
+        for node in definition.get("nodes", ())
+    )
+    return execution
+
+
+def begin_execution(unit: Unit) -> None:
+    """pending -> running: record the start and dispatch the trigger nodes."""
+    execution = unit.execution
+    transitions.check_execution(execution.status, ExecutionStatus.RUNNING)
+    execution.status = ExecutionStatus.RUNNING
+    execution.started_at = timezone.now()
+    execution.save(update_fields=["status", "started_at", "updated_at"])
+    unit.event(EventType.EXECUTION_STARTED, workflow_id=str(execution.workflow_id), version=str(execution.version_id))
+    advance(unit)
+
+
+def finish_execution(unit: Unit, status: str) -> None:
+    """running/paused -> succeeded/failed: store the output, notify a parent, free a concurrency slot."""
+    execution = unit.execution
+    transitions.check_execution(execution.status, status)
+    execution.status = status
+    execution.finished_at = timezone.now()
+    fields = ["status", "finished_at", "updated_at"]
+    if status == ExecutionStatus.SUCCEEDED:
+        execution.output = _execution_output(unit)
+        fields.append("output")
+    execution.save(update_fields=fields)
+    kind = EventType.EXECUTION_SUCCEEDED if status == ExecutionStatus.SUCCEEDED else EventType.EXECUTION_FAILED
+    unit.event(kind, **({"error": execution.error} if execution.error else {}))
+    after_finish(unit)
+
+
+def after_finish(unit: Unit) -> None:
+    """What every terminal execution triggers on commit: metrics, its parent's wake-up, the next queued run."""
+    from . import tasks
+
+    execution = unit.execution
+    seconds = (execution.finished_at - execution.started_at).total_seconds() if execution.started_at else None
+    status = execution.status
+    unit.after_commit.append(lambda: metrics.observe_execution_finished(status=status, seconds=seconds))
+    if execution.parent_id:
+        parent_id, node_id = str(execution.parent_id), execution.parent_node_id
+        unit.after_commit.append(lambda: tasks.children_changed.delay(parent_id, node_id))
+    if execution.parent_id is None and execution.workflow.max_concurrent_executions:
+        workflow_id = str(execution.workflow_id)
+        unit.after_commit.append(lambda: tasks.start_queued.delay(workflow_id))
+
+
+def _execution_output(unit: Unit) -> Any:
+    graph = unit.graph.graph
+    leaves = [node_id for node_id in graph.nodes if not graph.outbound[node_id]]
+    rows = NodeExecution.objects.filter(
+        execution_id=unit.execution.pk, node_id__in=leaves, status=NodeStatus.SUCCEEDED
+    ).values_list("node_id", "ports", "output")
+    return sched.leaf_output(graph, {node_id: (ports, output) for node_id, ports, output in rows})
+
+
+def halt(unit: Unit, error: dict) -> None:
+    """A failure stops the execution: keep the first error, cancel everything not yet running.
+
+    Running nodes finish (a thread cannot be stopped safely); the execution fails once they have.
+    """
+    execution = unit.execution
+    if not execution.error:
+        execution.error = error
+        execution.save(update_fields=["error", "updated_at"])
+    cancel_open_nodes(unit, include_running=False)
+
+
+def cancel_open_nodes(unit: Unit, *, include_running: bool) -> list[str]:
+    """Mark unfinished nodes cancelled, revoke their tasks and cancel their child executions."""
+    statuses = [NodeStatus.PENDING, NodeStatus.QUEUED, NodeStatus.RETRYING, NodeStatus.WAITING]
+    if include_running:
+        statuses.append(NodeStatus.RUNNING)
+    nodes = list(NodeExecution.objects.filter(execution_id=unit.execution.pk, status__in=statuses))
+    now = timezone.now()
+    for node in nodes:
+        if node.task_id and node.status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
+            unit.revokes.append(node.task_id)
+        if node.state.get("suspend", {}).get("kind") == SUSPEND_CHILDREN:
+            from .children import cancel_children
+
+            cancel_children(node)
+        set_node_status(node, NodeStatus.CANCELLED)
+        node.finished_at = now
+        node.lease_expires_at = None
+        node.wake_at = None
+        node.updated_at = now
+    NodeExecution.objects.bulk_update(nodes, ["status", "finished_at", "lease_expires_at", "wake_at", "updated_at"])
+    return [node.node_id for node in nodes]
+
+
+def retry_delay(retry: dict, attempt: int) -> float:
+    """Seconds before attempt `attempt + 1`: exponential, capped, with "equal jitter".
+
+    Equal jitter (half fixed, half random) spreads simultaneous retries without ever retrying at once;
+    Celery's helper takes whole seconds only and its full jitter may pick zero.
+    """
+    base = float(retry.get("backoff_seconds", 1.0))
+    factor = float(retry.get("backoff_factor", 2.0))
+    cap = float(retry.get("max_delay_seconds", 300.0))
+    delay = min(cap, base * factor ** max(attempt - 1, 0))
+    if retry.get("jitter", True):
+        delay = random.uniform(delay / 2, delay)
+    return delay
+
+
+def node_due_wake(node: NodeExecution, now: datetime) -> bool:
+    return node.wake_at is not None and node.wake_at <= now
+
+
+# --- control (called by services and by the engine itself) ------------------------------------------------
+
+_RESET_FIELDS = [
+    "status",
+    "attempt",
+    "error",
+    "output",
+    "ports",
+    "state",
+    "task_id",
+    "wake_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+]
+MSG_NOT_WAITING_FOR_APPROVAL = "The node '{node_id}' is not waiting for an approval."
+MSG_UNKNOWN_NODE = "The execution has no node '{node_id}'."
+MSG_NOTHING_TO_RETRY = "The execution has no failed node to retry."
+MSG_NOT_AN_APPROVER = "You are not one of the approvers of the node '{node_id}'."
+
+
+def set_execution_status(execution: WorkflowExecution, target: str) -> None:
+    transitions.check_execution(execution.status, target)
+    execution.status = target
+
+
+def cancel_execution(unit: Unit, *, by: str = "") -> None:
+    """Cancel: revoke queued and running tasks, mark every unfinished node (and child execution) cancelled."""
+    execution = unit.execution
+    set_execution_status(execution, ExecutionStatus.CANCELLED)
+    cancelled = cancel_open_nodes(unit, include_running=True)
+    execution.finished_at = timezone.now()
+    execution.save(update_fields=["status", "finished_at", "updated_at"])
+    unit.event(EventType.EXECUTION_CANCELLED, cancelled_nodes=cancelled, by=by)
+    after_finish(unit)
+
+
+def pause_execution(unit: Unit, *, by: str = "") -> None:
+    """Pause: running nodes finish, queued ones go back to pending (their tasks revoked), nothing new starts."""
+    execution = unit.execution
+    set_execution_status(execution, ExecutionStatus.PAUSED)
+    execution.save(update_fields=["status", "updated_at"])
+    queued = list(NodeExecution.objects.filter(execution_id=execution.pk, status=NodeStatus.QUEUED))
+    for node in queued:
+        unit.revokes.append(node.task_id)
+        set_node_status(node, NodeStatus.PENDING)
+        node.lease_expires_at = None
+    NodeExecution.objects.bulk_update(queued, ["status", "lease_expires_at"])
+    unit.event(EventType.EXECUTION_PAUSED, requeued_nodes=[node.node_id for node in queued], by=by)
+
+
+def resume_execution(unit: Unit, *, by: str = "") -> None:
+    """Resume: wake what fell due while paused, then dispatch whatever is ready."""
+    execution = unit.execution
+    set_execution_status(execution, ExecutionStatus.RUNNING)
+    execution.save(update_fields=["status", "updated_at"])
+    unit.event(EventType.EXECUTION_RESUMED, by=by)
+    from .recovery import wake
+
+    now = timezone.now()
+    parked = NodeExecution.objects.filter(
+        execution_id=execution.pk, status__in=(NodeStatus.RETRYING, NodeStatus.WAITING)
+    )
+    for node in parked:
+        # Children may have finished while paused, and starting the next ones was held back.
+        if node_due_wake(node, now) or node.state.get("suspend", {}).get("kind") == SUSPEND_CHILDREN:
+            wake(unit, node, now)
+    advance(unit)
+
+
+def retry_failed_execution(unit: Unit, *, by: str = "") -> list[str]:
+    """failed -> running again: reset the failed nodes that stopped it and the nodes cancelled with them."""
+    execution = unit.execution
+    nodes = list(
+        NodeExecution.objects.filter(execution_id=execution.pk, status__in=(NodeStatus.FAILED, NodeStatus.CANCELLED))
+    )
+    # A failure routed to an error port or continued past was handled: only stopping failures re-run.
+    nodes = [node for node in nodes if node.status == NodeStatus.CANCELLED or not node.ports]
+    if not nodes:
+        raise InvalidTransition(MSG_NOTHING_TO_RETRY)
+    set_execution_status(execution, ExecutionStatus.RUNNING)
+    execution.error = None
+    execution.finished_at = None
+    execution.save(update_fields=["status", "error", "finished_at", "updated_at"])
+    for node in nodes:
+        set_node_status(node, NodeStatus.PENDING)
+        node.attempt = 0
+        node.error = None
+        node.output = None
+        node.ports = []
+        node.state = {}
+        node.task_id = ""
+        node.wake_at = None
+        node.started_at = None
+        node.finished_at = None
+        node.duration_ms = None
+    NodeExecution.objects.bulk_update(nodes, _RESET_FIELDS)
+    reset = sorted(node.node_id for node in nodes)
+    unit.event(EventType.EXECUTION_STARTED, retry=True, reset_nodes=reset, by=by)
+    advance(unit)
+    return reset
+
+
+def resolve_approval(
+    unit: Unit, *, node_id: str, decision: str, by: str, comment: str, identities: frozenset[str] | None = None
+) -> NodeExecution:
+    """Record an approver's decision on a waiting approval node and run it again with that decision.
+
+    `identities` (username, email) must meet the node's `approvers` list when it has one; None skips the
+    check (the engine or a superuser deciding).
+    """
+    node = NodeExecution.objects.filter(execution_id=unit.execution.pk, node_id=node_id).first()
+    if node is None:
+        raise InvalidTransition(MSG_UNKNOWN_NODE.format(node_id=node_id))
+    suspended = node.state.get("suspend", {})
+    if node.status != NodeStatus.WAITING or suspended.get("kind") != SUSPEND_APPROVAL:
+        raise InvalidTransition(MSG_NOT_WAITING_FOR_APPROVAL.format(node_id=node_id))
+    if unit.execution.status not in ACTIVE_EXECUTION:
+        raise InvalidTransition(
+            transitions.MSG_EXECUTION_TRANSITION.format(source=unit.execution.status, target="approval")
+        )
+    approvers = suspended.get("data", {}).get("approvers") or []
+    if approvers and identities is not None and not identities & set(approvers):
+        raise ApplicationError(MSG_NOT_AN_APPROVER.format(node_id=node_id))
+    node.state = {**node.state, "resume": {"decision": decision, "by": by, "comment": comment}}
+    queue_node(unit, node, reason=decision)
+    return node

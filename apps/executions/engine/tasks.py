@@ -1,0 +1,71 @@
+"""The engine's Celery tasks: the asynchronous boundary only. Each takes ids, imports the runtime inside
+its body and makes one call.
+
+Node tasks are acknowledged late and rejected when their worker is lost, so a crash never drops one; they
+may be delivered twice, which the runtime makes harmless. A database outage retries the task with backoff
+(same task id, so its claim stays valid).
+"""
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
+
+_RELIABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="concertmaster.engine.run_node", bind=True, **_RELIABLE)
+def run_node(self, execution_id: str, node_execution_id: str) -> None:
+    from .runner import run_node as run
+
+    run(execution_id, node_execution_id, self.request.id)
+
+
+@shared_task(name="concertmaster.engine.wake_node", **_RELIABLE)
+def wake_node(execution_id: str, node_execution_id: str) -> None:
+    from .recovery import wake_node as wake
+
+    wake(execution_id, node_execution_id)
+
+
+@shared_task(name="concertmaster.engine.children_changed", **_RELIABLE)
+def children_changed(parent_execution_id: str, parent_node_id: str) -> None:
+    from .children import children_changed as changed
+
+    changed(parent_execution_id, parent_node_id)
+
+
+@shared_task(name="concertmaster.engine.start_queued", **_RELIABLE)
+def start_queued(workflow_id: str) -> None:
+    from .recovery import start_queued as start
+
+    start(workflow_id)
+
+
+@shared_task(name="concertmaster.engine.recover", ignore_result=True)
+def recover() -> dict:
+    from .recovery import recover as run
+
+    return run()
+
+
+@shared_task(name="concertmaster.engine.prune", ignore_result=True)
+def prune() -> int:
+    from .recovery import prune as run
+
+    return run()
+
+
+@worker_ready.connect
+def recover_at_worker_start(sender=None, **kwargs) -> None:
+    """A standalone worker (`celery -A concertmaster worker`) re-queues what a dead worker left behind."""
+    from .recovery import recover_on_start
+
+    recover_on_start(embedded=False)

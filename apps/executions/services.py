@@ -1,0 +1,160 @@
+"""Writes for executions: start one, and control it (pause, resume, cancel, retry, approve, reject).
+
+Each service locks the execution row and changes its status through `runtime.set_execution_status`,
+which raises InvalidTransition when the current status does not allow the change (two pauses: the
+second one fails; a cancel after the end: fails). The engine's own changes use the same functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from apps.core.errors import ApplicationError
+from apps.workflows.choices import TriggerKind, WorkflowStatus
+from apps.workflows.models import Workflow, WorkflowVersion
+from apps.workflows.validation import definition_validate
+
+from .choices import ExecutionStatus
+from .engine import runtime
+from .engine.recovery import active_count
+from .models import NodeExecution, WorkflowExecution
+
+WORKFLOW_ARCHIVED = "An archived workflow cannot run; restore it first."
+WORKFLOW_HAS_NO_VERSION = "The workflow has no saved version to run."
+VERSION_OF_OTHER_WORKFLOW = "The version does not belong to this workflow."
+DECISION_APPROVED = "approved"
+DECISION_REJECTED = "rejected"
+
+
+@transaction.atomic
+def execution_start(
+    *,
+    workflow: Workflow,
+    trigger_data: Any = None,
+    trigger_kind: str = TriggerKind.MANUAL,
+    triggered_by: AbstractBaseUser | None = None,
+    version: WorkflowVersion | None = None,
+    correlation_id: str = "",
+) -> WorkflowExecution:
+    """Start a run of the workflow's latest version (or `version`) with `trigger_data` as its input.
+
+    The definition is validated first (a ValidationError lists every problem). When the workflow already
+    runs `max_concurrent_executions` executions, or older ones are waiting, this one stays pending and
+    starts in order when a slot frees up. The first nodes are dispatched when the transaction commits.
+    """
+    if workflow.status == WorkflowStatus.ARCHIVED:
+        raise ApplicationError(WORKFLOW_ARCHIVED)
+    version = version or workflow.latest_version
+    if version is None:
+        raise ApplicationError(WORKFLOW_HAS_NO_VERSION)
+    if version.workflow_id != workflow.pk:
+        raise ApplicationError(VERSION_OF_OTHER_WORKFLOW)
+    definition_validate(version.definition)
+    held_back = False
+    if workflow.max_concurrent_executions:
+        # The workflow row is the queue's lock: concurrent starts count the running executions one at a time.
+        Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
+        waiting = WorkflowExecution.objects.filter(
+            workflow=workflow, status=ExecutionStatus.PENDING, parent__isnull=True
+        ).exists()
+        held_back = waiting or active_count(workflow.pk) >= workflow.max_concurrent_executions
+    execution = runtime.create_execution(
+        workflow=workflow,
+        version=version,
+        input=trigger_data,
+        trigger_kind=trigger_kind,
+        triggered_by=triggered_by,
+        correlation_id=correlation_id,
+    )
+    if not held_back:
+        with runtime.locked(execution.pk) as unit:
+            runtime.begin_execution(unit)
+        execution = unit.execution
+    return execution
+
+
+@transaction.atomic
+def execution_pause(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
+) -> WorkflowExecution:
+    """Stop dispatching: running nodes finish, queued ones wait for resume."""
+    with runtime.locked(execution.pk) as unit:
+        runtime.pause_execution(unit, by=_username(user))
+    return unit.execution
+
+
+@transaction.atomic
+def execution_resume(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
+) -> WorkflowExecution:
+    """Dispatch what became ready while paused (and what fell due: retries, delays)."""
+    with runtime.locked(execution.pk) as unit:
+        runtime.resume_execution(unit, by=_username(user))
+    return unit.execution
+
+
+@transaction.atomic
+def execution_cancel(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
+) -> WorkflowExecution:
+    """Cancel a pending, running or paused execution: queued tasks are revoked, every unfinished node and
+    child execution is marked cancelled. A node already running finishes, but its result is discarded."""
+    with runtime.locked(execution.pk) as unit:
+        runtime.cancel_execution(unit, by=_username(user))
+    return unit.execution
+
+
+@transaction.atomic
+def execution_retry_failed(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
+) -> WorkflowExecution:
+    """Run a failed execution again from its failed nodes only; what succeeded keeps its output."""
+    with runtime.locked(execution.pk) as unit:
+        runtime.retry_failed_execution(unit, by=_username(user))
+    return unit.execution
+
+
+def _username(user: AbstractBaseUser | None) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def _identities(user: AbstractBaseUser | None) -> frozenset[str] | None:
+    """Who `user` is for a node's `approvers` list; None (no check) for the system and superusers."""
+    if user is None or user.is_superuser:
+        return None
+    return frozenset(filter(None, (user.get_username(), getattr(user, "email", ""))))
+
+
+@transaction.atomic
+def execution_approve(
+    *, execution: WorkflowExecution, node_id: str, user: AbstractBaseUser | None = None, comment: str = ""
+) -> NodeExecution:
+    """Approve a wait_for_approval node: it continues on its `approved` port."""
+    with runtime.locked(execution.pk) as unit:
+        return runtime.resolve_approval(
+            unit,
+            node_id=node_id,
+            decision=DECISION_APPROVED,
+            by=_username(user),
+            comment=comment,
+            identities=_identities(user),
+        )
+
+
+@transaction.atomic
+def execution_reject(
+    *, execution: WorkflowExecution, node_id: str, user: AbstractBaseUser | None = None, comment: str = ""
+) -> NodeExecution:
+    """Reject a wait_for_approval node: it continues on its `rejected` port."""
+    with runtime.locked(execution.pk) as unit:
+        return runtime.resolve_approval(
+            unit,
+            node_id=node_id,
+            decision=DECISION_REJECTED,
+            by=_username(user),
+            comment=comment,
+            identities=_identities(user),
+        )
