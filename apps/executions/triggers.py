@@ -20,6 +20,7 @@ from apps.workflows.services import form_submission_create, form_submission_link
 
 from .choices import EXECUTION_TERMINAL
 from .models import WebhookDelivery, WorkflowExecution
+from .services import execution_start
 
 SIGNATURE_HEADER = "X-ConcertMaster-Signature"
 SIGNATURE_MISSING = "This webhook requires a signature in the X-ConcertMaster-Signature header."
@@ -75,8 +76,6 @@ def _check_active(trigger: Trigger) -> None:
 
 
 def _start(*, trigger: Trigger, data: dict) -> WorkflowExecution:
-    from .services import execution_start
-
     return execution_start(workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=data)
 
 

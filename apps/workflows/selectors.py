@@ -4,13 +4,21 @@ A workflow is visible to members of its organization and to users it was shared 
 object permissions (view, change, execute); everything else of another organization does not exist.
 """
 
-from django.db.models import Q, QuerySet
-from guardian.shortcuts import get_objects_for_user, get_perms
+from django.db.models import Max, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
 
 from apps.orgs.choices import MANAGER_ROLES, Role
 from apps.orgs.selectors import Access
 
-from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from .models import (
+    Credential,
+    FormSubmission,
+    Trigger,
+    Workflow,
+    WorkflowGroupObjectPermission,
+    WorkflowUserObjectPermission,
+    WorkflowVersion,
+)
 
 #: Guardian codenames on a workflow and the API permission each grants.
 SHARED_PERMISSIONS = {"view_workflow": "view", "change_workflow": "change", "execute_workflow": "execute"}
@@ -36,19 +44,36 @@ def workflow_list(*, access: Access, filters: dict | None = None) -> QuerySet[Wo
     workflows = Workflow.objects.filter(
         Q(organization_id__in=access.organization_ids()) | Q(id__in=shared_workflow_ids(access=access))
     )
-    return workflows.filter(**(filters or {}))
+    return workflows.filter(**(filters or {})).annotate(latest_version_number=Max("versions__number"))
 
 
 def workflow_get(*, access: Access, pk) -> Workflow | None:
     return workflow_list(access=access).filter(pk=pk).first()
 
 
-def workflow_permissions(*, access: Access, workflow: Workflow) -> frozenset[str]:
-    """What the caller may do with `workflow`: their role's rights plus what was shared with them."""
+def shared_workflow_permissions(*, access: Access) -> dict:
+    """Workflow id -> API permissions shared with the caller's user directly or through a group (two queries)."""
+    if access.user is None:
+        return {}
+    shared: dict = {}
+    direct = WorkflowUserObjectPermission.objects.filter(user=access.user)
+    grouped = WorkflowGroupObjectPermission.objects.filter(group__in=access.user.groups.all())
+    for rows in (direct, grouped):
+        for workflow_id, codename in rows.values_list("content_object_id", "permission__codename"):
+            if codename in SHARED_PERMISSIONS:
+                shared.setdefault(workflow_id, set()).add(SHARED_PERMISSIONS[codename])
+    return shared
+
+
+def workflow_permissions(*, access: Access, workflow: Workflow, shared: dict | None = None) -> frozenset[str]:
+    """What the caller may do with `workflow`: their role's rights plus what was shared with them.
+
+    Pass `shared` (from shared_workflow_permissions) when checking many workflows, to query once.
+    """
     granted = set(_ROLE_WORKFLOW_PERMISSIONS.get(access.role(workflow.organization_id), frozenset()))
-    if access.user is not None and access.user.is_authenticated:
-        granted |= {SHARED_PERMISSIONS[perm] for perm in get_perms(access.user, workflow) if perm in SHARED_PERMISSIONS}
-    return frozenset(granted)
+    if shared is None:
+        shared = shared_workflow_permissions(access=access) if access.user is not None else {}
+    return frozenset(granted | shared.get(workflow.pk, set()))
 
 
 def workflow_version_list(*, access: Access, workflow: Workflow) -> QuerySet[WorkflowVersion]:

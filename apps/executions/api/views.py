@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from apps.core.api.permissions import EXECUTE, VIEW
 from apps.core.api.viewsets import ScopedViewSet
+from apps.executions import services
 from apps.executions.models import WorkflowExecution
 from apps.executions.triggers import execution_wait
 from apps.workflows.api.views import workflow_from_url
@@ -33,12 +34,6 @@ from .serializers import (
 )
 
 TAGS = ["executions"]
-
-
-def _service(name: str):
-    from apps.executions import services
-
-    return getattr(services, name)
 
 
 def _detail(execution) -> dict:
@@ -92,7 +87,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     def _control(self, verb: str, service, **kwargs) -> Response:
         execution = self.get_object()
         with transaction.atomic():
-            _service(service)(execution=execution, user=self.access.person, **kwargs)
+            service(execution=execution, user=self.access.person, **kwargs)
             self.audit(
                 organization=execution.workflow.organization,
                 action=f"execution.{verb}",
@@ -109,14 +104,14 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def pause(self, request, pk=None):
-        return self._control("pause", "execution_pause")
+        return self._control("pause", services.execution_pause)
 
     @extend_schema(
         summary="Resume a paused execution", tags=TAGS, request=None, responses={200: ExecutionDetailSerializer}
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request, pk=None):
-        return self._control("resume", "execution_resume")
+        return self._control("resume", services.execution_resume)
 
     @extend_schema(
         summary="Cancel: queued work is revoked, what is left is cancelled",
@@ -126,7 +121,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def cancel(self, request, pk=None):
-        return self._control("cancel", "execution_cancel")
+        return self._control("cancel", services.execution_cancel)
 
     @extend_schema(
         summary="Retry the failed nodes of a failed execution",
@@ -136,7 +131,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def retry(self, request, pk=None):
-        return self._control("retry", "execution_retry_failed")
+        return self._control("retry", services.execution_retry_failed)
 
     def _decide(self, verb: str, service) -> Response:
         data = DecisionInputSerializer(data=request_data(self.request))
@@ -151,7 +146,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def approve(self, request, pk=None):
-        return self._decide("approve", "execution_approve")
+        return self._decide("approve", services.execution_approve)
 
     @extend_schema(
         summary="Reject a waiting approval node",
@@ -161,7 +156,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def reject(self, request, pk=None):
-        return self._decide("reject", "execution_reject")
+        return self._decide("reject", services.execution_reject)
 
 
 def request_data(request):
@@ -193,7 +188,7 @@ class WorkflowRunViewSet(ScopedViewSet):
         body.is_valid(raise_exception=True)
         kind = TriggerKind.API if self.access.api_key is not None else TriggerKind.MANUAL
         with transaction.atomic():
-            execution = _service("execution_start")(
+            execution = services.execution_start(
                 workflow=workflow,
                 trigger_kind=kind,
                 trigger_data=body.validated_data["input"],

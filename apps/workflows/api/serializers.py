@@ -73,6 +73,8 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_latest_version(self, workflow: Workflow) -> int | None:
+        if hasattr(workflow, "latest_version_number"):
+            return workflow.latest_version_number
         return workflow.versions.order_by("-number").values_list("number", flat=True).first()
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))

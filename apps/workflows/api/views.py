@@ -78,7 +78,9 @@ class WorkflowViewSet(
         return {**super().get_serializer_context(), "access": self.access}
 
     def object_permissions(self, obj):
-        return selectors.workflow_permissions(access=self.access, workflow=obj)
+        if not hasattr(self, "_shared"):
+            self._shared = selectors.shared_workflow_permissions(access=self.access)
+        return selectors.workflow_permissions(access=self.access, workflow=obj, shared=self._shared)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -100,6 +102,7 @@ class WorkflowViewSet(
                 target=workflow,
                 data={"fields": sorted(serializer.validated_data)},
             )
+        serializer.instance = selectors.workflow_get(access=self.access, pk=serializer.instance.pk)
 
     def perform_destroy(self, instance):
         with transaction.atomic():
@@ -258,7 +261,7 @@ class WorkflowVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
                 target=workflow,
                 data={"version": version.number},
             )
-        workflow.refresh_from_db()
+        workflow = selectors.workflow_get(access=self.access, pk=workflow.pk)
         context = {**self.get_serializer_context(), "access": self.access, "view": None}
         return Response(WorkflowSerializer(workflow, context=context).data)
 
