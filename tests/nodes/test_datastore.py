@@ -1,7 +1,11 @@
 """DjangoNodeServices: the organization-scoped datastore and file storage behind the nodes."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import QuerySet
 
 from apps.nodes import datastore
@@ -147,3 +151,22 @@ def test_storage_save_refuses_names_without_a_file_name(services, media, name):
         services.storage_save(name=name, content=b"x")
 
     assert exc_info.value.message == datastore.BAD_FILE_NAME.format(name=name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_puts_of_a_new_key_make_one_record(organization):
+    """Writers racing to create the same key all succeed; exactly one of them created it."""
+    barrier = threading.Barrier(6)
+
+    def put(index):
+        barrier.wait()
+        try:
+            return DjangoNodeServices(organization.id).datastore_put(collection="race", key="k", value={"by": index})
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(put, range(6)))
+
+    assert sum(result["created"] for result in results) == 1
+    assert DataRecord.objects.filter(collection="race").count() == 1
