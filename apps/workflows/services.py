@@ -17,6 +17,7 @@ from apps.orgs.models import Organization
 
 from .choices import TriggerKind, WorkflowStatus
 from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from .validation import definition_validate
 
 
 def _next_version(*, workflow: Workflow, created_by: AbstractBaseUser | None) -> WorkflowVersion:
@@ -42,8 +43,15 @@ def workflow_create(
     description: str = "",
     variables: dict | None = None,
     created_by: AbstractBaseUser | None = None,
+    validate: bool = True,
 ) -> Workflow:
-    """Create a workflow and its first version."""
+    """Create a workflow and its first version.
+
+    With `validate` (the default) an invalid definition raises ValidationError({"definition": [...]}), one
+    message per problem, each starting with its JSON pointer (see apps/workflows/validation.py).
+    """
+    if validate:
+        definition_validate(definition)
     workflow = Workflow(
         organization=organization,
         name=name,
@@ -59,9 +67,14 @@ def workflow_create(
 
 
 @transaction.atomic
-def workflow_update(*, workflow: Workflow, user: AbstractBaseUser | None = None, **fields) -> Workflow:
-    """Change a workflow's fields; a changed definition is recorded as a new version."""
+def workflow_update(
+    *, workflow: Workflow, user: AbstractBaseUser | None = None, validate: bool = True, **fields
+) -> Workflow:
+    """Change a workflow's fields; a changed definition is validated (unless `validate=False`) and recorded
+    as a new version."""
     definition_changed = "definition" in fields and fields["definition"] != workflow.definition
+    if validate and definition_changed:
+        definition_validate(fields["definition"])
     for name, value in fields.items():
         setattr(workflow, name, value)
     workflow.full_clean()

@@ -7,6 +7,9 @@ from apps.nodes.base import Node, NodeResult
 from apps.nodes.models import NodeType
 from apps.nodes.registry import registry
 from apps.workflows import graph
+from apps.workflows.demo import DEMO_DEFINITION, demo_bootstrap
+from apps.workflows.models import Workflow
+from apps.workflows.services import workflow_create, workflow_update
 from apps.workflows.validation import (
     definition_validate,
     node_specs,
@@ -161,3 +164,37 @@ def test_percent_signs_in_messages_survive():
     assert problems_to_validation_error([problem]).message_dict == {
         "definition": ["/nodes/0/config/x: 100% wrong %(path)s"]
     }
+
+
+@pytest.mark.django_db
+def test_workflow_create_refuses_an_invalid_definition_unless_told_not_to_validate(organization):
+    definition = _definition(edges=[])
+    with pytest.raises(ValidationError) as excinfo:
+        workflow_create(organization=organization, name="Broken", definition=definition)
+    assert [e.params["path"] for e in excinfo.value.error_dict["definition"]] == ["/nodes/1", "/nodes/2"]
+    assert not Workflow.objects.filter(name="Broken").exists()
+    draft = workflow_create(organization=organization, name="Draft", definition=definition, validate=False)
+    assert draft.latest_version.number == 1
+
+
+@pytest.mark.django_db
+def test_workflow_update_validates_a_changed_definition_only(organization):
+    workflow = workflow_create(organization=organization, name="W", definition=_definition(), validate=False)
+    with pytest.raises(ValidationError) as excinfo:
+        workflow_update(workflow=workflow, definition={"nodes": [], "edges": []})
+    assert excinfo.value.message_dict == {"definition": ["/nodes: " + graph.MSG_NO_TRIGGER]}
+    workflow.refresh_from_db()
+    assert workflow.versions.count() == 1
+    workflow_update(workflow=workflow, definition={"nodes": [], "edges": []}, validate=False)
+    assert workflow.versions.count() == 2
+    # An unchanged (even invalid) definition is not re-validated when other fields change.
+    workflow_update(workflow=workflow, name="Renamed", definition={"nodes": [], "edges": []})
+    assert Workflow.objects.get(pk=workflow.pk).name == "Renamed"
+
+
+@pytest.mark.django_db
+def test_the_demo_workflow_is_valid():
+    """`make run` bootstraps the demo through workflow_create, which validates it."""
+    assert workflow_definition_problems(DEMO_DEFINITION) == []
+    _, workflow, _ = demo_bootstrap()
+    assert workflow.definition == DEMO_DEFINITION
