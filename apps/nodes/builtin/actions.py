@@ -157,7 +157,9 @@ def _form_value(value: Any) -> str:
 
 
 EMAIL = {"type": "string", "format": "email"}
-ADDRESSES = {"anyOf": [EMAIL, {"type": "array", "items": EMAIL, "minItems": 1, "maxItems": 100}]}
+# One address or a list of them. Not an anyOf: an anyOf fails as a whole, hiding which list item is wrong and
+# flagging lists of `{{ ... }}` items, which validation can only skip one string at a time.
+ADDRESSES = {"type": ["string", "array"], "format": "email", "items": EMAIL, "minItems": 1, "maxItems": 100}
 
 
 @register
