@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,15 +26,22 @@ def _config_errors(type_name: str) -> Callable[[dict], list[tuple[str, str]]]:
     def config_errors(config: dict) -> list[tuple[str, str]]:
         # validate_config also reports expression syntax; graph.py reports that itself (as bad_expression)
         # for every node, including nodes of unknown type, so drop it here rather than report it twice.
+        errors = validate_config(type_name, config)
+        if not errors:
+            return []
         syntax = set(expression_syntax_errors(config))
-        return [(e.path, e.message) for e in validate_config(type_name, config) if (e.path, e.message) not in syntax]
+        return [(e.path, e.message) for e in errors if (e.path, e.message) not in syntax]
 
     return config_errors
 
 
-def node_specs() -> dict[str, NodeSpec]:
-    """A `NodeSpec` for every registered node type; types disabled in the admin are marked so."""
-    disabled = set(NodeType.objects.filter(is_enabled=False).values_list("name", flat=True))
+def node_specs(*, disabled: Collection[str] | None = None) -> dict[str, NodeSpec]:
+    """A `NodeSpec` for every registered node type; types disabled in the admin are marked so.
+
+    `disabled` names the disabled types; by default they are read from NodeType (one query).
+    """
+    if disabled is None:
+        disabled = set(NodeType.objects.filter(is_enabled=False).values_list("name", flat=True))
     return {
         cls.type_name: NodeSpec(
             type_name=cls.type_name,
