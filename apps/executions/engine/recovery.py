@@ -101,17 +101,17 @@ def wake_due(now: datetime) -> int:
     )
     count = 0
     for execution_id, node_pk in due.values_list("execution_id", "pk"):
-        count += wake_node(execution_id, node_pk)
+        count += wake_node(execution_id, node_pk, now=now)
     return count
 
 
-def wake_node(execution_id: Any, node_execution_id: Any) -> int:
-    """Wake one node if it is (still) due; 1 when it was woken."""
+def wake_node(execution_id: Any, node_execution_id: Any, *, now: datetime | None = None) -> int:
+    """Wake one node if it is (still) due at `now`; 1 when it was woken."""
     with locked(execution_id) as unit:
         node = NodeExecution.objects.filter(pk=node_execution_id).first()
         if node is None or unit.execution.status != ExecutionStatus.RUNNING or unit.execution.error:
             return 0
-        return int(wake(unit, node, timezone.now()))
+        return int(wake(unit, node, now or timezone.now()))
 
 
 def wake(unit: Unit, node: NodeExecution, now: datetime) -> bool:

@@ -28,7 +28,7 @@ def session_worker(django_db_setup, django_db_blocker):
             yield worker
 
 
-def _wait_idle(timeout: float = 20.0) -> None:
+def wait_idle(timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while (worker_state.active_requests or worker_state.reserved_requests) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -40,4 +40,4 @@ def engine_worker(session_worker, transactional_db, test_nodes):
     app.control.purge()
     yield session_worker
     app.control.purge()
-    _wait_idle()
+    wait_idle()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -12,14 +13,20 @@ from apps.workflows.models import Workflow
 from apps.workflows.services import workflow_create
 from tests.orgs.factories import OrganizationFactory
 
+TRIGGER = {"id": "start", "type": "manual"}
+
+
+def chain(*nodes: dict) -> tuple[list[dict], list[tuple]]:
+    """A manual trigger followed by `nodes` in a line: (nodes, edges) for make_workflow."""
+    ids = ["start", *(n["id"] for n in nodes)]
+    return [TRIGGER, *nodes], list(itertools.pairwise(ids))
+
 
 def definition(nodes: list[dict], edges: list[tuple], **extra: Any) -> dict:
     """Nodes as dicts ({"id", "type", ...}); edges as (source, target) or (source, target, source_port)."""
     return {
         "nodes": [{"config": {}, **node} for node in nodes],
-        "edges": [
-            {"source": e[0], "target": e[1], **({"source_port": e[2]} if len(e) > 2 else {})} for e in edges
-        ],
+        "edges": [{"source": e[0], "target": e[1], **({"source_port": e[2]} if len(e) > 2 else {})} for e in edges],
         **extra,
     }
 
@@ -85,3 +92,8 @@ def event_types(execution: WorkflowExecution, node_id: str | None = None) -> lis
     if node_id is not None:
         events = events.filter(node_id=node_id)
     return list(events.values_list("type", flat=True))
+
+
+def events(execution: WorkflowExecution) -> list[tuple[str, str]]:
+    """(type, node_id) of every event, in sequence."""
+    return list(ExecutionEvent.objects.filter(execution=execution).order_by("seq").values_list("type", "node_id"))

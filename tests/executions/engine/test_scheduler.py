@@ -13,9 +13,7 @@ def graph_of(edges, nodes=None, **node_settings):
     ids = list(nodes or dict.fromkeys(x for edge in edges for x in edge[:2]))
     definition = {
         "nodes": [{"id": node_id, "type": "noop", **node_settings.get(node_id, {})} for node_id in ids],
-        "edges": [
-            {"source": e[0], "target": e[1], **({"source_port": e[2]} if len(e) > 2 else {})} for e in edges
-        ],
+        "edges": [{"source": e[0], "target": e[1], **({"source_port": e[2]} if len(e) > 2 else {})} for e in edges],
     }
     return parse_definition(definition)
 

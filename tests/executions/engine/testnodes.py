@@ -100,6 +100,19 @@ class FlakyNode(Node):
         return NodeResult.single({"attempt": ctx.attempt})
 
 
+class GateNode(Node):
+    """Fails while the file at `path` exists (a closed gate), succeeds once it is gone."""
+
+    type_name = "test.gate"
+    category = "actions"
+    config_schema = _schema(path={"type": "string"})
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        if Path(ctx.config["path"]).exists():
+            raise NodeError("the gate is closed")
+        return NodeResult.single({"passed": True})
+
+
 class CrashNode(Node):
     """Raises an unexpected exception (a bug in a node)."""
 
@@ -139,7 +152,7 @@ class WaitNode(Node):
         return Suspend(kind=ctx.config.get("kind", "delay"), wake_at=wake_at, data=data)
 
 
-TEST_NODES = (NoopNode, EchoNode, PortsNode, SlowNode, FailNode, FlakyNode, CrashNode, BigNode, WaitNode)
+TEST_NODES = (NoopNode, EchoNode, PortsNode, SlowNode, FailNode, FlakyNode, GateNode, CrashNode, BigNode, WaitNode)
 MAIN_PORT = MAIN
 
 
