@@ -134,6 +134,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         return self._control("retry", services.execution_retry_failed)
 
     def _decide(self, verb: str, service) -> Response:
+        self.get_object()  # another organization's execution is a 404 before its input is looked at
         data = DecisionInputSerializer(data=request_data(self.request))
         data.is_valid(raise_exception=True)
         return self._control(verb, service, **data.validated_data)

@@ -194,7 +194,7 @@ class WorkflowViewSet(
         request=ImportInputSerializer,
         responses={201: WorkflowSerializer},
     )
-    @action(detail=False, methods=["post"], url_path="import")
+    @action(detail=False, methods=["post"], url_path="import", url_name="import")
     def import_(self, request):
         data = ImportInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
