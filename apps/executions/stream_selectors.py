@@ -1,0 +1,136 @@
+"""Reads behind the live streams (`consumers.py`): who may watch what, the snapshot, the events to replay.
+
+A stream is one execution, every execution of a workflow, or every execution of an organization. An
+execution is visible exactly when its workflow is (organization members and guardian shares); watching
+needs the "view" permission. Anything the caller cannot see does not exist (ObjectDoesNotExist), and
+something visible without the view permission is refused (PermissionDenied).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+
+from apps.core.api.permissions import VIEW, role_permissions
+from apps.orgs.selectors import Access
+from apps.workflows.selectors import workflow_get, workflow_permissions
+
+from .choices import EXECUTION_ACTIVE
+from .events import event_payload, execution_group, organization_group, workflow_group
+from .models import ExecutionEvent, NodeExecution, WorkflowExecution
+
+EXECUTION = "execution"
+WORKFLOW = "workflow"
+ORGANIZATION = "org"
+STREAM_KINDS = (EXECUTION, WORKFLOW, ORGANIZATION)
+#: At most this many active executions are listed in the snapshot of a workflow or organization stream.
+SNAPSHOT_EXECUTIONS_LIMIT = 200
+
+NOT_FOUND = "No such {kind} stream, or not visible to you."
+NO_VIEW_PERMISSION = "You may not watch this {kind}."
+
+
+@dataclass(frozen=True)
+class Stream:
+    """What a connection watches: the kind, the id, the channel group carrying its events."""
+
+    kind: str
+    pk: str
+    organization_id: str
+    workflow_id: str | None
+    group: str
+
+
+def _uuid(value: str, kind: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind)) from None
+
+
+def _workflow_stream(*, access: Access, kind: str, workflow_id, pk: str, group: str) -> Stream:
+    workflow = workflow_get(access=access, pk=workflow_id)
+    if workflow is None:
+        raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind))
+    if VIEW not in workflow_permissions(access=access, workflow=workflow):
+        raise PermissionDenied(NO_VIEW_PERMISSION.format(kind=kind))
+    return Stream(kind, pk, str(workflow.organization_id), str(workflow.pk), group)
+
+
+def stream_get(*, access: Access, kind: str, pk: str) -> Stream:
+    """The stream `kind`/`pk` if the caller may watch it; raises ObjectDoesNotExist or PermissionDenied."""
+    key = _uuid(pk, kind)
+    if kind == EXECUTION:
+        workflow_id = WorkflowExecution.objects.filter(pk=key).values_list("workflow_id", flat=True).first()
+        if workflow_id is None:
+            raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind))
+        return _workflow_stream(
+            access=access, kind=kind, workflow_id=workflow_id, pk=str(key), group=execution_group(key)
+        )
+    if kind == WORKFLOW:
+        return _workflow_stream(access=access, kind=kind, workflow_id=key, pk=str(key), group=workflow_group(key))
+    if kind == ORGANIZATION:
+        if key not in access.organization_ids():
+            raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind))
+        if VIEW not in role_permissions(access.role(key)):
+            raise PermissionDenied(NO_VIEW_PERMISSION.format(kind=kind))
+        return Stream(kind, str(key), str(key), None, organization_group(key))
+    raise ValueError(f"Unknown stream kind {kind!r}; expected one of {STREAM_KINDS}.")
+
+
+def execution_snapshot(*, execution_id) -> dict:
+    """The execution's status, each node's status and the last event's seq.
+
+    The seq is read first: the statuses are at least as new as it, so applying the events after it
+    can only bring the client forward.
+    """
+    execution = WorkflowExecution.objects.values("id", "workflow_id", "status", "last_seq").get(pk=execution_id)
+    nodes = dict(NodeExecution.objects.filter(execution_id=execution_id).values_list("node_id", "status"))
+    return {
+        "execution_id": str(execution["id"]),
+        "workflow_id": str(execution["workflow_id"]),
+        "status": execution["status"],
+        "seq": execution["last_seq"],
+        "nodes": nodes,
+    }
+
+
+def active_execution_snapshots(*, stream: Stream) -> list[dict]:
+    """Status and last seq of the stream's running, pending and paused executions (oldest first)."""
+    executions = WorkflowExecution.objects.filter(status__in=EXECUTION_ACTIVE)
+    if stream.kind == WORKFLOW:
+        executions = executions.filter(workflow_id=stream.pk)
+    else:
+        executions = executions.filter(organization_id=stream.organization_id)
+    rows = executions.order_by("created_at").values("id", "workflow_id", "status", "last_seq")
+    return [
+        {
+            "execution_id": str(row["id"]),
+            "workflow_id": str(row["workflow_id"]),
+            "status": row["status"],
+            "seq": row["last_seq"],
+        }
+        for row in rows[:SNAPSHOT_EXECUTIONS_LIMIT]
+    ]
+
+
+def execution_last_seq(*, execution_id) -> int:
+    return WorkflowExecution.objects.filter(pk=execution_id).values_list("last_seq", flat=True).first() or 0
+
+
+def execution_event_payloads(
+    *, execution_id, after: int, before: int | None = None, limit: int = 500, created_since: datetime | None = None
+) -> list[dict]:
+    """Live-shaped payloads of the execution's events with after < seq (< before), in seq order."""
+    workflow_id = WorkflowExecution.objects.filter(pk=execution_id).values_list("workflow_id", flat=True).first()
+    if workflow_id is None:
+        return []
+    events = ExecutionEvent.objects.filter(execution_id=execution_id, seq__gt=after)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    if created_since is not None:
+        events = events.filter(created_at__gte=created_since)
+    return [event_payload(event, workflow_id=workflow_id) for event in events.order_by("seq")[:limit]]
