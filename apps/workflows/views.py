@@ -1,5 +1,7 @@
 """Editor pages: the workflow editor and the new-workflow form. The editing itself goes through the API."""
 
+import copy
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,8 +18,12 @@ from .selectors import workflow_get, workflow_permissions
 from .services import workflow_create
 
 NO_WRITABLE_ORGANIZATION = "You are not a member (or higher) of any organization, so you cannot create workflows."
-#: A new workflow starts empty: the editor's palette is where the first nodes come from.
-EMPTY_DEFINITION = {"nodes": [], "edges": [], "variables": {}}
+#: A new workflow starts with a manual trigger (a workflow needs one to be valid); the palette adds the rest.
+STARTER_DEFINITION = {
+    "nodes": [{"id": "start", "type": "manual", "config": {}, "position": {"x": 0, "y": 0}}],
+    "edges": [],
+    "variables": {},
+}
 #: Placeholder the frontend fills with an object's id (`{id}` cannot pass through `reverse`).
 _ID = "00000000-0000-0000-0000-000000000000"
 
@@ -80,7 +86,7 @@ def workflow_edit(request: HttpRequest, pk) -> HttpResponse:
             "id": str(workflow.pk),
             "name": workflow.name,
             "status": workflow.status,
-            "definition": workflow.definition or EMPTY_DEFINITION,
+            "definition": workflow.definition or {"nodes": [], "edges": []},
             "version": workflow.versions.order_by("-number").values_list("number", flat=True).first(),
         },
         admin_workflow=admin_change_url("admin:workflows_workflow_change", workflow.pk),
@@ -113,7 +119,7 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
             organization=form.cleaned_data["organization"],
             name=form.cleaned_data["name"],
             description=form.cleaned_data["description"],
-            definition=dict(EMPTY_DEFINITION),
+            definition=copy.deepcopy(STARTER_DEFINITION),
             created_by=request.user,
         )
         return redirect("workflow-edit", pk=workflow.pk)

@@ -66,7 +66,6 @@ export function EditorApp({ config }: { config: EditorConfig }) {
   const watchRef = useRef<Watch | null>(null);
 
   useEffect(() => {
-    useEditor.getState().load(workflow.definition, { readOnly: !canEdit });
     api<unknown>("GET", config.urls.node_types)
       .then((data) => {
         const types = unwrapList<NodeTypeInfo>(data);

@@ -17,7 +17,6 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
   const notify = useEditor((s) => s.notify);
 
   useEffect(() => {
-    useEditor.getState().load(execution.definition, { readOnly: true });
     api<unknown>("GET", config.urls.node_types)
       .then((data) => useEditor.getState().setNodeTypes(unwrapList<NodeTypeInfo>(data)))
       .catch((e: Error) => notify({ kind: "error", text: `Could not load node types: ${e.message}` }));

@@ -166,7 +166,8 @@ export const useEditor = create<EditorState>()((set, get) => ({
       changes = changes.filter((c) => c.type === "select" || c.type === "dimensions");
     }
     const meaningful = changes.some((c) => c.type === "remove" || (c.type === "position" && c.dragging));
-    if (changes.some((c) => c.type === "remove")) get().pushHistory();
+    // React Flow removes a node and its edges in two calls: one undo step for both.
+    if (changes.some((c) => c.type === "remove")) get().pushHistory("delete");
     set((s) => {
       const nodes = applyNodeChanges(changes, s.nodes);
       const selected = nodes.filter((n) => n.selected);
@@ -182,7 +183,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
 
   onEdgesChange(changes) {
     if (get().readOnly) changes = changes.filter((c) => c.type === "select");
-    if (changes.some((c) => c.type === "remove")) get().pushHistory();
+    if (changes.some((c) => c.type === "remove")) get().pushHistory("delete");
     set((s) => ({
       edges: applyEdgeChanges(changes, s.edges),
       dirty: s.dirty || changes.some((c) => c.type === "remove"),

@@ -28,7 +28,13 @@ def test_execution_page_requires_login(client, organization):
 def test_execution_page_shows_the_pinned_version_not_the_working_copy(client, organization, user):
     workflow = WorkflowFactory(organization=organization)
     execution = WorkflowExecutionFactory(workflow=workflow)
-    workflow_update(workflow=workflow, definition={"nodes": [], "edges": []})
+    changed = {
+        **SIMPLE_DEFINITION,
+        "nodes": [*SIMPLE_DEFINITION["nodes"], {"id": "more", "type": "log", "config": {"message": "x"}}],
+    }
+    workflow_update(
+        workflow=workflow, definition={**changed, "edges": [*changed["edges"], {"source": "log", "target": "more"}]}
+    )
     client.force_login(user)
     response = client.get(reverse("execution-page", kwargs={"pk": execution.pk}))
     assert response.status_code == 200

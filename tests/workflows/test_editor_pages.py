@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from apps.workflows.models import Workflow
-from apps.workflows.views import EMPTY_DEFINITION, NO_WRITABLE_ORGANIZATION
+from apps.workflows.views import NO_WRITABLE_ORGANIZATION, STARTER_DEFINITION
 from tests.orgs.factories import MembershipFactory, UserFactory
 from tests.workflows.factories import SIMPLE_DEFINITION, WorkflowFactory
 
@@ -73,7 +73,7 @@ def test_unknown_workflow_is_404(client, user):
     assert client.get(url).status_code == 404
 
 
-def test_new_workflow_creates_an_empty_first_version_and_opens_the_editor(client, organization, user):
+def test_new_workflow_starts_with_a_manual_trigger_and_opens_the_editor(client, organization, user):
     client.force_login(user)
     response = client.post(reverse("workflow-new"), {"organization": organization.pk, "name": "Orders"})
     workflow = Workflow.objects.get(name="Orders")
@@ -81,7 +81,7 @@ def test_new_workflow_creates_an_empty_first_version_and_opens_the_editor(client
     assert response["Location"] == reverse("workflow-edit", kwargs={"pk": workflow.pk})
     assert workflow.organization == organization
     assert workflow.created_by == user
-    assert workflow.definition == EMPTY_DEFINITION
+    assert workflow.definition == STARTER_DEFINITION
     assert workflow.versions.count() == 1
 
 

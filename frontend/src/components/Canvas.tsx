@@ -3,12 +3,13 @@ import {
   Controls,
   MiniMap,
   ReactFlow,
+  useNodesInitialized,
   useReactFlow,
   type Connection,
   type Edge,
   type IsValidConnection,
 } from "@xyflow/react";
-import { useCallback, useMemo, type DragEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, type DragEvent } from "react";
 import { connectionProblem } from "../connection";
 import type { FlowNode } from "../definition";
 import { useEditor } from "../store";
@@ -35,7 +36,17 @@ export function Canvas({ onRefused }: { onRefused: (reason: string) => void }) {
   const edgeProblems = useEditor((s) => s.problems.edges);
   const onNodesChange = useEditor((s) => s.onNodesChange);
   const onEdgesChange = useEditor((s) => s.onEdgesChange);
-  const { screenToFlowPosition } = useReactFlow();
+  const { screenToFlowPosition, fitView } = useReactFlow();
+  const initialized = useNodesInitialized();
+  const fitted = useRef(false);
+
+  // Fit once, when the loaded nodes have been measured (the fitView prop can run before that).
+  useEffect(() => {
+    if (initialized && !fitted.current) {
+      fitted.current = true;
+      void fitView({ padding: 0.2, maxZoom: 1.2 });
+    }
+  }, [initialized, fitView]);
 
   const isValidConnection: IsValidConnection = useCallback((connection) => {
     const state = useEditor.getState();

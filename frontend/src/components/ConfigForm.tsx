@@ -1,7 +1,8 @@
 import Form from "@rjsf/core";
-import type { RJSFSchema, WidgetProps } from "@rjsf/utils";
+import type { FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
 import { useMemo } from "react";
 import { isExpression, previewExpression } from "../expression";
+import { ANY_VALUE_FIELD, parseAnyValue, showAnyValue, uiSchemaFor } from "../formSchema";
 import { fieldErrorTree } from "../problems";
 import type { JsonObject } from "../types";
 import { validator } from "../validator";
@@ -13,33 +14,58 @@ interface FormContext {
 /** A text input that marks Jinja expressions and previews them against the last run. */
 function ExpressionTextWidget(props: WidgetProps) {
   const { BaseInputTemplate } = props.registry.templates;
-  const context = (props.registry.formContext as FormContext | undefined)?.preview ?? null;
-  const expression = isExpression(props.value);
-  const preview = expression && context ? previewExpression(String(props.value), context) : null;
+  const preview = (props.registry.formContext as FormContext | undefined)?.preview ?? null;
   return (
-    <div className={expression ? "cm-expr cm-expr--on" : "cm-expr"}>
+    <div className={isExpression(props.value) ? "cm-expr cm-expr--on" : "cm-expr"}>
       <BaseInputTemplate {...props} />
-      {expression && (
-        <div className="cm-expr__info">
-          <span className="cm-expr__badge" title="Rendered by the server (Jinja2 sandbox) just before the node runs">
-            ƒx expression
-          </span>
-          {preview ? (
-            <span className="cm-expr__preview" title="Preview from the last run's data">
-              {preview.complete ? "→ " : "→ (partial) "}
-              {preview.text}
-            </span>
-          ) : (
-            <span className="cm-muted"> preview after a run</span>
-          )}
-        </div>
+      <ExpressionMark value={props.value} preview={preview} />
+    </div>
+  );
+}
+
+function ExpressionMark({ value, preview }: { value: unknown; preview: Record<string, unknown> | null }) {
+  if (!isExpression(value)) return null;
+  const rendered = preview ? previewExpression(String(value), preview) : null;
+  return (
+    <div className="cm-expr__info">
+      <span className="cm-expr__badge" title="Rendered by the server (Jinja2 sandbox) just before the node runs">
+        ƒx expression
+      </span>
+      {rendered ? (
+        <span className="cm-expr__preview" title="Preview from the last run's data">
+          {rendered.complete ? "→ " : "→ (partial) "}
+          {rendered.text}
+        </span>
+      ) : (
+        <span className="cm-muted"> preview after a run</span>
       )}
     </div>
   );
 }
 
+/** A field whose schema allows any value: text stays text (expressions), JSON literals become values. */
+function AnyValueField(props: FieldProps) {
+  const { formData, onChange, fieldPathId, disabled, readonly, registry } = props;
+  const preview = (registry.formContext as FormContext | undefined)?.preview ?? null;
+  const text = showAnyValue(formData);
+  return (
+    <div className={isExpression(formData) ? "cm-expr cm-expr--on" : "cm-expr"}>
+      <textarea
+        id={fieldPathId.$id}
+        className="cm-any"
+        rows={Math.min(6, Math.max(1, text.split("\n").length))}
+        value={text}
+        disabled={disabled || readonly}
+        placeholder="text, {{ expression }} or JSON"
+        onChange={(e) => onChange(parseAnyValue(e.target.value), fieldPathId.path)}
+      />
+      <ExpressionMark value={formData} preview={preview} />
+    </div>
+  );
+}
+
 const WIDGETS = { TextWidget: ExpressionTextWidget };
-const UI_SCHEMA = { "ui:submitButtonOptions": { norender: true } };
+const FIELDS = { [ANY_VALUE_FIELD]: AnyValueField };
 
 export function ConfigForm(props: {
   nodeId: string;
@@ -58,15 +84,20 @@ export function ConfigForm(props: {
     const { $schema: _ignored, ...rest } = schema;
     return rest as RJSFSchema;
   }, [schema]);
+  const uiSchema = useMemo(
+    () => ({ ...uiSchemaFor(schema), "ui:submitButtonOptions": { norender: true } }) as UiSchema,
+    [schema],
+  );
   return (
     <Form
       key={nodeId}
       className="cm-form"
       schema={cleanSchema}
-      uiSchema={UI_SCHEMA}
+      uiSchema={uiSchema}
       formData={config}
       validator={validator}
       widgets={WIDGETS}
+      fields={FIELDS}
       formContext={formContext}
       extraErrors={extraErrors as never}
       liveValidate="onChange"

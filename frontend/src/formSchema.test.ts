@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { ANY_VALUE_FIELD, parseAnyValue, showAnyValue, uiSchemaFor } from "./formSchema";
+
+describe("uiSchemaFor", () => {
+  it("gives untyped properties the any-value field and leaves typed ones alone", () => {
+    const ui = uiSchemaFor({
+      type: "object",
+      properties: {
+        message: { description: "anything" },
+        level: { enum: ["info"] },
+        nested: { type: "object", properties: { value: {} } },
+      },
+    });
+    expect(ui).toEqual({ message: { "ui:field": ANY_VALUE_FIELD }, nested: { value: { "ui:field": ANY_VALUE_FIELD } } });
+  });
+
+  it("edits free-form object values as any value", () => {
+    expect(uiSchemaFor({ type: "object", description: "keys" })).toEqual({
+      additionalProperties: { "ui:field": ANY_VALUE_FIELD },
+    });
+  });
+});
+
+describe("parseAnyValue", () => {
+  it("reads JSON scalars, lists and objects", () => {
+    expect(parseAnyValue("42")).toBe(42);
+    expect(parseAnyValue("true")).toBe(true);
+    expect(parseAnyValue('{"a": 1}')).toEqual({ a: 1 });
+    expect(parseAnyValue("[1, 2]")).toEqual([1, 2]);
+  });
+
+  it("keeps text and expressions as strings", () => {
+    expect(parseAnyValue("hello")).toBe("hello");
+    expect(parseAnyValue("{{ trigger.amount > 100 }}")).toBe("{{ trigger.amount > 100 }}");
+    expect(parseAnyValue("{ not json")).toBe("{ not json");
+    expect(parseAnyValue("")).toBeUndefined();
+  });
+
+  it("shows values back the way they are typed", () => {
+    expect(showAnyValue("hi")).toBe("hi");
+    expect(showAnyValue({ a: 1 })).toBe('{"a":1}');
+    expect(showAnyValue(undefined)).toBe("");
+  });
+});
