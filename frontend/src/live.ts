@@ -159,12 +159,18 @@ export function watchExecution(executionId: string, detailUrl: string, socketUrl
     const seq = Number(message.seq ?? message.last_seq ?? 0);
     const run = useRun.getState();
     if (type === "snapshot") {
-      const rows = message.nodes ?? message.node_executions ?? message.node_statuses;
-      if (rows) useEditor.setState((s) => ({ runs: { ...s.runs, ...runsFrom(rows) } }));
+      // The snapshot carries statuses only: merge them so outputs already read over REST stay.
+      const rows = runsFrom(message.nodes ?? message.node_executions);
+      useEditor.setState((s) => ({
+        runs: Object.fromEntries(
+          [...new Set([...Object.keys(s.runs), ...Object.keys(rows)])].map((id) => [id, { ...s.runs[id], ...rows[id] }]),
+        ),
+      }));
       const status = (message.status ?? (message.execution as Raw | undefined)?.status) as string | undefined;
       if (status && run.execution) run.set({ execution: { ...run.execution, status } });
       run.set({ lastSeq: Math.max(run.lastSeq, seq) });
-      scheduleRefresh();
+      if (status && TERMINAL.has(status)) refresh().then(finish);
+      else scheduleRefresh();
       return;
     }
     if (seq && seq <= run.lastSeq) return;
@@ -225,10 +231,9 @@ export function watchExecution(executionId: string, detailUrl: string, socketUrl
     };
   }
 
-  refresh().then(() => {
-    if (!stopped && !TERMINAL.has(useRun.getState().execution?.status ?? "")) connect();
-    else if (!stopped) useRun.getState().set({ mode: "done" });
-  });
+  // Subscribe at once (the snapshot covers whatever happened before) and read the full detail meanwhile.
+  connect();
+  void refresh();
 
   return {
     stop() {

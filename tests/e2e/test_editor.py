@@ -33,6 +33,18 @@ def connect(page: Page, source: str, target: str, source_port: str = "main") -> 
     page.mouse.up()
 
 
+def record_execution_frames(page: Page) -> list[str]:
+    """Collect what the execution WebSockets of `page` receive."""
+    frames: list[str] = []
+
+    def watch(socket):
+        if "/ws/executions/" in socket.url:
+            socket.on("framereceived", lambda payload: frames.append(str(payload)))
+
+    page.on("websocket", watch)
+    return frames
+
+
 def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
     page = logged_in_page
     page.fill("#id_name", "E2E: greet")
@@ -108,12 +120,15 @@ def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
 
     page.get_by_role("button", name="▶ Run").click()
     page.get_by_label("Test input (JSON)").fill(json.dumps({"name": "Ada"}))
+    frames = record_execution_frames(page)
     page.get_by_test_id("run-submit").click()
     for node_id in ("start", "json_stringify", "json_parse", "log"):
         expect(node(page, node_id).locator(".cm-node")).to_have_attribute(
             "data-status", "succeeded", timeout=RUN_TIMEOUT_MS
         )
     expect(page.get_by_test_id("execution-status")).to_have_text("succeeded", timeout=RUN_TIMEOUT_MS)
+    # The statuses came over the live channel: a snapshot first, then events.
+    assert any('"type": "snapshot"' in f or '"type":"snapshot"' in f for f in frames), frames
 
     node(page, "log").click()
     page.get_by_role("tab", name="Last run").click()
