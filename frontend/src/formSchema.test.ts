@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ANY_VALUE_FIELD, parseAnyValue, showAnyValue, uiSchemaFor } from "./formSchema";
+import { ANY_VALUE_FIELD, formSchemaFor, parseAnyValue, showAnyValue, uiSchemaFor } from "./formSchema";
 
 describe("uiSchemaFor", () => {
   it("gives untyped properties the any-value field and leaves typed ones alone", () => {
@@ -40,5 +40,21 @@ describe("parseAnyValue", () => {
     expect(showAnyValue("hi")).toBe("hi");
     expect(showAnyValue({ a: 1 })).toBe('{"a":1}');
     expect(showAnyValue(undefined)).toBe("");
+  });
+});
+
+describe("formSchemaFor", () => {
+  it("drops $schema and opens free-form objects at any depth, leaving closed ones closed", () => {
+    const schema = formSchemaFor({
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      type: "object",
+      properties: { values: { type: "object" }, headers: { type: "object", additionalProperties: { type: "string" } } },
+      additionalProperties: false,
+    });
+    expect(schema).toEqual({
+      type: "object",
+      properties: { values: { type: "object", additionalProperties: {} }, headers: { type: "object", additionalProperties: { type: "string" } } },
+      additionalProperties: false,
+    });
   });
 });

@@ -41,3 +41,26 @@ export function showAnyValue(value: unknown): string {
   if (value === undefined) return "";
   return typeof value === "string" ? value : JSON.stringify(value);
 }
+
+/**
+ * The schema the form renders: `$schema` dropped (Ajv2020 knows the dialect) and free-form objects given an
+ * explicit `additionalProperties: {}` (the same meaning as leaving it out), so @rjsf shows their keys and an
+ * "Add" button instead of hiding them.
+ */
+export function formSchemaFor(schema: JsonObject): JsonObject {
+  const { $schema: _ignored, ...rest } = schema;
+  return openObjects(rest);
+}
+
+function openObjects(schema: JsonObject): JsonObject {
+  const out: JsonObject = { ...schema };
+  if (out.properties && typeof out.properties === "object") {
+    out.properties = Object.fromEntries(
+      Object.entries(out.properties as Record<string, JsonObject>).map(([k, v]) => [k, v && typeof v === "object" ? openObjects(v) : v]),
+    );
+  }
+  if (out.type === "object" && !out.properties && (out.additionalProperties === undefined || out.additionalProperties === true)) {
+    out.additionalProperties = {};
+  }
+  return out;
+}

@@ -1,8 +1,8 @@
 import Form from "@rjsf/core";
 import type { FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
-import { useMemo } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import { isExpression, previewExpression } from "../expression";
-import { ANY_VALUE_FIELD, parseAnyValue, showAnyValue, uiSchemaFor } from "../formSchema";
+import { ANY_VALUE_FIELD, formSchemaFor, parseAnyValue, showAnyValue, uiSchemaFor } from "../formSchema";
 import { fieldErrorTree } from "../problems";
 import type { JsonObject } from "../types";
 import { validator } from "../validator";
@@ -80,15 +80,21 @@ export function ConfigForm(props: {
   const extraErrors = useMemo(() => fieldErrorTree(fieldProblems), [fieldProblems]);
   const formContext = useMemo(() => ({ preview }), [preview]);
   // The JSON Schema dialect is declared by the server; Ajv2020 already knows it, so drop `$schema`.
-  const cleanSchema = useMemo(() => {
-    const { $schema: _ignored, ...rest } = schema;
-    return rest as RJSFSchema;
-  }, [schema]);
+  const cleanSchema = useMemo(() => formSchemaFor(schema) as RJSFSchema, [schema]);
+  // @rjsf reports a change when it mounts (filling in defaults); only what the user does is an edit.
+  const touched = useRef(false);
+  useEffect(() => {
+    touched.current = false;
+  }, [nodeId]);
   const uiSchema = useMemo(
     () => ({ ...uiSchemaFor(schema), "ui:submitButtonOptions": { norender: true } }) as UiSchema,
     [schema],
   );
+  const touch = () => {
+    touched.current = true;
+  };
   return (
+    <div onInputCapture={touch} onChangeCapture={touch} onClickCapture={touch} onKeyDownCapture={touch}>
     <Form
       key={nodeId}
       className="cm-form"
@@ -105,7 +111,10 @@ export function ConfigForm(props: {
       noHtml5Validate
       disabled={readOnly}
       idPrefix={`cfg-${nodeId}`}
-      onChange={(event) => onChange((event.formData ?? {}) as JsonObject)}
+      onChange={(event) => {
+        if (touched.current) onChange((event.formData ?? {}) as JsonObject);
+      }}
     />
+    </div>
   );
 }
