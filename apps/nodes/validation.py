@@ -47,13 +47,14 @@ def _schema_errors(node_class: type[Node], config: dict, *, rendered: bool) -> l
             # A value written as an expression is only known once rendered: the engine checks it then.
             continue
         errors.append(ConfigError(_pointer(error), error.message))
-    return sorted(errors, key=lambda error: error.path)
+    return sorted(errors, key=lambda error: (error.path, error.message))
 
 
 def instance_errors(schema: dict, instance: Any) -> list[ConfigError]:
     """Every way `instance` fails `schema` (a JSON Schema held in a config, e.g. a form's fields)."""
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return sorted((ConfigError(_pointer(error), error.message) for error in validator.iter_errors(instance)), key=str)
+    errors = (ConfigError(_pointer(error), error.message) for error in validator.iter_errors(instance))
+    return sorted(errors, key=lambda error: (error.path, error.message))
 
 
 def validate_config(type_name: str, config: Any, *, rendered: bool = False) -> list[ConfigError]:
