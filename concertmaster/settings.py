@@ -195,11 +195,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.ApiCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exceptions.api_exception_handler",
-    "DEFAULT_PARSER_CLASSES": [
-        "apps.core.api.parsers.LimitedJSONParser",
-        "apps.core.api.parsers.LimitedFormParser",
-        "apps.core.api.parsers.LimitedMultiPartParser",
-    ],
+    # JSON only: definitions and configs are nested JSON, which form encodings cannot carry.
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.LimitedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "apps.core.api.throttles.CallerRateThrottle",
         "apps.core.api.throttles.OrganizationRateThrottle",

@@ -36,3 +36,8 @@ urlpatterns = [
     path("", include("apps.executions.pages")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
 ]
+
+# Errors Django answers before DRF (unknown URL, bad request, crash) keep the JSON error shape under /api/.
+handler404 = "apps.core.views.not_found"
+handler400 = "apps.core.views.bad_request"
+handler500 = "apps.core.views.server_error"

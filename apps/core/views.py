@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults as django_defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -73,3 +74,26 @@ def metrics(request: HttpRequest) -> HttpResponse:
     with contextlib.suppress(ModuleNotFoundError):
         importlib.import_module("apps.executions.metrics")
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+def _api_error(request: HttpRequest, status: int, error_type: str, detail: str, fallback) -> HttpResponse:
+    """Under /api/ and /hooks/, errors Django answers itself use the API's JSON error shape too."""
+    if request.path.startswith(("/api/", "/hooks/")):
+        return JsonResponse({"type": error_type, "detail": detail, "errors": []}, status=status)
+    return fallback()
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _api_error(
+        request, 404, "not_found", "Not found.", lambda: django_defaults.page_not_found(request, exception)
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _api_error(
+        request, 400, "bad_request", "Bad request.", lambda: django_defaults.bad_request(request, exception)
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _api_error(request, 500, "server_error", "Server error.", lambda: django_defaults.server_error(request))

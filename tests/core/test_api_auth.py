@@ -60,18 +60,19 @@ def test_read_scoped_api_key_cannot_create(api_client, organization):
 
 
 def test_jwt_obtain_refresh_verify_and_use(api_client, user):
-    response = api_client.post("/api/v1/auth/token/", {"username": user.username, "password": "pass-word-123"})
+    credentials = {"username": user.username, "password": "pass-word-123"}
+    response = api_client.post("/api/v1/auth/token/", credentials, format="json")
     assert response.status_code == 200
     tokens = response.json()
-    assert api_client.post("/api/v1/auth/token/verify/", {"token": tokens["access"]}).status_code == 200
-    refreshed = api_client.post("/api/v1/auth/token/refresh/", {"refresh": tokens["refresh"]})
+    assert api_client.post("/api/v1/auth/token/verify/", {"token": tokens["access"]}, format="json").status_code == 200
+    refreshed = api_client.post("/api/v1/auth/token/refresh/", {"refresh": tokens["refresh"]}, format="json")
     assert refreshed.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {refreshed.json()['access']}")
     assert api_client.get("/api/v1/workflows/").status_code == 200
 
 
 def test_jwt_with_wrong_password_is_401(api_client, user):
-    response = api_client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"})
+    response = api_client.post("/api/v1/auth/token/", {"username": user.username, "password": "nope"}, format="json")
     assert response.status_code == 401
     assert set(response.json()) == {"type", "detail", "errors"}
 

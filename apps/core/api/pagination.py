@@ -13,6 +13,8 @@ class ApiCursorPagination(CursorPagination):
     max_page_size = 200
 
     def decode_cursor(self, request):
+        if not request.query_params.get(self.cursor_query_param):
+            return None  # an empty cursor is the first page
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound as error:

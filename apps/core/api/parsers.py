@@ -1,7 +1,7 @@
 """Parsers that refuse oversized bodies with a 413 instead of reading them whole."""
 
 from django.conf import settings
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import JSONParser
 
 from .exceptions import BODY_TOO_LARGE, PayloadTooLarge
 
@@ -44,23 +44,3 @@ class LimitedJSONParser(JSONParser):
         if request is not None:
             check_declared_length(request.META)
         return super().parse(LimitedStream(stream, body_limit()), media_type, parser_context)
-
-
-class LimitedFormParser(FormParser):
-    """Form-encoded bodies with the same size limit (the browsable API and HTML clients)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
-        if request is not None:
-            check_declared_length(request.META)
-        return super().parse(stream, media_type, parser_context)
-
-
-class LimitedMultiPartParser(MultiPartParser):
-    """Multipart bodies with the same size limit."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
-        if request is not None:
-            check_declared_length(request.META)
-        return super().parse(stream, media_type, parser_context)

@@ -168,6 +168,7 @@ class WorkflowRunViewSet(ScopedViewSet):
     """`/workflows/{id}/execute/`: here, not in apps.workflows, because executions depend on workflows."""
 
     selector = workflow_list
+    serializer_class = ExecuteInputSerializer
     action_permissions = {"execute": EXECUTE}
 
     def object_permissions(self, obj):

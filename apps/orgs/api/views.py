@@ -10,6 +10,7 @@ from apps.core.api.viewsets import ScopedViewSet
 from apps.orgs import selectors, services
 from apps.orgs.choices import Role
 
+from .filters import ApiKeyFilter, AuditLogFilter, MembershipFilter
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeySerializer,
@@ -88,7 +89,7 @@ class OrganizationViewSet(
 class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ScopedViewSet):
     serializer_class = MembershipSerializer
     selector = selectors.membership_list
-    filterset_fields = ["organization", "role"]
+    filterset_class = MembershipFilter
     action_permissions = {"partial_update": MANAGE, "destroy": MANAGE}
 
     def _check_owner_change(self, *, organization_id, roles: set) -> None:
@@ -172,7 +173,7 @@ class ApiKeyViewSet(
 ):
     serializer_class = ApiKeySerializer
     selector = selectors.api_key_list
-    filterset_fields = ["organization"]
+    filterset_class = ApiKeyFilter
     action_permissions = {"retrieve": MANAGE, "destroy": MANAGE}
 
     @extend_schema(
@@ -217,4 +218,4 @@ class ApiKeyViewSet(
 class AuditLogViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = AuditLogSerializer
     selector = selectors.audit_log_list
-    filterset_fields = ["organization", "action", "target_type", "target_id"]
+    filterset_class = AuditLogFilter

@@ -180,13 +180,13 @@ class TriggerSerializer(StrictModelSerializer):
     def get_has_signing_secret(self, trigger: Trigger) -> bool:
         return bool(trigger.signing_secret)
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_webhook_url(self, trigger: Trigger) -> str | None:
         if trigger.kind != TriggerKind.WEBHOOK:
             return None
         return self._absolute(reverse("webhook", kwargs={"token": trigger.webhook_token}))
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_form_url(self, trigger: Trigger) -> str | None:
         if trigger.kind != TriggerKind.FORM:
             return None

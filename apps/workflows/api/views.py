@@ -17,6 +17,7 @@ from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
 from apps.workflows.validation import workflow_definition_problems
 
+from .filters import CredentialFilter, TriggerFilter, WorkflowFilter
 from .serializers import (
     CredentialSerializer,
     DefinitionInputSerializer,
@@ -65,7 +66,7 @@ class WorkflowViewSet(
 ):
     serializer_class = WorkflowSerializer
     selector = selectors.workflow_list
-    filterset_fields = ["organization", "status"]
+    filterset_class = WorkflowFilter
     action_permissions = {
         "validate": VIEW,
         "activate": CHANGE,
@@ -282,7 +283,7 @@ class TriggerViewSet(
 ):
     serializer_class = TriggerSerializer
     selector = selectors.trigger_list
-    filterset_fields = ["workflow", "kind", "is_active"]
+    filterset_class = TriggerFilter
     action_permissions = {
         "update": MANAGE,
         "partial_update": MANAGE,
@@ -366,7 +367,7 @@ class CredentialViewSet(
 ):
     serializer_class = CredentialSerializer
     selector = selectors.credential_list
-    filterset_fields = ["organization", "kind"]
+    filterset_class = CredentialFilter
     action_permissions = {"update": MANAGE, "partial_update": MANAGE, "destroy": MANAGE}
 
     def get_serializer_context(self):

@@ -1,0 +1,34 @@
+"""Query filters of the workflow app's lists. Ids are plain UUID filters: an unknown id matches nothing."""
+
+import django_filters
+
+from apps.workflows.choices import TriggerKind, WorkflowStatus
+from apps.workflows.models import Credential, Trigger, Workflow
+
+
+class WorkflowFilter(django_filters.FilterSet):
+    organization = django_filters.UUIDFilter(field_name="organization_id")
+    status = django_filters.ChoiceFilter(choices=WorkflowStatus.choices)
+
+    class Meta:
+        model = Workflow
+        fields = ["organization", "status"]
+
+
+class TriggerFilter(django_filters.FilterSet):
+    workflow = django_filters.UUIDFilter(field_name="workflow_id")
+    kind = django_filters.ChoiceFilter(choices=TriggerKind.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Trigger
+        fields = ["workflow", "kind", "is_active"]
+
+
+class CredentialFilter(django_filters.FilterSet):
+    organization = django_filters.UUIDFilter(field_name="organization_id")
+    kind = django_filters.CharFilter()
+
+    class Meta:
+        model = Credential
+        fields = ["organization", "kind"]
