@@ -18,7 +18,10 @@ def test_a_new_definition_makes_a_new_version_and_the_old_one_stays():
     """Saving a new definition records version 2; version 1 keeps the old definition."""
     workflow = WorkflowFactory()
     old = dict(workflow.definition)
-    new = {**old, "nodes": [*old["nodes"], {"id": "more", "type": "log", "config": {"message": "x"}}]}
+    new = {
+        "nodes": [*old["nodes"], {"id": "more", "type": "log", "config": {"message": "x"}}],
+        "edges": [*old["edges"], {"source": "log", "target": "more"}],
+    }
     workflow_update(workflow=workflow, definition=new)
     assert [v.number for v in workflow.versions.order_by("number")] == [1, 2]
     assert workflow.versions.get(number=1).definition == old
