@@ -18,7 +18,7 @@ from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import FormSubmission, Trigger
 from apps.workflows.services import form_submission_create, form_submission_link
 
-from .choices import EXECUTION_TERMINAL
+from .choices import EXECUTION_TERMINAL, NodeStatus
 from .models import WebhookDelivery, WorkflowExecution
 from .services import execution_start
 
@@ -29,6 +29,7 @@ SIGNATURE_STALE = "The signature timestamp is outside the {tolerance}-second tol
 SIGNATURE_MISMATCH = "The signature does not match the body."
 WORKFLOW_INACTIVE = "The workflow is not active."
 IDEMPOTENCY_KEY_TOO_LONG = "Idempotency-Key is longer than 200 characters."
+WEBHOOK_RESPONSE_NODE = "webhook_response"
 
 
 class SignatureError(ApplicationError):
@@ -134,11 +135,18 @@ def schedule_fire(*, trigger_id: str) -> WorkflowExecution | None:
         return _start(trigger=trigger, data={"scheduled_at": timezone.now().isoformat(), "trigger_id": str(trigger.pk)})
 
 
-def execution_wait(*, execution_id, timeout: float, poll: float = 0.05) -> WorkflowExecution:
-    """Poll until the execution is finished or `timeout` seconds passed; returns its latest state."""
+def execution_wait(*, execution_id, timeout: float, poll: float = 0.05, until=None) -> WorkflowExecution:
+    """Poll until the execution is finished (or `until(execution)` holds) or `timeout` seconds passed."""
     deadline = time.monotonic() + max(0.0, timeout)
     while True:
         execution = WorkflowExecution.objects.get(pk=execution_id)
-        if execution.status in EXECUTION_TERMINAL or time.monotonic() >= deadline:
+        done = execution.status in EXECUTION_TERMINAL or (until is not None and until(execution))
+        if done or time.monotonic() >= deadline:
             return execution
         time.sleep(poll)
+
+
+def webhook_response_of(execution: WorkflowExecution) -> dict | None:
+    """The output ({status, headers, body}) of the execution's webhook_response node once it succeeded."""
+    node = execution.node_executions.filter(node_type=WEBHOOK_RESPONSE_NODE, status=NodeStatus.SUCCEEDED).first()
+    return node.output if node is not None and isinstance(node.output, dict) else None

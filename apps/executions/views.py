@@ -21,7 +21,6 @@ from apps.workflows.choices import TriggerKind
 from apps.workflows.selectors import trigger_by_token
 
 from . import triggers
-from .choices import NodeStatus
 
 NOT_JSON = "The body is not valid JSON: {error}"
 FORM_SUBMITTED = "Thank you, your submission was received."
@@ -167,11 +166,12 @@ class WebhookView(APIView):
     def _synchronous(self, trigger, execution) -> Response:
         """Wait for the execution; answer with its webhook_response node's output when there is one."""
         timeout = min(float(trigger.config.get("timeout_seconds", 10)), settings.CONCERTMASTER_MAX_WAIT_SECONDS)
-        execution = triggers.execution_wait(execution_id=execution.pk, timeout=timeout)
-        responder = execution.node_executions.filter(node_type="webhook_response", status=NodeStatus.SUCCEEDED).first()
-        if responder is not None and isinstance(responder.output, dict):
-            output = responder.output
-            response = Response(output.get("body"), status=int(output.get("status_code", 200)))
+        execution = triggers.execution_wait(
+            execution_id=execution.pk, timeout=timeout, until=triggers.webhook_response_of
+        )
+        output = triggers.webhook_response_of(execution)
+        if output is not None:
+            response = Response(output.get("body"), status=int(output.get("status", 200)))
             for name, value in (output.get("headers") or {}).items():
                 response[name] = str(value)
             return response

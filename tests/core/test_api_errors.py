@@ -102,3 +102,15 @@ def test_flatten_errors_builds_json_pointers():
         {"path": "", "message": "Bad."},
         {"path": "/a/b", "message": "c"},
     ]
+
+
+def test_unknown_api_url_is_a_json_404(client):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    _shape(response.json())
+
+
+def test_unknown_non_api_url_stays_html(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
