@@ -1,0 +1,393 @@
+"""Back office for workflows, their versions and triggers, credentials and form submissions."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models import Max
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from guardian.admin import GuardedModelAdminMixin
+
+from apps.core.admin import (
+    OrgScopedAdminMixin,
+    PrettyJSONFormField,
+    ReadOnlyAdminMixin,
+    TenantAdminMixin,
+    WriteOnlyTextarea,
+    adopt,
+    changed_model_fields,
+    json_display,
+    organization_ids,
+    status_badge,
+)
+from apps.orgs.choices import MANAGER_ROLES, WRITER_ROLES
+from apps.orgs.services import audit_log_record
+
+from .choices import WorkflowStatus
+from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from .services import (
+    credential_create,
+    credential_delete,
+    credential_update,
+    trigger_create,
+    trigger_delete,
+    trigger_rotate_secret,
+    trigger_update,
+    workflow_create,
+    workflow_delete,
+    workflow_set_status,
+    workflow_update,
+    workflow_version_restore,
+)
+
+JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
+NEW_DATA_REQUIRED = "A new credential needs its secret data."
+NEW_DATA_NOT_OBJECT = "Credential data must be a non-empty JSON object."
+TRIGGER_FIELDS = ("kind", "name", "config", "is_active")
+
+
+def save_trigger(trigger: Trigger, changed_data: list[str]) -> Trigger:
+    """Save a trigger an admin form built, through `trigger_create` or `trigger_update`."""
+    if trigger._state.adding:
+        fields = {name: getattr(trigger, name) for name in TRIGGER_FIELDS}
+        return adopt(trigger, trigger_create(workflow=trigger.workflow, **fields))
+    fields = {name: getattr(trigger, name) for name in changed_data if name in TRIGGER_FIELDS}
+    return adopt(trigger, trigger_update(trigger=Trigger.objects.get(pk=trigger.pk), **fields))
+
+
+def audit(request: HttpRequest, obj: models.Model, action: str) -> None:
+    audit_log_record(
+        organization=obj.organization, actor=request.user, action=action, target=obj, data={"via": "admin"}
+    )
+
+
+class WorkflowVersionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
+    model = WorkflowVersion
+    fields = ["number", "created_by", "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("created_by")
+
+
+class TriggerInline(OrgScopedAdminMixin, admin.StackedInline):
+    model = Trigger
+    fields = ["kind", "name", "is_active", "config", "webhook_token", "signing_secret"]
+    readonly_fields = ["webhook_token", "signing_secret"]
+    formfield_overrides = JSON_FORM_FIELD
+    add_roles = WRITER_ROLES
+    change_roles = WRITER_ROLES
+    extra = 0
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
+    """Workflows, written through the workflow services: a changed definition is validated and recorded
+    as a new version, a status change keeps schedules in step.
+
+    "Object permissions" (django-guardian) is open to superusers and the organization's owners and
+    admins, for users who are members of the workflow's organization.
+    """
+
+    add_roles = WRITER_ROLES
+    change_roles = WRITER_ROLES
+    audit_entity = "workflow"
+    list_display = ["name", "organization", "status_label", "latest_version", "created_by", "updated_at"]
+    list_filter = ["status", ("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]
+    search_fields = ["name", "description", "organization__name"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["organization"]
+    list_select_related = ["organization", "created_by"]
+    fields = [
+        "organization",
+        "name",
+        "description",
+        "status",
+        "definition",
+        "variables",
+        "max_concurrent_executions",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    formfield_overrides = JSON_FORM_FIELD
+    inlines = [TriggerInline, WorkflowVersionInline]
+    actions = ["activate_workflows", "deactivate_workflows"]
+
+    status_label = status_badge()
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(_latest_version=Max("versions__number"))
+
+    @admin.display(description="version", ordering="_latest_version")
+    def latest_version(self, obj: Workflow) -> str:
+        return f"v{obj._latest_version}" if obj._latest_version else "—"
+
+    def save_model(self, request: HttpRequest, obj: Workflow, form, change: bool) -> None:
+        if change:
+            workflow = Workflow.objects.get(pk=obj.pk)
+            fields = changed_model_fields(obj, form)
+        else:
+            workflow = workflow_create(
+                organization=obj.organization,
+                name=obj.name,
+                definition=obj.definition,
+                description=obj.description,
+                variables=obj.variables or None,
+                created_by=request.user,
+            )
+            fields = {"status": obj.status}
+            if obj.max_concurrent_executions is not None:
+                fields["max_concurrent_executions"] = obj.max_concurrent_executions
+        status = fields.pop("status", workflow.status)
+        if fields:
+            workflow = workflow_update(workflow=workflow, user=request.user, **fields)
+        if status != workflow.status:
+            workflow = workflow_set_status(workflow=workflow, status=status)
+        adopt(obj, workflow)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not Trigger:
+            super().save_formset(request, form, formset, change)
+            return
+        formset.save(commit=False)
+        for trigger in formset.new_objects:
+            save_trigger(trigger, [])
+        for trigger, changed_data in formset.changed_objects:
+            save_trigger(trigger, changed_data)
+        for trigger in formset.deleted_objects:
+            trigger_delete(trigger=trigger)
+
+    def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
+        workflow_delete(workflow=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for workflow in queryset:
+            workflow_delete(workflow=workflow)
+
+    @admin.action(description="Activate selected workflows", permissions=["change"])
+    def activate_workflows(self, request: HttpRequest, queryset) -> None:
+        self._set_status(request, queryset, WorkflowStatus.ACTIVE, "activate")
+
+    @admin.action(description="Deactivate selected workflows", permissions=["change"])
+    def deactivate_workflows(self, request: HttpRequest, queryset) -> None:
+        self._set_status(request, queryset, WorkflowStatus.INACTIVE, "deactivate")
+
+    def _set_status(self, request: HttpRequest, queryset, status: str, verb: str) -> None:
+        changed = 0
+        for workflow in queryset.exclude(status=status).select_related("organization"):
+            workflow_set_status(workflow=workflow, status=status)
+            audit(request, workflow, f"workflow.{verb}")
+            changed += 1
+        self.message_user(request, f"{verb.capitalize()}d {changed} workflow(s).", messages.SUCCESS)
+
+    def _check_object_permissions_access(self, request: HttpRequest, object_pk: str) -> Workflow:
+        try:
+            workflow = get_object_or_404(self.get_queryset(request), pk=object_pk)
+        except ValidationError as error:
+            raise Http404 from error
+        if not request.user.is_superuser and workflow.organization_id not in organization_ids(request, MANAGER_ROLES):
+            raise PermissionDenied
+        return workflow
+
+    def obj_perms_manage_view(self, request: HttpRequest, object_pk: str):
+        self._check_object_permissions_access(request, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: str):
+        workflow = self._check_object_permissions_access(request, object_pk)
+        if not request.user.is_superuser:
+            # Object permissions are granted only to members of the workflow's organization.
+            members = get_user_model().objects.filter(memberships__organization_id=workflow.organization_id)
+            get_object_or_404(members, pk=user_id)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: str, group_id: str):
+        # Groups span organizations: only superusers grant permissions to them.
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Immutable snapshots: viewed here, never added or changed; they go when their workflow goes."""
+
+    restore_roles = WRITER_ROLES
+    list_display = ["workflow", "number", "organization", "created_by", "created_at"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["workflow__name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["workflow", "organization", "created_by"]
+    fields = ["workflow", "number", "organization", "created_by", "created_at", "definition_json"]
+    readonly_fields = fields
+    actions = ["restore_versions"]
+
+    definition_json = json_display("definition")
+
+    def has_restore_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
+        return request.user.is_superuser or self._role_allows(request, self.restore_roles, obj)
+
+    @admin.action(description="Restore as the working definition (records a new version)", permissions=["restore"])
+    def restore_versions(self, request: HttpRequest, queryset) -> None:
+        versions = list(queryset.select_related("workflow__organization"))
+        if len({version.workflow_id for version in versions}) != len(versions):
+            self.message_user(request, "Pick at most one version per workflow.", messages.ERROR)
+            return
+        for version in versions:
+            if not self.has_restore_permission(request, version):
+                raise PermissionDenied
+            workflow_version_restore(workflow=version.workflow, version=version, user=request.user)
+            audit(request, version.workflow, "workflow.restore")
+        self.message_user(request, f"Restored {len(versions)} version(s).", messages.SUCCESS)
+
+
+@admin.register(Trigger)
+class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Triggers, written through the trigger services (config checked, schedules synced to beat).
+
+    A webhook trigger gets its signing secret when it is created; the rotate action replaces it.
+    """
+
+    add_roles = WRITER_ROLES
+    change_roles = WRITER_ROLES
+    audit_entity = "trigger"
+    list_display = ["__str__", "name", "workflow", "kind", "is_active", "organization", "created_at"]
+    list_filter = ["kind", "is_active", ("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "workflow__name", "organization__name"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["workflow"]
+    list_select_related = ["workflow", "organization"]
+    fields = ["workflow", "kind", "name", "is_active", "config", "webhook_token", "signing_secret", "created_at"]
+    readonly_fields = ["webhook_token", "signing_secret", "created_at"]
+    formfield_overrides = JSON_FORM_FIELD
+    actions = ["rotate_secrets"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None):
+        # Moving a trigger to another workflow could move it to another organization.
+        return [*super().get_readonly_fields(request, obj), *(["workflow"] if obj is not None else [])]
+
+    def save_model(self, request: HttpRequest, obj: Trigger, form, change: bool) -> None:
+        save_trigger(obj, form.changed_data)
+
+    def delete_model(self, request: HttpRequest, obj: Trigger) -> None:
+        trigger_delete(trigger=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for trigger in queryset:
+            trigger_delete(trigger=trigger)
+
+    @admin.action(description="Rotate the signing secret of selected webhook triggers", permissions=["change"])
+    def rotate_secrets(self, request: HttpRequest, queryset) -> None:
+        triggers = list(queryset.filter(kind="webhook").select_related("organization"))
+        for trigger in triggers:
+            trigger_rotate_secret(trigger=trigger)
+            audit(request, trigger, "trigger.rotate_secret")
+        self.message_user(request, f"Rotated {len(triggers)} signing secret(s).", messages.SUCCESS)
+
+
+class CredentialForm(forms.ModelForm):
+    """Secret values are write-only: the form shows which keys are stored and takes replacement data."""
+
+    new_data = forms.JSONField(
+        required=False,
+        label="New data",
+        widget=WriteOnlyTextarea(attrs={"rows": 6, "class": "vLargeTextField cm-json-input"}),
+        help_text='A JSON object, e.g. {"token": "..."}. Replaces every stored value. Leave empty to keep them.',
+    )
+
+    class Meta:
+        model = Credential
+        fields = ["organization", "name", "kind"]
+
+    def clean_new_data(self):
+        data = self.cleaned_data["new_data"]
+        if data is None:
+            if self.instance._state.adding:
+                raise ValidationError(NEW_DATA_REQUIRED)
+            return None
+        if not isinstance(data, dict) or not data:
+            raise ValidationError(NEW_DATA_NOT_OBJECT)
+        return data
+
+
+@admin.register(Credential)
+class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Credentials: the stored values are never rendered, only the names of their keys."""
+
+    form = CredentialForm
+    audit_entity = "credential"
+    list_display = ["name", "kind", "organization", "created_by", "updated_at"]
+    list_filter = ["kind", ("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "kind", "organization__name"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["organization"]
+    list_select_related = ["organization", "created_by"]
+    fields = ["organization", "name", "kind", "stored_keys", "new_data", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["stored_keys", "created_by", "created_at", "updated_at"]
+
+    @admin.display(description="stored keys")
+    def stored_keys(self, obj: Credential) -> str:
+        keys = sorted(obj.data) if isinstance(obj.data, dict) else []
+        return ", ".join(keys) or "—"
+
+    def save_model(self, request: HttpRequest, obj: Credential, form, change: bool) -> None:
+        new_data = form.cleaned_data["new_data"]
+        if not change:
+            credential = credential_create(
+                organization=obj.organization, name=obj.name, kind=obj.kind, data=new_data, created_by=request.user
+            )
+            adopt(obj, credential)
+            return
+        fields = changed_model_fields(obj, form)
+        if new_data is not None:
+            fields["data"] = new_data
+        adopt(obj, credential_update(credential=Credential.objects.get(pk=obj.pk), **fields))
+
+    def delete_model(self, request: HttpRequest, obj: Credential) -> None:
+        credential_delete(credential=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for credential in queryset:
+            credential_delete(credential=credential)
+
+
+@admin.register(FormSubmission)
+class FormSubmissionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    """What forms received. Read-only; owners and admins may delete submissions (personal data)."""
+
+    cascade_delete_only = False
+    audit_entity = "form_submission"
+    list_display = ["created_at", "trigger", "organization", "valid", "execution", "remote_addr"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["trigger__name", "trigger__workflow__name", "remote_addr"]
+    date_hierarchy = "created_at"
+    list_select_related = ["trigger__workflow", "organization"]
+    fields = ["trigger", "organization", "created_at", "remote_addr", "execution", "data_json", "errors_json"]
+    readonly_fields = fields
+
+    data_json = json_display("data")
+    errors_json = json_display("errors")
+
+    def has_delete_permission(self, request: HttpRequest, obj: FormSubmission | None = None) -> bool:
+        return request.user.is_superuser or self._role_allows(request, self.delete_roles, obj)
+
+    @admin.display(description="valid", boolean=True)
+    def valid(self, obj: FormSubmission) -> bool:
+        return not obj.errors
+
+    @admin.display(description="execution")
+    def execution(self, obj: FormSubmission) -> SafeString | str:
+        if obj.execution_id is None:
+            return "—"
+        # A URL by name, not an import: executions depend on workflows, never the other way round.
+        url = reverse("admin:executions_workflowexecution_change", args=[obj.execution_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.execution_id)[:8])
