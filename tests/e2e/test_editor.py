@@ -169,6 +169,8 @@ def test_two_hundred_nodes_pan_and_zoom_without_stalls(logged_in_page: Page, liv
     page = logged_in_page
     page.goto(f"/workflows/{live_server_info['big_workflow_id']}/edit/")
     expect(page.locator(".react-flow__node").first).to_be_visible()
+    # From navigation start to the first fitted frame with nodes on screen.
+    opened_ms = page.evaluate("() => performance.now()")
     page.evaluate(
         """() => {
             window.__frames = [];
@@ -198,7 +200,10 @@ def test_two_hundred_nodes_pan_and_zoom_without_stalls(logged_in_page: Page, liv
     p50 = statistics.median(frames)
     p95 = frames[int(len(frames) * 0.95) - 1]
     with capsys.disabled():
-        print(f"\n200-node editor: {len(frames)} frames, p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {frames[-1]:.1f} ms")
+        print(
+            f"\n200-node editor: open {opened_ms:.0f} ms; pan/zoom {len(frames)} frames, "
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {frames[-1]:.1f} ms"
+        )
     assert len(frames) > 30
     assert p95 < FRAME_P95_BUDGET_MS
     assert page.errors == []

@@ -1,5 +1,5 @@
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
-import { memo, useEffect, useMemo } from "react";
+import { memo, useEffect, useMemo, useRef } from "react";
 import type { FlowNode } from "../definition";
 import { portsOfDefNode } from "../ports";
 import { useEditor } from "../store";
@@ -24,8 +24,14 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const outputs = ports.outputs;
   const portKey = `${inputs.join(",")}|${outputs.join(",")}`;
 
-  // React Flow caches handle positions: tell it when the ports change (switch cases, error port).
-  useEffect(() => updateInternals(id), [id, portKey, updateInternals]);
+  // React Flow caches handle positions: tell it when the ports change (switch cases, error port). Not on
+  // mount: React Flow measures new nodes itself, and 200 extra measurements would stall opening big graphs.
+  const shownPorts = useRef(portKey);
+  useEffect(() => {
+    if (shownPorts.current === portKey) return;
+    shownPorts.current = portKey;
+    updateInternals(id);
+  }, [id, portKey, updateInternals]);
 
   const status = run?.status;
   const classes = ["cm-node"];
