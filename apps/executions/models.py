@@ -14,7 +14,9 @@ class WorkflowExecution(TenantModel):
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="executions")
     workflow = models.ForeignKey("workflows.Workflow", on_delete=models.CASCADE, related_name="executions")
-    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="executions")
+    # RESTRICT, not PROTECT: a version cannot be deleted under its executions, yet deleting the workflow
+    # (or organization) takes its versions and executions together.
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="executions")
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
     trigger_data = models.JSONField(default=dict, blank=True)
