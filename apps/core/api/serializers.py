@@ -1,6 +1,6 @@
 """Serializer building blocks shared by every app's API."""
 
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 UNKNOWN_FIELD = "Unknown field."
@@ -31,21 +31,22 @@ class ErrorItemSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Validation error",
+            value={
+                "type": "validation_error",
+                "detail": "The request is invalid; see errors for each field at fault.",
+                "errors": [{"path": "/definition/nodes/1/type", "message": "Unknown node type 'sendmail'."}],
+            },
+        ),
+        OpenApiExample("Not found", value={"type": "not_found", "detail": "Not found.", "errors": []}),
+    ]
+)
 class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API."""
 
     type = serializers.CharField(help_text="Machine-readable error kind, e.g. validation_error, not_found.")
     detail = serializers.CharField()
     errors = ErrorItemSerializer(many=True)
-
-
-ERROR_EXAMPLE = OpenApiExample(
-    "Validation error",
-    value={
-        "type": "validation_error",
-        "detail": "The request is invalid; see errors for each field at fault.",
-        "errors": [{"path": "/name", "message": "This field is required."}],
-    },
-    response_only=True,
-    status_codes=["400"],
-)

@@ -1,5 +1,6 @@
 """Serializers of executions, node executions, events and the control actions' inputs."""
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
@@ -71,6 +72,9 @@ class EventsQuerySerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("Input", request_only=True, value={"input": {"amount": 120, "customer": "ada"}})]
+)
 class ExecuteInputSerializer(StrictSerializer):
     input = serializers.JSONField(required=False, default=dict, help_text="Available to nodes as `trigger`.")
 

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
@@ -36,6 +36,28 @@ class OrganizationChoiceMixin:
         return attrs
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Webhook to log",
+            request_only=True,
+            value={
+                "name": "Big orders",
+                "definition": {
+                    "nodes": [
+                        {"id": "in", "type": "webhook", "config": {}},
+                        {"id": "check", "type": "if_else", "config": {"condition": "{{ trigger.body.amount > 100 }}"}},
+                        {"id": "log", "type": "log", "config": {"message": "big order {{ trigger.body.amount }}"}},
+                    ],
+                    "edges": [
+                        {"source": "in", "target": "check"},
+                        {"source": "check", "source_port": "true", "target": "log"},
+                    ],
+                },
+            },
+        )
+    ]
+)
 class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
     organization = serializers.UUIDField(source="organization_id", required=False)
     definition = serializers.JSONField(validators=[_object])
@@ -128,6 +150,36 @@ class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
         return self.resolve_organization(attrs)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Signed webhook", request_only=True, value={"workflow": "<workflow id>", "kind": "webhook"}),
+        OpenApiExample(
+            "Weekdays at 9:00 in Paris",
+            request_only=True,
+            value={
+                "workflow": "<workflow id>",
+                "kind": "schedule",
+                "config": {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"},
+            },
+        ),
+        OpenApiExample(
+            "Contact form",
+            request_only=True,
+            value={
+                "workflow": "<workflow id>",
+                "kind": "form",
+                "config": {
+                    "schema": {
+                        "title": "Contact us",
+                        "type": "object",
+                        "required": ["email"],
+                        "properties": {"email": {"type": "string", "format": "email"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+        ),
+    ]
+)
 class TriggerSerializer(StrictModelSerializer):
     workflow = serializers.PrimaryKeyRelatedField(queryset=Workflow.objects.none())
     config = serializers.JSONField(required=False, validators=[_object])
