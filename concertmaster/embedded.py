@@ -26,7 +26,11 @@ _server_loop: asyncio.AbstractEventLoop | None = None
 
 
 def start(*, beat: bool = True) -> None:
-    """Start one worker thread (solo pool: SQLite has one writer) and, if asked, beat. Idempotent."""
+    """Start one worker thread (solo pool: SQLite has one writer) and, if asked, beat. Idempotent.
+
+    Nodes left queued or running by the previous server process are re-queued: their tasks lived in that
+    process's in-memory broker and are gone.
+    """
     global _worker_context, _beat
     with _lock:
         if _worker_context is None:
@@ -35,6 +39,9 @@ def start(*, beat: bool = True) -> None:
             )
             _worker_context.__enter__()
             logger.info("Embedded Celery worker started")
+            from apps.executions.engine.recovery import recover_on_start
+
+            logger.info("Embedded worker recovery: %s", recover_on_start(embedded=True))
         if beat and _beat is None:
             _beat = EmbeddedService(app, thread=True, scheduler_cls=DatabaseScheduler)
             _beat.start()
