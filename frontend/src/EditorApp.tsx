@@ -301,8 +301,14 @@ export function EditorApp({ config }: { config: EditorConfig }) {
           <button type="button" className="cm-btn" onClick={() => setDialog("triggers")}>
             Triggers
           </button>
-          {canManage && (
-            <button type="button" className="cm-btn" onClick={toggleActive} disabled={busy !== null || dirty}>
+          {canEdit && (
+            <button
+              type="button"
+              className="cm-btn"
+              onClick={toggleActive}
+              disabled={busy !== null || dirty}
+              title={dirty ? "Save first" : "Switch the workflow's triggers on or off"}
+            >
               {meta.status === "active" ? "Deactivate" : "Activate"}
             </button>
           )}

@@ -135,6 +135,16 @@ def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
     expect(page.get_by_test_id("node-output")).to_contain_text("Hello Ada")
     expect(page.get_by_test_id("node-input")).not_to_have_text("—")
     page.screenshot(path=str(SCREENSHOT))
+
+    # Activate and deactivate; then restore the first version (the bare trigger) as the newest.
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_test_id("workflow-status")).to_have_text("active")
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.get_by_test_id("workflow-status")).to_have_text("inactive")
+    page.get_by_role("button", name="Versions").click()
+    page.locator('tr[data-version="1"]').get_by_role("button", name="Restore").click()
+    expect(page.locator(".react-flow__node")).to_have_count(1)
+    expect(page.get_by_test_id("workflow-version")).to_have_text("v3")
     assert page.errors == []
 
 
