@@ -5,7 +5,8 @@ Verbs on executions (run, pause, cancel, retry) are admin actions declared with
 grants them to the roles that run workflows.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
@@ -20,7 +21,13 @@ from apps.core.admin import (
     json_display,
     status_badge,
 )
+from apps.core.errors import ApplicationError
+from apps.orgs.services import audit_log_record
+from apps.workflows.admin import WorkflowAdmin
 
+from . import services
+from .choices import NodeStatus
+from .engine.runtime import SUSPEND_APPROVAL
 from .models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
 
 
@@ -185,3 +192,147 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
     list_select_related = ["trigger__workflow", "execution__workflow", "organization"]
     fields = ["idempotency_key", "trigger", "execution", "organization", "created_at"]
     readonly_fields = fields
+
+
+# --- operator actions (the engine's control services) -----------------------------------------------------
+
+AUDIT_ACTIONS = {
+    "Paused": "execution.pause",
+    "Resumed": "execution.resume",
+    "Cancelled": "execution.cancel",
+    "Retried": "execution.retry",
+    "Approved": "execution.approve",
+    "Rejected": "execution.reject",
+}
+ACTION_DONE = "{verb}: {done} execution(s)."
+ACTION_SKIPPED = "{verb} skipped {count}: {reasons}"
+
+
+def _record(request: HttpRequest, execution: WorkflowExecution, action: str) -> None:
+    audit_log_record(
+        organization=execution.organization,
+        actor=request.user,
+        action=action,
+        target=execution,
+        data={"via": "admin"},
+    )
+
+
+def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, executions, verb: str, call) -> None:
+    """Run `call(execution)` on each selected execution; report what was done and what was refused and why.
+
+    The audit action is the API's (`execution.pause`, ...), from the service's name.
+    """
+    done, refused = 0, []
+    for execution in executions:
+        try:
+            call(execution)
+        except ApplicationError as error:
+            refused.append(f"{str(execution.pk)[:8]} ({error.message})")
+            continue
+        _record(request, execution, AUDIT_ACTIONS[verb])
+        done += 1
+    modeladmin.message_user(request, ACTION_DONE.format(verb=verb, done=done), messages.SUCCESS)
+    if refused:
+        reasons = "; ".join(refused)
+        modeladmin.message_user(
+            request, ACTION_SKIPPED.format(verb=verb, count=len(refused), reasons=reasons), messages.WARNING
+        )
+
+
+def _awaiting_approval(execution: WorkflowExecution) -> list[str]:
+    return list(
+        execution.node_executions.filter(status=NodeStatus.WAITING, state__suspend__kind=SUSPEND_APPROVAL).values_list(
+            "node_id", flat=True
+        )
+    )
+
+
+def _decide_all(request: HttpRequest, service):
+    def decide(execution: WorkflowExecution) -> None:
+        waiting = _awaiting_approval(execution)
+        if not waiting:
+            raise ApplicationError(NOTHING_TO_APPROVE)
+        for node_id in waiting:
+            service(execution=execution, node_id=node_id, user=request.user, comment="from the admin")
+
+    return decide
+
+
+NOTHING_TO_APPROVE = "no node is waiting for an approval"
+
+
+@admin.action(description="Pause selected executions", permissions=["run"])
+def pause_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(modeladmin, request, queryset, "Paused", lambda e: services.execution_pause(execution=e, user=request.user))
+
+
+@admin.action(description="Resume selected executions", permissions=["run"])
+def resume_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(
+        modeladmin, request, queryset, "Resumed", lambda e: services.execution_resume(execution=e, user=request.user)
+    )
+
+
+@admin.action(description="Cancel selected executions", permissions=["run"])
+def cancel_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(
+        modeladmin, request, queryset, "Cancelled", lambda e: services.execution_cancel(execution=e, user=request.user)
+    )
+
+
+@admin.action(description="Retry the failed nodes of selected executions", permissions=["run"])
+def retry_failed_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "Retried",
+        lambda e: services.execution_retry_failed(execution=e, user=request.user),
+    )
+
+
+@admin.action(description="Approve the waiting approvals of selected executions", permissions=["run"])
+def approve_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(modeladmin, request, queryset, "Approved", _decide_all(request, services.execution_approve))
+
+
+@admin.action(description="Reject the waiting approvals of selected executions", permissions=["run"])
+def reject_executions(modeladmin, request: HttpRequest, queryset) -> None:
+    _apply(modeladmin, request, queryset, "Rejected", _decide_all(request, services.execution_reject))
+
+
+@admin.action(description="Run selected workflows now", permissions=["run"])
+def run_workflows_now(modeladmin, request: HttpRequest, queryset) -> None:
+    """Start each selected workflow with an empty input, as a manual run by the admin user."""
+    started, refused = [], []
+    for workflow in queryset.select_related("organization"):
+        try:
+            execution = services.execution_start(workflow=workflow, trigger_kind="manual", triggered_by=request.user)
+        except (ApplicationError, ValidationError) as error:
+            refused.append(f"{workflow.name} ({getattr(error, 'message', None) or '; '.join(error.messages)})")
+            continue
+        _record(request, execution, "workflow.execute")
+        started.append(execution)
+    if started:
+        url = reverse("admin:executions_workflowexecution_changelist")
+        modeladmin.message_user(
+            request,
+            format_html('Started {} execution(s): <a href="{}">see executions</a>.', len(started), url),
+            messages.SUCCESS,
+        )
+    if refused:
+        modeladmin.message_user(request, "Not started: " + "; ".join(refused), messages.ERROR)
+
+
+WorkflowExecutionAdmin.actions = [
+    *(WorkflowExecutionAdmin.actions or []),
+    pause_executions,
+    resume_executions,
+    cancel_executions,
+    retry_failed_executions,
+    approve_executions,
+    reject_executions,
+]
+# Starting executions belongs to this app (workflows must not import executions): add the action here.
+WorkflowAdmin.actions = [*(WorkflowAdmin.actions or []), run_workflows_now]
