@@ -49,6 +49,14 @@ def test_create_workflow_records_version_and_audit(as_role, api_client, organiza
     assert AuditLog.objects.filter(action="workflow.create", target_id=body["id"]).exists()
 
 
+def test_create_with_a_concurrency_limit(as_role, api_client):
+    as_role("member")
+    body = {"name": "Limited", "definition": _definition(), "max_concurrent_executions": 2}
+    response = api_client.post("/api/v1/workflows/", body, format="json")
+    assert response.status_code == 201
+    assert Workflow.objects.get(pk=response.json()["id"]).max_concurrent_executions == 2
+
+
 def test_invalid_definition_is_400_addressed_by_json_pointer(as_role, api_client):
     as_role("member")
     definition = _definition()

@@ -87,10 +87,13 @@ class WorkflowViewSet(
         data = dict(serializer.validated_data)
         organization = Organization.objects.get(pk=data.pop("organization"))
         self.require_role_permission(organization_id=organization.pk, permission=CREATE)
+        limit = data.pop("max_concurrent_executions", None)
         with transaction.atomic():
             workflow = services.workflow_create(organization=organization, created_by=self.access.person, **data)
+            if limit is not None:
+                services.workflow_update(workflow=workflow, user=self.access.person, max_concurrent_executions=limit)
             self.audit(organization=organization, action="workflow.create", target=workflow)
-        serializer.instance = workflow
+        serializer.instance = selectors.workflow_get(access=self.access, pk=workflow.pk)
 
     def perform_update(self, serializer):
         with transaction.atomic():
