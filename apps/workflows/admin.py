@@ -98,6 +98,8 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
 
     add_roles = WRITER_ROLES
     change_roles = WRITER_ROLES
+    # Guardian's change form plus the editor's "Open editor" and "Run" links.
+    change_form_template = "admin/workflows/workflow/change_form.html"
     audit_entity = "workflow"
     list_display = ["name", "organization", "status_label", "latest_version", "created_by", "updated_at"]
     list_filter = ["status", ("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]

@@ -76,6 +76,14 @@ export function EditorApp({ config }: { config: EditorConfig }) {
     api<WorkflowResponse>("GET", workflowUrl)
       .then((data) => setPermissions(data.permissions ?? []))
       .catch(() => setPermissions([]));
+    // The admin's "Run" link opens the editor with the Run dialog; a reload should not open it again.
+    const params = new URLSearchParams(window.location.search);
+    if (params.get("run") === "1") {
+      if (canExecute) setDialog("run");
+      params.delete("run");
+      const query = params.toString();
+      window.history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}`);
+    }
     return () => watchRef.current?.stop();
   }, []); // eslint-disable-line react-hooks/exhaustive-deps
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from apps.workflows.services import workflow_update
 from tests.executions.factories import WorkflowExecutionFactory
+from tests.orgs.factories import UserFactory
 from tests.workflows.factories import SIMPLE_DEFINITION, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +58,12 @@ def test_unknown_execution_is_404(client, user):
     client.force_login(user)
     url = reverse("execution-page", kwargs={"pk": "6f1c1d4e-0000-4000-8000-000000000000"})
     assert client.get(url).status_code == 404
+
+
+def test_admin_execution_page_links_to_the_live_view(client, organization):
+    execution = WorkflowExecutionFactory(workflow=WorkflowFactory(organization=organization))
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(reverse("admin:executions_workflowexecution_change", args=[execution.pk]))
+    live = reverse("execution-page", kwargs={"pk": execution.pk})
+    assert response.status_code == 200
+    assert f'href="{live}" class="cm-admin-link">View live</a>' in response.content.decode()

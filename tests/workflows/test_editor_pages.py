@@ -107,3 +107,20 @@ def test_viewers_cannot_create_workflows(client, organization):
     assert NO_WRITABLE_ORGANIZATION.encode() in response.content
     assert client.post(reverse("workflow-new"), {"organization": organization.pk, "name": "x"}).status_code == 403
     assert not Workflow.objects.exists()
+
+
+def test_admin_workflow_page_links_to_the_editor_and_run(client, organization):
+    workflow = WorkflowFactory(organization=organization)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(reverse("admin:workflows_workflow_change", args=[workflow.pk]))
+    editor = reverse("workflow-edit", kwargs={"pk": workflow.pk})
+    assert response.status_code == 200
+    assert f'href="{editor}" class="cm-admin-link">Open editor</a>' in response.content.decode()
+    assert f'href="{editor}?run=1" class="cm-admin-link">Run</a>' in response.content.decode()
+
+
+def test_admin_add_workflow_page_has_no_editor_link(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(reverse("admin:workflows_workflow_add"))
+    assert response.status_code == 200
+    assert b"Open editor" not in response.content
