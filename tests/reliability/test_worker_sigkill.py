@@ -45,16 +45,20 @@ def database_url() -> str:
     return f"postgres://{settings['USER']}{password}@{settings['HOST'] or '127.0.0.1'}{port}/{settings['NAME']}"
 
 
+def route_engine_tasks(routes) -> None:
+    app.conf.task_routes = routes
+    app.amqp.flush_routes()
+    del app.amqp.router  # a cached Router keeps the routes it was built with
+
+
 @pytest.fixture
 def queue():
     """A queue of this test's own, so that no other worker (the in-process test worker) takes its tasks."""
     name = f"reliability-{uuid.uuid4().hex[:8]}"
     previous = app.conf.task_routes
-    app.conf.task_routes = {"concertmaster.engine.*": {"queue": name}}
-    app.amqp.flush_routes()
+    route_engine_tasks({"concertmaster.engine.*": {"queue": name}})
     yield name
-    app.conf.task_routes = previous
-    app.amqp.flush_routes()
+    route_engine_tasks(previous)
     with app.connection_for_write() as conn:
         conn.default_channel.queue_delete(name)
 
