@@ -175,6 +175,55 @@ def test_a_read_only_execution_page_follows_the_run(logged_in_page: Page):
     assert page.errors == []
 
 
+APPROVAL_WORKFLOW = {
+    "nodes": [
+        {"id": "start", "type": "manual", "config": {}, "position": {"x": 0, "y": 0}},
+        {"id": "ask", "type": "wait_for_approval", "config": {"message": "Ship it?"}, "position": {"x": 260, "y": 0}},
+        {"id": "ship", "type": "log", "config": {"message": "shipped"}, "position": {"x": 520, "y": -60}},
+        {"id": "stop", "type": "log", "config": {"message": "stopped"}, "position": {"x": 520, "y": 60}},
+    ],
+    "edges": [
+        {"source": "start", "target": "ask"},
+        {"source": "ask", "source_port": "approved", "target": "ship"},
+        {"source": "ask", "source_port": "rejected", "target": "stop"},
+    ],
+    "variables": {},
+}
+
+
+def test_pause_resume_and_approve_from_the_execution_page(logged_in_page: Page):
+    page = logged_in_page
+    workflow_id = page.evaluate(
+        """async (definition) => {
+            const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch('/api/v1/workflows/', {
+                method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
+                body: JSON.stringify({name: 'E2E: approval', definition}),
+            });
+            return (await response.json()).id;
+        }""",
+        APPROVAL_WORKFLOW,
+    )
+    # The admin's "Run" link lands on the editor with the Run dialog open.
+    page.goto(f"/workflows/{workflow_id}/edit/?run=1")
+    page.get_by_test_id("run-submit").click()
+    expect(node(page, "ask").locator(".cm-node")).to_have_attribute("data-status", "waiting", timeout=RUN_TIMEOUT_MS)
+    page.get_by_role("link", name="Open execution page").click()
+    page.wait_for_url(re.compile(r"/executions/[0-9a-f-]+/$"))
+    expect(node(page, "ask").locator(".cm-node")).to_have_attribute("data-status", "waiting", timeout=RUN_TIMEOUT_MS)
+    expect(page.get_by_test_id("execution-status")).to_have_text("running")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("paused")
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("running")
+    node(page, "ask").click()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("succeeded", timeout=RUN_TIMEOUT_MS)
+    expect(node(page, "ship").locator(".cm-node")).to_have_attribute("data-status", "succeeded")
+    expect(node(page, "stop").locator(".cm-node")).to_have_attribute("data-status", "skipped")
+    assert page.errors == []
+
+
 def test_two_hundred_nodes_pan_and_zoom_without_stalls(logged_in_page: Page, live_server_info, capsys):
     page = logged_in_page
     page.goto(f"/workflows/{live_server_info['big_workflow_id']}/edit/")
