@@ -191,7 +191,7 @@ APPROVAL_WORKFLOW = {
 }
 
 
-def test_pause_resume_and_approve_from_the_execution_page(logged_in_page: Page):
+def test_triggers_then_pause_resume_and_approve_from_the_execution_page(logged_in_page: Page):
     page = logged_in_page
     workflow_id = page.evaluate(
         """async (definition) => {
@@ -204,6 +204,19 @@ def test_pause_resume_and_approve_from_the_execution_page(logged_in_page: Page):
         }""",
         APPROVAL_WORKFLOW,
     )
+    # Trigger settings: a webhook shows its URL and, once, its signing secret; a schedule its cron.
+    page.goto(f"/workflows/{workflow_id}/edit/")
+    page.get_by_role("button", name="Triggers", exact=True).click()
+    page.get_by_role("button", name="Add trigger").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("/hooks/")
+    expect(dialog).to_contain_text("Signing secret, shown once: whsec_")
+    dialog.get_by_label("Kind").select_option("schedule")
+    dialog.get_by_label("Cron (minute hour day month weekday)").fill("*/5 * * * *")
+    page.get_by_role("button", name="Add trigger").click()
+    expect(dialog).to_contain_text("Cron */5 * * * * in UTC")
+    page.keyboard.press("Escape")
+
     # The admin's "Run" link lands on the editor with the Run dialog open.
     page.goto(f"/workflows/{workflow_id}/edit/?run=1")
     page.get_by_test_id("run-submit").click()
