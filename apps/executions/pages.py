@@ -9,20 +9,19 @@ from django.shortcuts import render
 from django.urls import path
 
 from apps.orgs.selectors import access_for_user
-from apps.workflows.selectors import workflow_get, workflow_permissions
+from apps.workflows.selectors import workflow_permissions
 from apps.workflows.views import admin_change_url, editor_config
 
-from .models import WorkflowExecution
+from .selectors import execution_get
 
 
 @login_required
 def execution_page(request: HttpRequest, pk) -> HttpResponse:
     access = access_for_user(user=request.user)
-    execution = WorkflowExecution.objects.select_related("version").filter(pk=pk).first()
-    # Visible exactly when its workflow is: another organization's execution does not exist.
-    workflow = workflow_get(access=access, pk=execution.workflow_id) if execution is not None else None
-    if workflow is None:
+    execution = execution_get(access=access, pk=pk)
+    if execution is None:
         raise Http404("No such execution.")
+    workflow = execution.workflow
     permissions = workflow_permissions(access=access, workflow=workflow)
     config = editor_config(
         request,

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from apps.workflows.services import workflow_update
 from tests.executions.factories import WorkflowExecutionFactory
-from tests.orgs.factories import UserFactory
+from tests.orgs.factories import MembershipFactory, UserFactory
 from tests.workflows.factories import SIMPLE_DEFINITION, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,12 @@ def test_admin_execution_page_links_to_the_live_view(client, organization):
     live = reverse("execution-page", kwargs={"pk": execution.pk})
     assert response.status_code == 200
     assert f'href="{live}" class="cm-admin-link">View live</a>' in response.content.decode()
+
+
+def test_viewers_watch_but_cannot_control(client, organization):
+    execution = WorkflowExecutionFactory(workflow=WorkflowFactory(organization=organization))
+    viewer = UserFactory()
+    MembershipFactory(user=viewer, organization=organization, role="viewer")
+    client.force_login(viewer)
+    config = page_config(client.get(reverse("execution-page", kwargs={"pk": execution.pk})))
+    assert config["user"] == {"username": viewer.username, "can_edit": False, "can_execute": False}

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 
 from apps.workflows.models import Workflow
 from apps.workflows.views import NO_WRITABLE_ORGANIZATION, STARTER_DEFINITION
@@ -124,3 +125,14 @@ def test_admin_add_workflow_page_has_no_editor_link(client):
     response = client.get(reverse("admin:workflows_workflow_add"))
     assert response.status_code == 200
     assert b"Open editor" not in response.content
+
+
+def test_a_workflow_shared_for_viewing_opens_read_only_for_an_outsider(client, other_organization):
+    workflow = WorkflowFactory(organization=other_organization)
+    outsider = UserFactory()
+    assign_perm("view_workflow", outsider, workflow)
+    client.force_login(outsider)
+    config = editor_config(client.get(reverse("workflow-edit", kwargs={"pk": workflow.pk})))
+    assert config["workflow"]["id"] == str(workflow.pk)
+    assert config["user"]["can_edit"] is False
+    assert config["user"]["can_execute"] is False
