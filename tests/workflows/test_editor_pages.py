@@ -136,3 +136,13 @@ def test_a_workflow_shared_for_viewing_opens_read_only_for_an_outsider(client, o
     assert config["workflow"]["id"] == str(workflow.pk)
     assert config["user"]["can_edit"] is False
     assert config["user"]["can_execute"] is False
+
+
+def test_admin_workflow_list_offers_a_new_workflow_in_the_editor(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(reverse("admin:workflows_workflow_changelist"))
+    assert response.status_code == 200
+    assert (
+        f'href="{reverse("workflow-new")}" class="cm-admin-link">New workflow in the editor</a>'
+        in response.content.decode()
+    )
