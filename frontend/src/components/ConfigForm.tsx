@@ -31,11 +31,13 @@ function ExpressionMark({ value, preview }: { value: unknown; preview: Record<st
       <span className="cm-expr__badge" title="Rendered by the server (Jinja2 sandbox) just before the node runs">
         ƒx expression
       </span>
-      {rendered ? (
+      {rendered && rendered.text !== String(value) ? (
         <span className="cm-expr__preview" title="Preview from the last run's data">
           {rendered.complete ? "→ " : "→ (partial) "}
           {rendered.text}
         </span>
+      ) : rendered ? (
+        <span className="cm-muted"> filters and operators are evaluated on the server</span>
       ) : (
         <span className="cm-muted"> preview after a run</span>
       )}
