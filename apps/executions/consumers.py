@@ -1,11 +1,11 @@
 """WebSocket streams of execution events: `/ws/executions/<id>/`, `/ws/workflows/<id>/`, `/ws/orgs/<id>/`.
 
 On connect a stream authorises the caller (close 4401 not authenticated, 4403 no permission, 4404 not
-found or another organization's, 4400 a malformed `since`), subscribes to its channel group, and only
-then reads the database: a snapshot `{"v": 1, "type": "snapshot", ...}` and, for an execution with
-`?since=<seq>`, every event after that seq. Channels handles one message of a consumer at a time, so
-events published meanwhile wait in the channel until the replay is out; each execution's last delivered
-seq then drops what was already sent, so nothing is lost between the replay query and the subscription.
+found or another organization's, 4400 a malformed `since`), subscribes to its group through the
+process's hub (`hub.py`), and only then reads the database: a snapshot `{"v": 1, "type": "snapshot",
+...}` and, for an execution with `?since=<seq>`, every event after that seq. Events published meanwhile
+wait in the stream's inbox until the replay is out; each execution's last delivered seq then drops what
+was already sent, so nothing is lost between the replay query and the subscription.
 
 Events reach a client in seq order, each once: one published before an earlier one (two workers
 committing close together) first fetches the missing seqs from ExecutionEvent. Workflow and
@@ -13,8 +13,8 @@ organization streams apply the same rule per execution, for executions in their 
 live. Every `CONCERTMASTER_WS_HEARTBEAT_SECONDS` a `{"type": "ping"}` goes out, and an execution stream
 also checks the database for events a full channel dropped.
 
-Backpressure: messages to a client go through a bounded queue; a client too slow to drain it is closed
-with 4008, meaning "reconnect with ?since=<the last seq you received>".
+Backpressure: what is to be written to a client goes through a bounded inbox; a client too slow to drain
+it is closed with 4008, meaning "reconnect with ?since=<the last seq you received>".
 
 Message types: "snapshot", the event types of `events.py` (execution_*, node_*), "ping", and "pong"
 (the answer to a client's `{"type": "ping"}`).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import OrderedDict
 from urllib.parse import parse_qs
@@ -37,6 +38,7 @@ from django.utils import timezone
 from apps.orgs.selectors import access_for_api_key, access_for_user
 
 from .events import EVENT_VERSION
+from .hub import hub_for
 from .stream_selectors import (
     EXECUTION,
     ORGANIZATION,
@@ -61,6 +63,8 @@ OVERFLOW_REASON = "Too slow: reconnect with ?since=<the last seq you received>."
 REPLAY_BATCH = 500
 #: Workflow and organization streams remember the last seq of at most this many executions.
 TRACKED_EXECUTIONS = 10_000
+# What the inbox holds: (EVENT, payload, json text), (TICK,) from the heartbeat, (PONG,) for a client's ping.
+EVENT, TICK, PONG = "event", "tick", "pong"
 
 
 def _since(scope: dict) -> int | None:
@@ -75,7 +79,11 @@ def _since(scope: dict) -> int | None:
 
 
 class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
-    """The events of one execution. Subclasses watch a workflow's or an organization's executions."""
+    """The events of one execution. Subclasses watch a workflow's or an organization's executions.
+
+    After connect, one task (`pump`) is the only writer to the socket: it takes events from the hub,
+    heartbeat ticks and pong requests from a bounded inbox, in order.
+    """
 
     kind = EXECUTION
 
@@ -84,8 +92,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         self.closing = False
         self.tasks: list[asyncio.Task] = []
         self.last_seq: OrderedDict[str, int] = OrderedDict()
-        self.order_lock = asyncio.Lock()
-        self.outbox: asyncio.Queue = asyncio.Queue(maxsize=settings.CONCERTMASTER_WS_SEND_QUEUE)
+        self.inbox: asyncio.Queue = asyncio.Queue(maxsize=settings.CONCERTMASTER_WS_SEND_QUEUE)
         # Accept before refusing: a close code sent before the handshake completes becomes a bare HTTP 403.
         await self.accept()
         user = self.scope.get("user")
@@ -101,15 +108,17 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.refuse(CLOSE_NOT_FOUND)
         except PermissionDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
+        # Subscribe before reading the database: what is published meanwhile waits in the inbox.
         self.subscribed_at = timezone.now()
-        await self.channel_layer.group_add(stream.group, self.channel_name)
+        self.hub = hub_for(self.channel_layer)
+        await self.hub.join(stream.group, self)
         self.stream = stream
         try:
             await self.send_initial(since)
         except ObjectDoesNotExist:  # deleted since authorised (retention pruning)
             await self.unsubscribe()
             return await self.refuse(CLOSE_NOT_FOUND)
-        self.tasks = [asyncio.create_task(self.write()), asyncio.create_task(self.heartbeat())]
+        self.tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.heartbeat())]
 
     def authorise(self) -> Stream:
         api_key = self.scope.get("api_key")
@@ -152,7 +161,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                 task.cancel()
         if self.stream is not None:
             stream, self.stream = self.stream, None
-            await self.channel_layer.group_discard(stream.group, self.channel_name)
+            await self.hub.leave(stream.group, self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # A malformed frame from the client is ignored rather than ending the consumer with a traceback.
@@ -161,19 +170,51 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         if self.stream is not None and isinstance(content, dict) and content.get("type") == "ping":
-            await self.enqueue({"v": EVENT_VERSION, "type": "pong", "at": timezone.now().isoformat()})
+            self.put((PONG,))
 
-    async def execution_event(self, message: dict) -> None:
-        """A published event (channel layer type "execution.event"): relay it, in order and once."""
-        if self.stream is None or self.closing:
-            return
-        async with self.order_lock:
-            for payload in await self.in_order(message["event"]):
-                if not await self.enqueue(payload):
-                    return
+    def deliver(self, event: dict, text: str) -> None:
+        """A published event, from the hub."""
+        self.put((EVENT, event, text))
 
-    async def in_order(self, event: dict) -> list[dict]:
-        """The events to send for a live `event`: nothing if already sent, else any missing ones and it."""
+    def put(self, item: tuple) -> bool:
+        """Queue `item` for the pump; when the inbox is full, close with 4008 and return False."""
+        if self.closing:
+            return False
+        try:
+            self.inbox.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            self.closing = True
+            self.tasks.append(asyncio.get_running_loop().create_task(self.overflow()))
+            return False
+
+    async def overflow(self) -> None:
+        logger.info("Closing a live stream of %s: its client is too slow", self.stream)
+        await self.unsubscribe()
+        await self.close(code=CLOSE_OVERFLOW, reason=OVERFLOW_REASON)
+
+    async def pump(self) -> None:
+        """Write what the inbox holds; a slow socket makes the inbox, not memory, fill up."""
+        try:
+            while True:
+                kind, *args = await self.inbox.get()
+                if kind == EVENT:
+                    for text in await self.in_order(*args):
+                        await self.send(text_data=text)
+                elif kind == TICK:
+                    await self.send_json({"v": EVENT_VERSION, "type": "ping", "at": timezone.now().isoformat()})
+                    if self.kind == EXECUTION:
+                        for payload in await self.missing_from_database():
+                            await self.send_json(payload)
+                else:
+                    await self.send_json({"v": EVENT_VERSION, "type": "pong", "at": timezone.now().isoformat()})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.debug("Live stream writer stopped", exc_info=True)
+
+    async def in_order(self, event: dict, text: str) -> list[str]:
+        """What to send for a live `event`: nothing if already sent, else any missing events and it."""
         execution_id, seq = event["execution_id"], event["seq"]
         last = self.last_seq.get(execution_id)
         if last is not None and seq <= last:
@@ -190,7 +231,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                 execution_id=execution_id, after=last, before=seq
             )
         self.remember(execution_id, seq)
-        return [*missing, event]
+        return [*(json.dumps(payload) for payload in missing), text]
 
     def remember(self, execution_id: str, seq: int) -> None:
         self.last_seq[execution_id] = seq
@@ -198,55 +239,27 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         if len(self.last_seq) > TRACKED_EXECUTIONS:
             self.last_seq.popitem(last=False)
 
-    async def enqueue(self, message: dict) -> bool:
-        """Queue `message` for the client; on a full queue close with 4008 and return False."""
-        if self.closing:
-            return False
-        try:
-            self.outbox.put_nowait(message)
-            return True
-        except asyncio.QueueFull:
-            self.closing = True
-            logger.info("Closing a live stream of %s: its client is too slow", self.stream)
-            await self.unsubscribe()
-            await self.close(code=CLOSE_OVERFLOW, reason=OVERFLOW_REASON)
-            return False
-
-    async def write(self) -> None:
-        """Drain the queue to the socket; a slow socket makes the queue, not memory, fill up."""
-        try:
-            while True:
-                await self.send_json(await self.outbox.get())
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.debug("Live stream writer stopped", exc_info=True)
-
     async def heartbeat(self) -> None:
         interval = settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS
-        while not self.closing:
+        while True:
             await asyncio.sleep(interval)
-            if not await self.enqueue({"v": EVENT_VERSION, "type": "ping", "at": timezone.now().isoformat()}):
+            if not self.put((TICK,)):
                 return
-            if self.kind == EXECUTION:
-                await self.catch_up()
 
-    async def catch_up(self) -> None:
-        """Send what the database has beyond the last seq sent (events a full channel dropped)."""
-        async with self.order_lock:
-            if self.stream is None:
-                return
-            execution_id = self.stream.pk
-            last = self.last_seq[execution_id]
-            if await database_sync_to_async(execution_last_seq)(execution_id=execution_id) <= last:
-                return
-            missing = await database_sync_to_async(execution_event_payloads)(
-                execution_id=execution_id, after=last, limit=REPLAY_BATCH
-            )
-            for payload in missing:
-                if not await self.enqueue(payload):
-                    return
-                self.remember(execution_id, payload["seq"])
+    async def missing_from_database(self) -> list[dict]:
+        """The execution's events beyond the last seq sent (those a full channel dropped)."""
+        execution_id = self.stream.pk if self.stream is not None else None
+        if execution_id is None:
+            return []
+        last = self.last_seq[execution_id]
+        if await database_sync_to_async(execution_last_seq)(execution_id=execution_id) <= last:
+            return []
+        missing = await database_sync_to_async(execution_event_payloads)(
+            execution_id=execution_id, after=last, limit=REPLAY_BATCH
+        )
+        if missing:
+            self.remember(execution_id, missing[-1]["seq"])
+        return missing
 
 
 class WorkflowStreamConsumer(ExecutionStreamConsumer):

@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
@@ -29,6 +30,17 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 def in_memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS = 60
+
+
+@pytest.fixture(autouse=True)
+def connections_closed_after_use():
+    """database_sync_to_async runs in executor threads whose connections would outlive the test and keep
+    PostgreSQL from dropping the test database: close them after each use."""
+    database = connections.settings["default"]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
+    yield
+    database["CONN_MAX_AGE"] = max_age
 
 
 @pytest.fixture
@@ -355,7 +367,7 @@ async def test_a_client_that_does_not_read_is_closed_4008(execution, token, sett
     async def never_drains(self):
         await stalled.wait()
 
-    monkeypatch.setattr(ExecutionStreamConsumer, "write", never_drains)
+    monkeypatch.setattr(ExecutionStreamConsumer, "pump", never_drains)
     communicator = await open_stream(f"/ws/executions/{execution.pk}/", token=token)
     await communicator.receive_json_from(timeout=3)
     for seq in range(1, 5):
@@ -385,3 +397,27 @@ def _member_of(organization, role="member"):
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, role=role)
     return user
+
+
+async def test_streams_of_one_process_share_one_group_subscription(execution, token):
+    """The hub joins the group once for every local stream, and leaves when the last one goes."""
+    from channels.layers import get_channel_layer
+
+    from apps.executions.events import execution_group
+
+    layer = get_channel_layer()
+    group = execution_group(execution.pk)
+    first = await open_stream(f"/ws/executions/{execution.pk}/", token=token)
+    second = await open_stream(f"/ws/executions/{execution.pk}/", token=token)
+    for communicator in (first, second):
+        await communicator.receive_json_from(timeout=3)
+    assert len(layer.groups[group]) == 1
+    await add_event(execution, 1)
+    assert await receive_seqs(first, 1) == [1]
+    assert await receive_seqs(second, 1) == [1]
+    await first.disconnect()
+    assert len(layer.groups[group]) == 1
+    await add_event(execution, 2)
+    assert await receive_seqs(second, 1) == [2]
+    await second.disconnect()
+    assert not layer.groups.get(group)

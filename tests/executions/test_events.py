@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.executions import events
@@ -24,6 +24,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def in_memory_layer(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture(autouse=True)
+def connections_closed_after_use():
+    """database_sync_to_async runs in executor threads whose connections would outlive the test and keep
+    PostgreSQL from dropping the test database: close them after each use."""
+    database = connections.settings["default"]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
+    yield
+    database["CONN_MAX_AGE"] = max_age
 
 
 @pytest.fixture
