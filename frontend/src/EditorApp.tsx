@@ -4,6 +4,7 @@ import { ApiError, api, unwrapList } from "./api";
 import { clientProblems } from "./clientValidation";
 import { Canvas } from "./components/Canvas";
 import { ExecutionBar } from "./components/ExecutionBar";
+import { ExecutionsDialog } from "./components/ExecutionsDialog";
 import { Palette } from "./components/Palette";
 import { RunDialog } from "./components/RunDialog";
 import { SidePanel } from "./components/SidePanel";
@@ -51,7 +52,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
   const canExecute = config.user.can_execute;
   const [meta, setMeta] = useState({ name: workflow.name, status: workflow.status, version: workflow.version });
   const [paletteError, setPaletteError] = useState<string | null>(null);
-  const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers">(null);
+  const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers" | "executions">(null);
   const [busy, setBusy] = useState<null | "save" | "validate" | "run" | "activate">(null);
   const [permissions, setPermissions] = useState<string[]>([]);
   const dirty = useEditor((s) => s.dirty);
@@ -164,6 +165,18 @@ export function EditorApp({ config }: { config: EditorConfig }) {
     window.setTimeout(() => fitView({ padding: 0.2 }), 50);
   }, [workflowUrl, canEdit, fitView]);
 
+  const follow = useCallback(
+    (executionId: string) => {
+      watchRef.current?.stop();
+      watchRef.current = watchExecution(
+        executionId,
+        fillUrl(config.urls.execution, { id: executionId }),
+        socketUrl(fillUrl(config.urls.ws_execution, { id: executionId })),
+      );
+    },
+    [config.urls],
+  );
+
   const run = useCallback(
     async (input: unknown) => {
       setDialog(null);
@@ -171,12 +184,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       setBusy("run");
       try {
         const execution = await api<{ id: string }>("POST", `${workflowUrl}execute/`, { input });
-        watchRef.current?.stop();
-        watchRef.current = watchExecution(
-          execution.id,
-          fillUrl(config.urls.execution, { id: execution.id }),
-          socketUrl(fillUrl(config.urls.ws_execution, { id: execution.id })),
-        );
+        follow(execution.id);
         notify({ kind: "info", text: "Execution started." });
       } catch (e) {
         const error = e as ApiError;
@@ -186,7 +194,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
         setBusy(null);
       }
     },
-    [save, workflowUrl, config.urls, notify, showProblems],
+    [save, workflowUrl, follow, notify, showProblems],
   );
 
   const toggleActive = useCallback(async () => {
@@ -309,6 +317,9 @@ export function EditorApp({ config }: { config: EditorConfig }) {
           <button type="button" className="cm-btn" onClick={() => setDialog("triggers")}>
             Triggers
           </button>
+          <button type="button" className="cm-btn" onClick={() => setDialog("executions")}>
+            Executions
+          </button>
           {canEdit && (
             <button
               type="button"
@@ -364,6 +375,17 @@ export function EditorApp({ config }: { config: EditorConfig }) {
           onRestored={() => {
             setDialog(null);
             void reload().then(() => notify({ kind: "success", text: "Version restored (saved as the newest)." }));
+          }}
+          onClose={() => setDialog(null)}
+        />
+      )}
+      {dialog === "executions" && (
+        <ExecutionsDialog
+          listUrl={`${workflowUrl}executions/`}
+          executionPage={config.urls.execution_page}
+          onShow={(id) => {
+            setDialog(null);
+            follow(id);
           }}
           onClose={() => setDialog(null)}
         />

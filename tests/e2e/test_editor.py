@@ -234,6 +234,15 @@ def test_triggers_then_pause_resume_and_approve_from_the_execution_page(logged_i
     expect(page.get_by_test_id("execution-status")).to_have_text("succeeded", timeout=RUN_TIMEOUT_MS)
     expect(node(page, "ship").locator(".cm-node")).to_have_attribute("data-status", "succeeded")
     expect(node(page, "stop").locator(".cm-node")).to_have_attribute("data-status", "skipped")
+
+    # Back in the editor, the workflow's executions list it; "Show" colours the canvas with it.
+    page.goto(f"/workflows/{workflow_id}/edit/")
+    page.get_by_role("button", name="Executions", exact=True).click()
+    row = page.get_by_role("dialog").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("succeeded")
+    row.get_by_role("button", name="Show").click()
+    expect(node(page, "ship").locator(".cm-node")).to_have_attribute("data-status", "succeeded")
     assert page.errors == []
 
 
