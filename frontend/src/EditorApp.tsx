@@ -86,7 +86,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       window.history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}`);
     }
     return () => watchRef.current?.stop();
-  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  }, []); // once per page: the config does not change
 
   useEffect(() => {
     const guard = (event: BeforeUnloadEvent) => {
@@ -257,7 +257,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       approve: (nodeId: string) => decide("approve", nodeId),
       reject: (nodeId: string) => decide("reject", nodeId),
     }),
-    [], // eslint-disable-line react-hooks/exhaustive-deps
+    [], // decide() reads only refs and stable store actions
   );
   async function decide(decision: "approve" | "reject", nodeId: string) {
     const execution = useRun.getState().execution;

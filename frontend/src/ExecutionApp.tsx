@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef } from "react";
-import { api } from "./api";
+import { api, unwrapList } from "./api";
 import { Canvas } from "./components/Canvas";
 import { ExecutionBar } from "./components/ExecutionBar";
 import { SidePanel } from "./components/SidePanel";
@@ -7,7 +7,6 @@ import { Toast } from "./components/Toast";
 import { fillUrl, socketUrl, type EditorConfig } from "./config";
 import { watchExecution, type Watch } from "./live";
 import { useEditor } from "./store";
-import { unwrapList } from "./api";
 import type { NodeTypeInfo } from "./types";
 
 /** One execution, read-only and live: the pinned version's graph coloured by node status. */
@@ -26,14 +25,14 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
       socketUrl(fillUrl(config.urls.ws_execution, { id: execution.id })),
     );
     return () => watchRef.current?.stop();
-  }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  }, []); // once per page: the config does not change
 
   const actions = useMemo(
     () => ({
       approve: (nodeId: string) => decide("approve", nodeId),
       reject: (nodeId: string) => decide("reject", nodeId),
     }),
-    [], // eslint-disable-line react-hooks/exhaustive-deps
+    [], // decide() reads only refs and stable store actions
   );
   async function decide(decision: "approve" | "reject", nodeId: string) {
     try {
