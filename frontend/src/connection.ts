@@ -7,6 +7,7 @@ export const ERR_SOURCE_PORT = "That output port does not exist on the source no
 export const ERR_TARGET_PORT = "That input port does not exist on the target node.";
 export const ERR_DUPLICATE = "These two ports are already connected.";
 export const ERR_CYCLE = "This edge would create a cycle.";
+export const ERR_DIRECTION = "Connect an output (right side) to an input (left side).";
 
 export interface PortLookup {
   (nodeId: string): { inputs: string[]; outputs: string[] } | undefined;

@@ -63,7 +63,7 @@ def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
     # Around the trigger, which the first fit puts in the middle of the canvas.
     drop(page, "json_stringify", 120, 120)
     drop(page, "json_parse", 120, 700)
-    drop(page, "log", 720, 120)
+    drop(page, "log", 600, 120)
     expect(page.locator(".react-flow__node")).to_have_count(4)
     expect(page.get_by_test_id("dirty")).to_be_visible()
 
@@ -73,7 +73,9 @@ def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
     expect(page.locator(".react-flow__edge")).to_have_count(3)
     # Live checks: an edge closing a cycle is refused, and so is a second copy of an edge.
     connect(page, "log", "json_stringify")
+    expect(page.get_by_test_id("toast")).to_have_text("This edge would create a cycle.")
     connect(page, "start", "json_stringify")
+    expect(page.get_by_test_id("toast")).to_have_text("These two ports are already connected.")
     expect(page.locator(".react-flow__edge")).to_have_count(3)
     # Auto-layout (L) puts the chain in order, left to right.
     page.keyboard.press("l")

@@ -7,10 +7,11 @@ import {
   useReactFlow,
   type Connection,
   type Edge,
+  type FinalConnectionState,
   type IsValidConnection,
 } from "@xyflow/react";
 import { useCallback, useEffect, useMemo, useRef, type DragEvent } from "react";
-import { connectionProblem } from "../connection";
+import { ERR_DIRECTION, connectionProblem } from "../connection";
 import type { FlowNode } from "../definition";
 import { useEditor } from "../store";
 import { DRAG_MIME } from "./Palette";
@@ -61,6 +62,29 @@ export function Canvas({ onRefused }: { onRefused: (reason: string) => void }) {
     [onRefused],
   );
 
+  // A refused edge is simply not drawn; say why when the pointer was released over a handle.
+  const onConnectEnd = useCallback(
+    (_: MouseEvent | TouchEvent, state: FinalConnectionState) => {
+      if (state.isValid !== false || !state.fromHandle || !state.toHandle || !state.toNode) return;
+      if (state.fromHandle.type === state.toHandle.type) {
+        onRefused(ERR_DIRECTION);
+        return;
+      }
+      const [from, to] =
+        state.fromHandle.type === "source" ? [state.fromHandle, state.toHandle] : [state.toHandle, state.fromHandle];
+      const connection = {
+        source: from.nodeId,
+        sourceHandle: from.id ?? null,
+        target: to.nodeId,
+        targetHandle: to.id ?? null,
+      };
+      const store = useEditor.getState();
+      const reason = connectionProblem(connection, store.edges, store.portsOf);
+      if (reason) onRefused(reason);
+    },
+    [onRefused],
+  );
+
   const onDrop = useCallback(
     (event: DragEvent) => {
       event.preventDefault();
@@ -106,6 +130,7 @@ export function Canvas({ onRefused }: { onRefused: (reason: string) => void }) {
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
         onConnect={onConnect}
+        onConnectEnd={onConnectEnd}
         isValidConnection={isValidConnection}
         onNodeDragStart={() => useEditor.getState().pushHistory()}
         onNodeClick={(_, node) => useEditor.getState().select(node.id)}
