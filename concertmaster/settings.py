@@ -172,6 +172,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Keep the worker's database connection between tasks (Celery's Django fixup would reconnect around every
+# task); the engine's tasks drop broken or CONN_MAX_AGE-expired connections as Django does per request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # The engine's periodic work (django-celery-beat's DatabaseScheduler copies these into PeriodicTask rows):
 # re-queue nodes whose lease ran out and wake due retries, delays and approval timeouts; prune old executions.
 CELERY_BEAT_SCHEDULE = {
@@ -241,6 +244,10 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "apps.orgs.choices.Role",
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.api.schema.strip_database_integer_bounds",
+    ],
 }
 
 # =============================================================================

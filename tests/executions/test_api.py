@@ -150,3 +150,13 @@ def test_api_key_executes_as_api_trigger(api_client, organization, workflow):
     response = api_client.post(f"/api/v1/workflows/{workflow.pk}/execute/", {}, format="json")
     assert response.status_code == 202
     assert response.json()["trigger_kind"] == "api"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("8603-08-09T12:33:55-16:31", 200), ("9999-12-31T23:59:59-12:00", 400), ("not-a-date", 400)],
+)
+def test_date_filters_compare_in_utc_and_refuse_the_unrepresentable(as_role, api_client, value, expected):
+    """An offset PostgreSQL would refuse is converted to UTC; a date past year 9999 in UTC is a 400."""
+    as_role("viewer")
+    assert api_client.get("/api/v1/executions/", {"created_before": value}).status_code == expected

@@ -45,3 +45,30 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An organization API key: `Authorization: Bearer cm_<prefix>_<secret>`.",
         }
+
+
+#: Integer bounds Django reports per database (SQLite vs PostgreSQL): left out so the document is the same on both.
+_DATABASE_INTEGER_BOUNDS = {2147483647, 9223372036854775807, -2147483648, -9223372036854775808}
+
+
+def strip_database_integer_bounds(result, generator, request, public):
+    """Postprocessing hook: drop database-dependent integer bounds, so docs/openapi.yaml does not depend on it."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "integer" and (
+                node.get("maximum") in _DATABASE_INTEGER_BOUNDS or node.get("minimum") in _DATABASE_INTEGER_BOUNDS
+            ):
+                for key in ("maximum", "minimum"):
+                    if node.get(key) in _DATABASE_INTEGER_BOUNDS:
+                        del node[key]
+                if node.get("format") == "int64":
+                    del node["format"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
