@@ -106,9 +106,9 @@ class Claim:
     resume: dict | None
 
 
-def run_node(execution_id: str, node_execution_id: str, task_id: str) -> None:
+def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> None:
     """The body of the node task: claim, run, complete. Every step is a no-op for a stale delivery."""
-    claim = claim_node(execution_id, node_execution_id, task_id)
+    claim = claim_node(execution_id, node_execution_id, task_id, node_id=node_id)
     if claim is None:
         return
     started = time.monotonic()
@@ -118,10 +118,19 @@ def run_node(execution_id: str, node_execution_id: str, task_id: str) -> None:
     complete_node(claim, outcome, time.monotonic() - started)
 
 
-def claim_node(execution_id: str, node_execution_id: str, task_id: str) -> Claim | None:
-    with locked(execution_id) as unit:
-        node = NodeExecution.objects.filter(pk=node_execution_id, execution_id=execution_id).first()
-        if node is None or node.status != NodeStatus.QUEUED or node.task_id != task_id:
+def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> Claim | None:
+    """Take the node for this task (queued under this task id -> running, with a lease) and read its inputs.
+
+    With `node_id` (sent with the task), the node and the outputs it reads come back in one query.
+    """
+    with locked(execution_id, durable=False) as unit:
+        rows = _claim_rows(unit, node_id) if node_id else {}
+        node = (
+            rows.get(node_id) or NodeExecution.objects.filter(pk=node_execution_id, execution_id=execution_id).first()
+        )
+        if node is None or str(node.pk) != str(node_execution_id):
+            return None
+        if node.status != NodeStatus.QUEUED or node.task_id != task_id:
             return None
         if unit.execution.status != ExecutionStatus.RUNNING or unit.execution.error:
             if unit.execution.status == ExecutionStatus.PAUSED:
@@ -141,7 +150,24 @@ def claim_node(execution_id: str, node_execution_id: str, task_id: str) -> Claim
         node.lease_expires_at = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS)
         node.save(update_fields=["status", "attempt", "started_at", "lease_expires_at", "updated_at"])
         unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
-        return _build_claim(unit, node, task_id, resume)
+        finished = {nid: row for nid, row in rows.items() if nid != node.node_id} if rows else None
+        return _build_claim(unit, node, task_id, resume, finished)
+
+
+def _reads_all_outputs(spec: dict) -> bool:
+    """Expressions may read any node's output; without "nodes" in the config only the inputs are needed."""
+    return "nodes" in json.dumps(spec.get("config", {}))
+
+
+def _claim_rows(unit: Unit, node_id: str) -> dict[str, NodeExecution]:
+    """The node to claim and the finished nodes whose outputs it may read, by node id (one query)."""
+    graph = unit.graph.graph
+    if node_id not in graph.nodes:
+        return {}
+    rows = NodeExecution.objects.filter(execution_id=unit.execution.pk)
+    if not _reads_all_outputs(unit.graph.node(node_id)):
+        rows = rows.filter(node_id__in={node_id} | {edge.source for edge in graph.inbound[node_id]})
+    return {row.node_id: row for row in rows}
 
 
 def _park_for_breaker(unit: Unit, node: NodeExecution, until) -> None:
@@ -152,18 +178,20 @@ def _park_for_breaker(unit: Unit, node: NodeExecution, until) -> None:
     unit.wake_later(node, (until - timezone.now()).total_seconds())
 
 
-def _build_claim(unit: Unit, node: NodeExecution, task_id: str, resume: dict | None) -> Claim:
+def _build_claim(
+    unit: Unit, node: NodeExecution, task_id: str, resume: dict | None, rows: dict[str, NodeExecution] | None
+) -> Claim:
     execution = unit.execution
     compiled = unit.graph
     spec = compiled.node(node.node_id)
     graph = compiled.graph
-    finished_rows = NodeExecution.objects.filter(
-        execution_id=execution.pk, status__in=(NodeStatus.SUCCEEDED, NodeStatus.FAILED)
-    )
-    # Expressions may read any node's output; without "nodes" in the config only the inputs are needed.
-    if "nodes" not in json.dumps(spec.get("config", {})):
-        finished_rows = finished_rows.filter(node_id__in={edge.source for edge in graph.inbound[node.node_id]})
-    finished = {nid: (ports, output) for nid, ports, output in finished_rows.values_list("node_id", "ports", "output")}
+    if rows is None:
+        rows = NodeExecution.objects.filter(execution_id=execution.pk).exclude(pk=node.pk)
+        if not _reads_all_outputs(spec):
+            rows = rows.filter(node_id__in={edge.source for edge in graph.inbound[node.node_id]})
+        rows = {row.node_id: row for row in rows}
+    done = (NodeStatus.SUCCEEDED, NodeStatus.FAILED)
+    finished = {nid: (row.ports, row.output) for nid, row in rows.items() if row.status in done}
     if graph.inbound[node.node_id]:
         inputs = sched.node_inputs(graph, node.node_id, finished)
     else:
@@ -301,7 +329,7 @@ def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
     with locked(claim.execution_id) as unit:
-        node = NodeExecution.objects.filter(pk=claim.node_execution_id).first()
+        node = unit.node_rows().get(claim.node_id)
         if node is None or node.status != NodeStatus.RUNNING or node.task_id != claim.task_id:
             return  # a duplicate delivery, or the node was cancelled or re-queued meanwhile
         node.duration_ms = int(seconds * 1000)

@@ -13,7 +13,9 @@ still `running` under that id, so a duplicate or stale delivery does nothing.
 from __future__ import annotations
 
 import logging
+import queue
 import random
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidTransition
@@ -62,6 +64,8 @@ SUSPEND_APPROVAL = "approval"
 SUSPEND_CHILDREN = "children"
 
 ACTIVE_EXECUTION = (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
+#: Node fields the scheduler never needs: left out when loading every node of an execution.
+_LARGE_NODE_FIELDS = ("input", "output", "rendered_config", "error")
 
 
 @dataclass(frozen=True)
@@ -89,14 +93,30 @@ class Unit:
 
     execution: WorkflowExecution
     events: list[ExecutionEvent] = field(default_factory=list)
-    dispatches: list[tuple[str, str, str, float | None]] = field(default_factory=list)
+    dispatches: list[tuple[str, str, str, str]] = field(default_factory=list)
     wakes: list[tuple[str, str, float]] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
     after_commit: list = field(default_factory=list)
+    #: The execution's node rows (without their large JSON fields) once loaded: the scheduler's view. Code
+    #: that changes node rows behind it calls `forget_nodes()`.
+    nodes: dict[str, NodeExecution] | None = None
 
     @property
     def graph(self) -> CompiledGraph:
         return compiled_graph(self.execution.version_id)
+
+    def node_rows(self) -> dict[str, NodeExecution]:
+        if self.nodes is None:
+            rows = NodeExecution.objects.filter(execution_id=self.execution.pk).defer(*_LARGE_NODE_FIELDS)
+            self.nodes = {row.node_id: row for row in rows}
+        return self.nodes
+
+    def remember(self, node: NodeExecution) -> None:
+        if self.nodes is not None:
+            self.nodes[node.node_id] = node
+
+    def forget_nodes(self) -> None:
+        self.nodes = None
 
     def event(self, type_: str, node_id: str = "", **data: Any) -> None:
         self.execution.last_seq += 1
@@ -113,7 +133,7 @@ class Unit:
         )
 
     def dispatch(self, node: NodeExecution) -> None:
-        self.dispatches.append((str(self.execution.pk), str(node.pk), node.task_id, None))
+        self.dispatches.append((str(self.execution.pk), str(node.pk), node.node_id, node.task_id))
 
     def wake_later(self, node: NodeExecution, seconds: float) -> None:
         """Also wake `node` by a countdown when it is short (beat wakes it in any case)."""
@@ -130,24 +150,54 @@ class Unit:
         self.events, self.dispatches, self.wakes, self.revokes, self.after_commit = [], [], [], [], []
 
 
-def _on_commit(events, dispatches, wakes, revokes, after) -> None:
-    from apps.executions import events as live
+class _Publisher:
+    """Hands committed events to `apps.executions.events.publish()` on one background thread, in commit order.
 
+    A worker goes on to its next node at once instead of waiting for the channel layer (a Redis round trip
+    per group and event). Live events are a convenience: one lost at process exit is replayed by clients
+    from the database.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, events: list[ExecutionEvent]) -> None:
+        if not events:
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="concertmaster-events", daemon=True)
+                self._thread.start()
+        self._queue.put(events)
+
+    def _run(self) -> None:
+        from apps.executions import events as live
+
+        while True:
+            for event in self._queue.get():
+                try:
+                    live.publish(event)
+                except Exception:  # publish() logs and swallows its own errors; this guards the thread itself
+                    logger.exception("Publishing event %s of execution %s failed", event.seq, event.execution_id)
+
+
+publisher = _Publisher()
+
+
+def _on_commit(events, dispatches, wakes, revokes, after) -> None:
     from . import tasks
 
-    for execution_id, node_execution_id, task_id, _ in dispatches:
-        tasks.run_node.apply_async(args=[execution_id, node_execution_id], task_id=task_id)
+    for execution_id, node_execution_id, node_id, task_id in dispatches:
+        tasks.run_node.apply_async(args=[execution_id, node_execution_id, node_id], task_id=task_id)
     for execution_id, node_execution_id, countdown in wakes:
         tasks.wake_node.apply_async(args=[execution_id, node_execution_id], countdown=countdown)
     if revokes:
         _revoke(revokes)
     for callback in after:
         callback()
-    for event in events:
-        try:
-            live.publish(event)
-        except Exception:  # a live channel outage must not undo or block the engine; clients replay from the DB
-            logger.exception("Publishing event %s of execution %s failed", event.seq, event.execution_id)
+    publisher.put(events)
 
 
 def _revoke(task_ids: list[str]) -> None:
@@ -161,9 +211,17 @@ def _revoke(task_ids: list[str]) -> None:
 
 
 @contextmanager
-def locked(execution_id: Any) -> Iterator[Unit]:
-    """One transaction holding the execution row; yields a Unit flushed when the block succeeds."""
+def locked(execution_id: Any, *, durable: bool = True) -> Iterator[Unit]:
+    """One transaction holding the execution row; yields a Unit flushed when the block succeeds.
+
+    `durable=False` lets PostgreSQL acknowledge the commit before its WAL reaches the disk (for a claim:
+    losing it in a database crash only means the node is claimed and run again, which at-least-once
+    delivery allows anyway); it saves a disk flush per node.
+    """
     with transaction.atomic():
+        if not durable and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         execution = (
             WorkflowExecution.objects.select_for_update(of=("self",)).select_related("workflow").get(pk=execution_id)
         )
@@ -187,6 +245,7 @@ def set_node_status(node: NodeExecution, target: str) -> None:
 def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
     """Queue `node` and send its task on commit; while the execution is paused it goes back to pending."""
     node.wake_at = None
+    unit.remember(node)
     if unit.execution.error:  # the execution is stopping after a failure: nothing new may start
         set_node_status(node, NodeStatus.CANCELLED)
         node.finished_at = timezone.now()
@@ -206,10 +265,11 @@ def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
 
 
 def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
-    nodes = list(NodeExecution.objects.filter(execution_id=unit.execution.pk, node_id__in=node_ids))
+    rows = unit.node_rows()
+    nodes = [rows[node_id] for node_id in node_ids]
     now = timezone.now()
     lease = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
-    for node in sorted(nodes, key=lambda n: node_ids.index(n.node_id)):
+    for node in nodes:
         set_node_status(node, NodeStatus.QUEUED)
         node.task_id = _new_task_id()
         node.lease_expires_at = lease
@@ -220,9 +280,10 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
     NodeExecution.objects.bulk_update(nodes, ["status", "task_id", "lease_expires_at", "wake_at", "updated_at"])
 
 
-def node_states(execution_id: Any) -> dict[str, sched.NodeState]:
-    rows = NodeExecution.objects.filter(execution_id=execution_id).values_list("node_id", "status", "ports")
-    return {node_id: sched.NodeState(status, frozenset(ports or ())) for node_id, status, ports in rows}
+def node_states(unit: Unit) -> dict[str, sched.NodeState]:
+    return {
+        node_id: sched.NodeState(node.status, frozenset(node.ports or ())) for node_id, node in unit.node_rows().items()
+    }
 
 
 def advance(unit: Unit) -> None:
@@ -231,12 +292,16 @@ def advance(unit: Unit) -> None:
     if execution.status not in ACTIVE_EXECUTION:
         return
     compiled = unit.graph
-    step = sched.next_step(compiled.graph, compiled.order, node_states(execution.pk))
+    step = sched.next_step(compiled.graph, compiled.order, node_states(unit))
     if step.skipped:
+        now = timezone.now()
         NodeExecution.objects.filter(execution_id=execution.pk, node_id__in=step.skipped).update(
-            status=NodeStatus.SKIPPED, finished_at=timezone.now()
+            status=NodeStatus.SKIPPED, finished_at=now
         )
+        rows = unit.node_rows()
         for node_id in step.skipped:
+            rows[node_id].status = NodeStatus.SKIPPED
+            rows[node_id].finished_at = now
             unit.event(EventType.NODE_SKIPPED, node_id)
     if step.ready and execution.status == ExecutionStatus.RUNNING and not execution.error:
         _queue_many(unit, step.ready)
@@ -371,6 +436,7 @@ def cancel_open_nodes(unit: Unit, *, include_running: bool) -> list[str]:
         node.wake_at = None
         node.updated_at = now
     NodeExecution.objects.bulk_update(nodes, ["status", "finished_at", "lease_expires_at", "wake_at", "updated_at"])
+    unit.forget_nodes()
     return [node.node_id for node in nodes]
 
 
@@ -441,6 +507,7 @@ def pause_execution(unit: Unit, *, by: str = "") -> None:
         set_node_status(node, NodeStatus.PENDING)
         node.lease_expires_at = None
     NodeExecution.objects.bulk_update(queued, ["status", "lease_expires_at"])
+    unit.forget_nodes()
     unit.event(EventType.EXECUTION_PAUSED, requeued_nodes=[node.node_id for node in queued], by=by)
 
 
@@ -490,6 +557,7 @@ def retry_failed_execution(unit: Unit, *, by: str = "") -> list[str]:
         node.finished_at = None
         node.duration_ms = None
     NodeExecution.objects.bulk_update(nodes, _RESET_FIELDS)
+    unit.forget_nodes()
     reset = sorted(node.node_id for node in nodes)
     unit.event(EventType.EXECUTION_STARTED, retry=True, reset_nodes=reset, by=by)
     advance(unit)

@@ -7,8 +7,8 @@ may be delivered twice, which the runtime makes harmless. A database outage retr
 """
 
 from celery import shared_task
-from celery.signals import worker_ready
-from django.db import DatabaseError
+from celery.signals import task_postrun, task_prerun, worker_ready
+from django.db import DatabaseError, close_old_connections
 
 _RELIABLE = {
     "acks_late": True,
@@ -22,10 +22,10 @@ _RELIABLE = {
 
 
 @shared_task(name="concertmaster.engine.run_node", bind=True, **_RELIABLE)
-def run_node(self, execution_id: str, node_execution_id: str) -> None:
+def run_node(self, execution_id: str, node_execution_id: str, node_id: str = "") -> None:
     from .runner import run_node as run
 
-    run(execution_id, node_execution_id, self.request.id)
+    run(execution_id, node_execution_id, self.request.id, node_id=node_id)
 
 
 @shared_task(name="concertmaster.engine.wake_node", **_RELIABLE)
@@ -69,3 +69,14 @@ def recover_at_worker_start(sender=None, **kwargs) -> None:
     from .recovery import recover_on_start
 
     recover_on_start(embedded=False)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_database_connections(**kwargs) -> None:
+    """What Django does around a request: drop a connection that broke or outlived CONN_MAX_AGE, keep the rest.
+
+    Celery's own Django fixup would close the connection around every task (a new PostgreSQL connection per
+    node); CELERY_DB_REUSE_MAX turns that off and this keeps broken connections from lingering.
+    """
+    close_old_connections()
