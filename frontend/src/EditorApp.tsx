@@ -7,6 +7,7 @@ import { ExecutionBar } from "./components/ExecutionBar";
 import { ExecutionsDialog } from "./components/ExecutionsDialog";
 import { Palette } from "./components/Palette";
 import { RunDialog } from "./components/RunDialog";
+import { ShortcutsDialog } from "./components/ShortcutsDialog";
 import { SidePanel } from "./components/SidePanel";
 import { Toast } from "./components/Toast";
 import { TriggersDialog } from "./components/TriggersDialog";
@@ -52,7 +53,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
   const canExecute = config.user.can_execute;
   const [meta, setMeta] = useState({ name: workflow.name, status: workflow.status, version: workflow.version });
   const [paletteError, setPaletteError] = useState<string | null>(null);
-  const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers" | "executions">(null);
+  const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers" | "executions" | "help">(null);
   const [busy, setBusy] = useState<null | "save" | "validate" | "run" | "activate">(null);
   const [permissions, setPermissions] = useState<string[]>([]);
   const dirty = useEditor((s) => s.dirty);
@@ -234,6 +235,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       fit: () => fitView({ padding: 0.2 }),
       run: () => canExecute && setDialog("run"),
       escape: () => useEditor.getState().select(null),
+      help: () => setDialog("help"),
     }),
     [save, fitView, notify, canExecute],
   );
@@ -379,6 +381,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
           onClose={() => setDialog(null)}
         />
       )}
+      {dialog === "help" && <ShortcutsDialog onClose={() => setDialog(null)} />}
       {dialog === "executions" && (
         <ExecutionsDialog
           listUrl={`${workflowUrl}executions/`}

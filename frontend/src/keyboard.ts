@@ -13,6 +13,7 @@ export interface ShortcutHandlers {
   fit(): void;
   run(): void;
   escape(): void;
+  help(): void;
 }
 
 function typing(target: EventTarget | null): boolean {
@@ -50,6 +51,7 @@ export function useShortcuts(handlers: ShortcutHandlers, enabled = true) {
         : !mod && !event.altKey && key === "l" ? handlers.layout
         : !mod && !event.altKey && key === "f" ? handlers.fit
         : key === "escape" ? handlers.escape
+        : event.key === "?" ? handlers.help
         : null;
       if (action) {
         event.preventDefault();

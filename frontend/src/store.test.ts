@@ -88,6 +88,14 @@ describe("editor store", () => {
     expect(useEditor.getState().definition().nodes[1].on_error).toBe("stop");
   });
 
+  it("saves variables with the definition and undoes them like any edit", () => {
+    useEditor.getState().setVariables({ threshold: 5 });
+    expect(useEditor.getState().definition().variables).toEqual({ threshold: 5 });
+    expect(useEditor.getState().dirty).toBe(true);
+    useEditor.getState().undo();
+    expect(useEditor.getState().definition().variables).toEqual({});
+  });
+
   it("adds a dropped node with a unique id, selected", () => {
     const id = useEditor.getState().addNode("log", { x: 5, y: 5 });
     expect(id).toBe("log_2");

@@ -16,6 +16,7 @@ const PASTE_OFFSET = 40;
 interface Snapshot {
   nodes: FlowNode[];
   edges: FlowEdge[];
+  variables?: JsonObject;
 }
 
 export interface Toast {
@@ -55,6 +56,7 @@ export interface EditorState {
   addNode(type: string, position: { x: number; y: number }): string;
   updateConfig(nodeId: string, config: JsonObject): void;
   updateExtra(nodeId: string, key: string, value: unknown): void;
+  setVariables(variables: JsonObject): void;
   deleteSelected(): void;
   copySelected(): number;
   paste(): number;
@@ -69,7 +71,7 @@ export interface EditorState {
 }
 
 function snapshot(state: EditorState): Snapshot {
-  return { nodes: state.nodes, edges: state.edges };
+  return { nodes: state.nodes, edges: state.edges, variables: state.variables };
 }
 
 /** Drop edges whose ports vanished (a switch case removed, error routing turned off). */
@@ -241,6 +243,11 @@ export const useEditor = create<EditorState>()((set, get) => ({
       });
       return { nodes, edges: pruneEdges(s, nodes, s.edges), dirty: true };
     });
+  },
+
+  setVariables(variables) {
+    get().pushHistory("variables");
+    set({ variables, dirty: true });
   },
 
   deleteSelected() {

@@ -115,6 +115,9 @@ def test_build_validate_save_reload_run_and_inspect(logged_in_page: Page):
     page.goto(editor_url)
     expect(page.locator(".react-flow__node")).to_have_count(4)
     expect(page.locator(".react-flow__edge")).to_have_count(3)
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_contain_text("auto-layout")
+    page.keyboard.press("Escape")
     for node_id in ("start", "json_stringify", "json_parse", "log"):
         expect(node(page, node_id)).to_be_visible()
     node(page, "log").click()

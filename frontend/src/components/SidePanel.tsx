@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { useRun } from "../live";
 import { ON_ERROR_ROUTE } from "../ports";
 import { useEditor } from "../store";
@@ -114,6 +114,58 @@ function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions
   );
 }
 
+export const MSG_VARIABLES_NOT_OBJECT = "Variables must be a JSON object, like {\"threshold\": 100}.";
+
+/** The workflow's variables (`vars.*` in expressions), edited as JSON and applied when it parses. */
+function VariablesEditor({ readOnly }: { readOnly: boolean }) {
+  const variables = useEditor((s) => s.variables);
+  const setVariables = useEditor((s) => s.setVariables);
+  const [text, setText] = useState(() => JSON.stringify(variables, null, 2));
+  const [error, setError] = useState<string | null>(null);
+  // Undo, redo and loading replace the variables: show what the store holds unless the text is mid-edit.
+  useEffect(() => {
+    setText((current) => {
+      try {
+        if (JSON.stringify(JSON.parse(current)) === JSON.stringify(variables)) return current;
+      } catch {
+        return current;
+      }
+      return JSON.stringify(variables, null, 2);
+    });
+  }, [variables]);
+  function apply(value: string) {
+    setText(value);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value || "{}");
+    } catch (e) {
+      setError(`Not valid JSON: ${(e as Error).message}`);
+      return;
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      setError(MSG_VARIABLES_NOT_OBJECT);
+      return;
+    }
+    setError(null);
+    if (JSON.stringify(parsed) !== JSON.stringify(variables)) setVariables(parsed as JsonObject);
+  }
+  return (
+    <label className="cm-field">
+      <span>Variables (vars.* in expressions)</span>
+      <textarea
+        className="cm-input cm-code"
+        rows={6}
+        spellCheck={false}
+        value={text}
+        disabled={readOnly}
+        aria-label="Workflow variables (JSON)"
+        onChange={(e) => apply(e.target.value)}
+      />
+      {error && <span className="cm-error">{error}</span>}
+    </label>
+  );
+}
+
 export interface NodeActions {
   approve(nodeId: string): void;
   reject(nodeId: string): void;
@@ -139,6 +191,8 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
         <h3>Workflow</h3>
         <p className="cm-muted">Select a node to configure it. Drag node types from the palette onto the canvas.</p>
         {generalProblems.length > 0 && <ProblemList messages={generalProblems} />}
+        <VariablesEditor readOnly={readOnly} />
+        <p className="cm-muted cm-hint">Press ? for keyboard shortcuts.</p>
       </aside>
     );
   }
