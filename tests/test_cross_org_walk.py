@@ -59,7 +59,7 @@ def world(db, organization, other_organization, client):
     form = trigger_create(
         workflow=workflow, kind="form", config={"schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
     )
-    form_submission_create(trigger=form, data={"a": "b"})
+    submission = form_submission_create(trigger=form, data={"a": "b"})
     execution = execution_start(workflow=workflow)
     ExecutionEventFactory(execution=execution, seq=execution.last_seq + 1)
     api_key, _ = api_key_create(organization=organization, name="victim")
@@ -74,6 +74,7 @@ def world(db, organization, other_organization, client):
         "trigger": hook.pk,
         "credential": CredentialFactory(organization=organization).pk,
         "execution": execution.pk,
+        "form-submission": submission.pk,
     }
     attacker = UserFactory()
     MembershipFactory(user=attacker, organization=other_organization, role="owner")

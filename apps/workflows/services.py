@@ -382,7 +382,8 @@ def form_submission_create(*, trigger: Trigger, data: object, remote_addr: str |
         errors=form_errors(trigger=trigger, data=data),
         remote_addr=remote_addr,
     )
-    submission.full_clean()
+    # An empty submission is stored too (with its errors): `data` may be blank.
+    submission.full_clean(exclude=["data"])
     submission.save()
     return submission
 

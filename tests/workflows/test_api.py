@@ -323,3 +323,16 @@ def test_workflow_list_query_count_is_flat(as_role, api_client, organization, dj
         counts.append(len(queries))
     assert len(response.json()["results"]) == 6
     assert counts[0] == counts[1]
+
+
+def test_form_submissions_are_listed_for_members(as_role, api_client, workflow):
+    from apps.workflows.services import form_submission_create, trigger_create
+
+    schema = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
+    form = trigger_create(workflow=workflow, kind="form", config={"schema": schema})
+    invalid = form_submission_create(trigger=form, data={})
+    as_role("member")
+    body = api_client.get("/api/v1/form-submissions/", {"trigger": str(form.pk)}).json()
+    assert [s["id"] for s in body["results"]] == [str(invalid.pk)]
+    assert body["results"][0]["errors"] == [{"path": "/a", "message": "This field is required."}]
+    assert api_client.get("/api/v1/form-submissions/", {"valid": "true"}).json()["results"] == []

@@ -3,7 +3,7 @@
 import django_filters
 
 from apps.workflows.choices import TriggerKind, WorkflowStatus
-from apps.workflows.models import Credential, Trigger, Workflow
+from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow
 
 
 class WorkflowFilter(django_filters.FilterSet):
@@ -32,3 +32,12 @@ class CredentialFilter(django_filters.FilterSet):
     class Meta:
         model = Credential
         fields = ["organization", "kind"]
+
+
+class FormSubmissionFilter(django_filters.FilterSet):
+    trigger = django_filters.UUIDFilter(field_name="trigger_id")
+    valid = django_filters.BooleanFilter(field_name="execution_id", lookup_expr="isnull", exclude=True)
+
+    class Meta:
+        model = FormSubmission
+        fields = ["trigger", "valid"]

@@ -1,11 +1,18 @@
 from rest_framework.routers import SimpleRouter
 
-from .views import CredentialViewSet, TriggerViewSet, WorkflowVersionViewSet, WorkflowViewSet
+from .views import (
+    CredentialViewSet,
+    FormSubmissionViewSet,
+    TriggerViewSet,
+    WorkflowVersionViewSet,
+    WorkflowViewSet,
+)
 
 router = SimpleRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register(r"workflows/(?P<workflow_pk>[^/.]+)/versions", WorkflowVersionViewSet, basename="workflow-version")
 router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("credentials", CredentialViewSet, basename="credential")
+router.register("form-submissions", FormSubmissionViewSet, basename="form-submission")
 
 urlpatterns = router.urls

@@ -17,12 +17,13 @@ from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
 from apps.workflows.validation import workflow_definition_problems
 
-from .filters import CredentialFilter, TriggerFilter, WorkflowFilter
+from .filters import CredentialFilter, FormSubmissionFilter, TriggerFilter, WorkflowFilter
 from .serializers import (
     CredentialSerializer,
     DefinitionInputSerializer,
     DuplicateInputSerializer,
     ExportSerializer,
+    FormSubmissionSerializer,
     ImportInputSerializer,
     TriggerCreatedSerializer,
     TriggerSerializer,
@@ -409,3 +410,15 @@ class CredentialViewSet(
                 data={"name": instance.name},
             )
             services.credential_delete(credential=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Form submissions (valid and invalid) of your form triggers", tags=["triggers"]),
+    retrieve=extend_schema(summary="One form submission", tags=["triggers"]),
+)
+class FormSubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Read-only: submissions arrive through the public form page and endpoint."""
+
+    serializer_class = FormSubmissionSerializer
+    selector = selectors.form_submission_list
+    filterset_class = FormSubmissionFilter
