@@ -4,7 +4,7 @@ concurrency, collect results in order, and cancel with their parent."""
 import pytest
 
 from apps.executions import services
-from apps.executions.engine.children import MSG_CHILD_WORKFLOW_MISSING
+from apps.executions.engine.children import MSG_CHILD_WORKFLOW_MISSING, MSG_CHILDREN_NOT_LIST
 from apps.executions.models import WorkflowExecution
 from tests.executions.engine.helpers import (
     chain,
@@ -137,3 +137,16 @@ def test_a_parent_paused_while_children_finish_continues_on_resume(engine_worker
     execution = wait_finished(execution, timeout=30)
     assert execution.status == "succeeded"
     assert WorkflowExecution.objects.filter(parent=execution).count() == 2
+
+
+def test_a_malformed_children_request_fails_the_node(engine_worker):
+    spec = {"id": "kids", "type": "test.wait", "config": {"kind": "children", "children": [{"input": 1}]}}
+    execution = wait_finished(start(_parent_with(spec)))
+    assert node(execution, "kids").error["message"] == MSG_CHILDREN_NOT_LIST
+
+
+def test_no_children_resumes_at_once_with_no_results(engine_worker):
+    spec = {"id": "kids", "type": "test.wait", "config": {"kind": "children", "children": []}}
+    execution = wait_finished(start(_parent_with(spec)))
+    assert execution.status == "succeeded"
+    assert node(execution, "kids").output["resume"] == {"results": []}
