@@ -179,11 +179,11 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
   const fieldProblems = useEditor((s) => (selectedId ? s.problems.fields[selectedId] : undefined));
   const nodeProblems = useEditor((s) => (selectedId ? s.problems.nodes[selectedId] : undefined));
   const readOnly = useEditor((s) => s.readOnly);
-  const hasRun = useEditor((s) => (selectedId ? Boolean(s.runs[selectedId]) : false));
   const updateConfig = useEditor((s) => s.updateConfig);
   const preview = usePreviewContext();
-  const [tab, setTab] = useState<Tab>("config");
-  const shownTab: Tab = readOnly && tab !== "run" && hasRun ? "run" : tab;
+  // Watching an execution, a node's run is what one wants first; editing, its config.
+  const [tab, setTab] = useState<Tab>(() => (useEditor.getState().readOnly ? "run" : "config"));
+  const shownTab: Tab = tab;
 
   if (!node) {
     return (
