@@ -136,6 +136,10 @@ export function EditorApp({ config }: { config: EditorConfig }) {
 
   const save = useCallback(async (): Promise<boolean> => {
     if (!canEdit) return false;
+    if (!useEditor.getState().dirty) {
+      notify({ kind: "info", text: "No changes to save." });
+      return true;
+    }
     const definition = useEditor.getState().definition();
     setBusy("save");
     try {
