@@ -47,6 +47,8 @@ def _detail(execution) -> dict:
     retrieve=extend_schema(summary="One execution with every node execution", tags=TAGS),
 )
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Executions are read here and controlled by verbs; they are only ever created by starting a workflow."""
+
     selector = execution_list
     filterset_class = ExecutionFilter
     action_permissions = {
@@ -161,6 +163,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
 
 def request_data(request):
+    """The JSON body as a dict; any other JSON value is refused as a whole-body error by the serializer."""
     return request.data if isinstance(request.data, dict) else {"non_field_errors": request.data}
 
 
