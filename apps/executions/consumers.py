@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.utils import timezone
@@ -86,6 +87,9 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
     """
 
     kind = EXECUTION
+    # No channel of its own: events arrive through the process's hub, so the consumer needs no receive
+    # loop on the layer (500 idle ones would each wait on Redis).
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.stream: Stream | None = None
@@ -110,7 +114,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.refuse(CLOSE_FORBIDDEN)
         # Subscribe before reading the database: what is published meanwhile waits in the inbox.
         self.subscribed_at = timezone.now()
-        self.hub = hub_for(self.channel_layer)
+        self.hub = hub_for(get_channel_layer())
         await self.hub.join(stream.group, self)
         self.stream = stream
         try:

@@ -22,8 +22,15 @@ class Command(BaseCommand):
             embedded.start()
             self.stdout.write("Embedded Celery worker and beat running in this process.")
         self.stdout.write(f"Serving on http://{host}:{port}/ (admin: http://{host}:{port}/admin/)")
+        # Live events are small JSON frames sent to many sockets: compressing each one (permessage-deflate)
+        # costs more server CPU than the bytes it saves.
         config = uvicorn.Config(
-            "concertmaster.asgi:application", host=host, port=port, lifespan="off", log_level="info"
+            "concertmaster.asgi:application",
+            host=host,
+            port=port,
+            lifespan="off",
+            log_level="info",
+            ws_per_message_deflate=False,
         )
         # Run the server through embedded.serve so its loop is registered: the embedded worker thread hands
         # its live events to that loop, which owns the in-memory channel layer.
