@@ -96,6 +96,21 @@ describe("editor store", () => {
     expect(useEditor.getState().definition().variables).toEqual({});
   });
 
+  it("renames a node with its edges and the expressions that read it", () => {
+    useEditor.getState().updateConfig("log", { message: "{{ nodes.check.output }}" });
+    expect(useEditor.getState().renameNode("check", "start")).not.toBeNull();
+    expect(useEditor.getState().renameNode("check", "decide")).toBeNull();
+    const definition = useEditor.getState().definition();
+    expect(definition.nodes.map((n) => n.id)).toEqual(["start", "decide", "log"]);
+    expect(definition.edges).toEqual([
+      { source: "start", target: "decide" },
+      { source: "decide", source_port: "true", target: "log" },
+    ]);
+    expect(definition.nodes[2].config).toEqual({ message: "{{ nodes.decide.output }}" });
+    useEditor.getState().undo();
+    expect(useEditor.getState().definition().nodes[1].id).toBe("check");
+  });
+
   it("adds a dropped node with a unique id, selected", () => {
     const id = useEditor.getState().addNode("log", { x: 5, y: 5 });
     expect(id).toBe("log_2");

@@ -6,6 +6,7 @@ import { definitionToFlow, edgeId, flowToDefinition, uniqueNodeId, type FlowEdge
 import { autoLayout } from "./layout";
 import { portsOfDefNode } from "./ports";
 import { indexProblems, type ProblemIndex } from "./problems";
+import { idProblem, renameReferences } from "./rename";
 import type { Definition, JsonObject, NodeRun, NodeTypeInfo, Problem } from "./types";
 
 const HISTORY_LIMIT = 100;
@@ -57,6 +58,7 @@ export interface EditorState {
   updateConfig(nodeId: string, config: JsonObject): void;
   updateExtra(nodeId: string, key: string, value: unknown): void;
   setVariables(variables: JsonObject): void;
+  renameNode(from: string, to: string): string | null;
   deleteSelected(): void;
   copySelected(): number;
   paste(): number;
@@ -243,6 +245,32 @@ export const useEditor = create<EditorState>()((set, get) => ({
       });
       return { nodes, edges: pruneEdges(s, nodes, s.edges), dirty: true };
     });
+  },
+
+  renameNode(from, to) {
+    const state = get();
+    if (from === to) return null;
+    const problem = idProblem(to, state.nodes.map((n) => n.id));
+    if (problem) return problem;
+    state.pushHistory();
+    const renameEnd = (id: string) => (id === from ? to : id);
+    set((s) => ({
+      // Other nodes' expressions that read this node's output follow the new id.
+      nodes: s.nodes.map((n) => ({
+        ...n,
+        id: renameEnd(n.id),
+        data: { ...n.data, config: renameReferences(n.data.config, from, to) },
+      })),
+      edges: s.edges.map((e) => {
+        const source = renameEnd(e.source);
+        const target = renameEnd(e.target);
+        return { ...e, source, target, id: edgeId(source, e.sourceHandle ?? "main", target, e.targetHandle ?? "main") };
+      }),
+      selectedId: s.selectedId === from ? to : s.selectedId,
+      dirty: true,
+      problems: EMPTY_PROBLEMS,
+    }));
+    return null;
   },
 
   setVariables(variables) {

@@ -20,12 +20,46 @@ function usePreviewContext(): Record<string, unknown> | null {
   }, [runs, variables, execution]);
 }
 
+/** The node's id, which expressions use (`nodes.<id>.output`); renaming rewrites those references. */
+function NodeIdField({ nodeId, readOnly }: { nodeId: string; readOnly: boolean }) {
+  const renameNode = useEditor((s) => s.renameNode);
+  const [text, setText] = useState(nodeId);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setText(nodeId);
+    setError(null);
+  }, [nodeId]);
+  function apply() {
+    const problem = renameNode(nodeId, text.trim());
+    setError(problem);
+  }
+  return (
+    <label className="cm-field">
+      <span>Id (nodes.{nodeId}.output in expressions)</span>
+      <input
+        className="cm-input"
+        value={text}
+        disabled={readOnly}
+        aria-label="Node id"
+        onChange={(e) => setText(e.target.value)}
+        onBlur={apply}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") apply();
+          if (e.key === "Escape") setText(nodeId);
+        }}
+      />
+      {error && <span className="cm-error">{error}</span>}
+    </label>
+  );
+}
+
 function NodeSettings({ nodeId, extra, readOnly }: { nodeId: string; extra: JsonObject; readOnly: boolean }) {
   const updateExtra = useEditor((s) => s.updateExtra);
   const problems = useEditor((s) => s.problems.nodes[nodeId]);
   const retry = (extra.retry as JsonObject | undefined) ?? {};
   return (
     <div className="cm-settings">
+      <NodeIdField nodeId={nodeId} readOnly={readOnly} />
       <label className="cm-field">
         <span>On error</span>
         <select
