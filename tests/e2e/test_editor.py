@@ -248,6 +248,13 @@ def test_triggers_then_pause_resume_and_approve_from_the_execution_page(logged_i
     expect(row).to_contain_text("succeeded")
     row.get_by_role("button", name="Show").click()
     expect(node(page, "ship").locator(".cm-node")).to_have_attribute("data-status", "succeeded")
+
+    # A second run waits for approval again; cancelling it from the editor's bar ends it.
+    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_test_id("run-submit").click()
+    expect(node(page, "ask").locator(".cm-node")).to_have_attribute("data-status", "waiting", timeout=RUN_TIMEOUT_MS)
+    page.get_by_test_id("execution-bar").get_by_role("button", name="Cancel").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("cancelled", timeout=RUN_TIMEOUT_MS)
     assert page.errors == []
 
 
