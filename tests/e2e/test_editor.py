@@ -196,7 +196,7 @@ APPROVAL_WORKFLOW = {
 }
 
 
-def test_triggers_then_pause_resume_and_approve_from_the_execution_page(logged_in_page: Page):
+def test_triggers_pause_resume_approve_history_and_cancel(logged_in_page: Page):
     page = logged_in_page
     workflow_id = page.evaluate(
         """async (definition) => {
