@@ -40,9 +40,23 @@ def state(node_type: str) -> str:
 def blocked_until(node_type: str) -> datetime | None:
     """None when a node of this type may run now (closed, or this caller is the half-open probe), else
     the time to try again."""
-    opened = cache.get(_key(node_type, "opened"))
+    return admission(node_type)[0]
+
+
+def admission(node_type: str) -> tuple[datetime | None, bool]:
+    """(`blocked_until`, whether the breaker holds any state a success must clear), in one cache read.
+
+    The second part spares the common case (no failures recorded) a cache write after every success.
+    """
+    opened_key, failures_key = _key(node_type, "opened"), _key(node_type, "failures")
+    values = cache.get_many([opened_key, failures_key])
+    opened = values.get(opened_key)
     if opened is None:
-        return None
+        return None, bool(values.get(failures_key))
+    return _half_open_or_until(node_type, opened), True
+
+
+def _half_open_or_until(node_type: str, opened: float) -> datetime | None:
     cooldown = _cooldown()
     reopen = opened + cooldown
     now = time.time()

@@ -104,6 +104,8 @@ class Claim:
     inputs: dict
     expression_context: dict
     resume: dict | None
+    #: The node type's breaker has failures or is open: a success must reset it.
+    breaker_dirty: bool = True
 
 
 def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> None:
@@ -137,7 +139,7 @@ def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_
                 set_node_status(node, NodeStatus.PENDING)
                 node.save(update_fields=["status", "updated_at"])
             return None
-        blocked_until = breaker.blocked_until(node.node_type)
+        blocked_until, breaker_dirty = breaker.admission(node.node_type)
         if blocked_until is not None:
             _park_for_breaker(unit, node, blocked_until)
             return None
@@ -151,7 +153,7 @@ def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_
         node.save(update_fields=["status", "attempt", "started_at", "lease_expires_at", "updated_at"])
         unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
         finished = {nid: row for nid, row in rows.items() if nid != node.node_id} if rows else None
-        return _build_claim(unit, node, task_id, resume, finished)
+        return _build_claim(unit, node, task_id, resume, finished, breaker_dirty)
 
 
 def _reads_all_outputs(spec: dict) -> bool:
@@ -179,7 +181,12 @@ def _park_for_breaker(unit: Unit, node: NodeExecution, until) -> None:
 
 
 def _build_claim(
-    unit: Unit, node: NodeExecution, task_id: str, resume: dict | None, rows: dict[str, NodeExecution] | None
+    unit: Unit,
+    node: NodeExecution,
+    task_id: str,
+    resume: dict | None,
+    rows: dict[str, NodeExecution] | None,
+    breaker_dirty: bool,
 ) -> Claim:
     execution = unit.execution
     compiled = unit.graph
@@ -220,6 +227,7 @@ def _build_claim(
         inputs=inputs,
         expression_context=expression_context,
         resume=resume,
+        breaker_dirty=breaker_dirty,
     )
 
 
@@ -329,9 +337,11 @@ def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
     with locked(claim.execution_id) as unit:
-        node = unit.node_rows().get(claim.node_id)
+        node = unit.node(claim.node_id)
         if node is None or node.status != NodeStatus.RUNNING or node.task_id != claim.task_id:
-            return  # a duplicate delivery, or the node was cancelled or re-queued meanwhile
+            # A duplicate delivery, or the node was cancelled or re-queued meanwhile: the outcome is dropped.
+            logger.info("Discarding the outcome of node %s (task %s): no longer its run", claim.node_id, claim.task_id)
+            return
         node.duration_ms = int(seconds * 1000)
         node.lease_expires_at = None
         if isinstance(outcome, Suspend):
@@ -339,7 +349,7 @@ def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
         elif isinstance(outcome, Failure):
             fail(unit, node, outcome)
         else:
-            succeed(unit, node, outcome)
+            succeed(unit, node, outcome, reset_breaker=claim.breaker_dirty)
         advance(unit)
         node_type = node.node_type
         unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
@@ -358,7 +368,7 @@ def _serialize(result: NodeResult) -> dict | Failure:
     return json.loads(text)
 
 
-def succeed(unit: Unit, node: NodeExecution, outputs: dict) -> None:
+def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bool = True) -> None:
     ports, output = sched.pack_outputs(outputs)
     set_node_status(node, NodeStatus.SUCCEEDED)
     node.ports = ports
@@ -368,8 +378,9 @@ def succeed(unit: Unit, node: NodeExecution, outputs: dict) -> None:
     node.state = {}
     node.save(update_fields=[*_OUTCOME_FIELDS, "ports", "output", "finished_at"])
     unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, duration_ms=node.duration_ms)
-    node_type = node.node_type
-    unit.after_commit.append(lambda: breaker.record_success(node_type))
+    if reset_breaker:
+        node_type = node.node_type
+        unit.after_commit.append(lambda: breaker.record_success(node_type))
 
 
 def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:

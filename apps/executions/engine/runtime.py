@@ -16,6 +16,7 @@ import logging
 import queue
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,8 +65,22 @@ SUSPEND_APPROVAL = "approval"
 SUSPEND_CHILDREN = "children"
 
 ACTIVE_EXECUTION = (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
-#: Node fields the scheduler never needs: left out when loading every node of an execution.
-_LARGE_NODE_FIELDS = ("input", "output", "rendered_config", "error")
+#: What a unit reads of every node of its execution (not the large JSON fields), and the tuple positions.
+_ROW_NAMES = {
+    "id",
+    "organization_id",
+    "execution_id",
+    "node_id",
+    "node_type",
+    "status",
+    "ports",
+    "task_id",
+    "attempt",
+    "state",
+}
+# In model field order: Model.from_db() maps a partial row by that order.
+_ROW_FIELDS = tuple(f.attname for f in NodeExecution._meta.concrete_fields if f.attname in _ROW_NAMES)
+_NODE_ID, _STATUS, _PORTS = (_ROW_FIELDS.index(name) for name in ("node_id", "status", "ports"))
 
 
 @dataclass(frozen=True)
@@ -97,26 +112,48 @@ class Unit:
     wakes: list[tuple[str, str, float]] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
     after_commit: list = field(default_factory=list)
-    #: The execution's node rows (without their large JSON fields) once loaded: the scheduler's view. Code
-    #: that changes node rows behind it calls `forget_nodes()`.
-    nodes: dict[str, NodeExecution] | None = None
+    #: The scheduler's view of the execution's nodes, read once per unit as plain tuples (a 200-node
+    #: workflow would otherwise build 200 model instances per completion); model instances are made only
+    #: for the nodes a unit changes, and override their tuple. Code that changes node rows behind this
+    #: view calls `forget_nodes()`.
+    _rows: dict[str, tuple] | None = None
+    _objects: dict[str, NodeExecution] = field(default_factory=dict)
 
     @property
     def graph(self) -> CompiledGraph:
         return compiled_graph(self.execution.version_id)
 
-    def node_rows(self) -> dict[str, NodeExecution]:
-        if self.nodes is None:
-            rows = NodeExecution.objects.filter(execution_id=self.execution.pk).defer(*_LARGE_NODE_FIELDS)
-            self.nodes = {row.node_id: row for row in rows}
-        return self.nodes
+    def _node_rows(self) -> dict[str, tuple]:
+        if self._rows is None:
+            rows = NodeExecution.objects.filter(execution_id=self.execution.pk).values_list(*_ROW_FIELDS)
+            self._rows = {row[_NODE_ID]: row for row in rows}
+        return self._rows
+
+    def node(self, node_id: str) -> NodeExecution | None:
+        """The node as a model instance (its large JSON fields deferred), shared by everything in this unit."""
+        if node_id not in self._objects:
+            row = self._node_rows().get(node_id)
+            if row is None:
+                return None
+            self._objects[node_id] = NodeExecution.from_db(connection.alias, _ROW_FIELDS, row)
+        return self._objects[node_id]
+
+    def node_ids(self) -> list[str]:
+        return list(self._node_rows())
+
+    def state_of(self, node_id: str) -> sched.NodeState:
+        node = self._objects.get(node_id)
+        if node is not None:
+            return sched.NodeState(node.status, frozenset(node.ports or ()))
+        row = self._node_rows()[node_id]
+        return sched.NodeState(row[_STATUS], frozenset(row[_PORTS] or ()))
 
     def remember(self, node: NodeExecution) -> None:
-        if self.nodes is not None:
-            self.nodes[node.node_id] = node
+        self._objects[node.node_id] = node
 
     def forget_nodes(self) -> None:
-        self.nodes = None
+        self._rows = None
+        self._objects = {}
 
     def event(self, type_: str, node_id: str = "", **data: Any) -> None:
         self.execution.last_seq += 1
@@ -175,6 +212,7 @@ class _Publisher:
     def _run(self) -> None:
         from apps.executions import events as live
 
+        _lend_an_event_loop()
         while True:
             for event in self._queue.get():
                 try:
@@ -184,6 +222,26 @@ class _Publisher:
 
 
 publisher = _Publisher()
+
+
+def _lend_an_event_loop() -> None:
+    """Give a worker process one long-lived event loop for channel layer sends.
+
+    Without one, every send runs through `async_to_sync` on a fresh loop, and channels-redis opens a new
+    Redis connection for each. Only where no server loop exists (a standalone worker on Redis): in the
+    embedded mode the in-memory layer belongs to the ASGI server's loop.
+    """
+    import asyncio
+
+    from concertmaster import embedded
+
+    if settings.EMBEDDED or embedded.server_loop() is not None:
+        return
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="concertmaster-events-loop", daemon=True).start()
+    while not loop.is_running():
+        time.sleep(0.001)
+    embedded.set_server_loop(loop)
 
 
 def _on_commit(events, dispatches, wakes, revokes, after) -> None:
@@ -222,9 +280,7 @@ def locked(execution_id: Any, *, durable: bool = True) -> Iterator[Unit]:
         if not durable and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        execution = (
-            WorkflowExecution.objects.select_for_update(of=("self",)).select_related("workflow").get(pk=execution_id)
-        )
+        execution = WorkflowExecution.objects.select_for_update().get(pk=execution_id)
         unit = Unit(execution=execution)
         yield unit
         unit.flush()
@@ -265,8 +321,7 @@ def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
 
 
 def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
-    rows = unit.node_rows()
-    nodes = [rows[node_id] for node_id in node_ids]
+    nodes = [unit.node(node_id) for node_id in node_ids]
     now = timezone.now()
     lease = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
     for node in nodes:
@@ -281,9 +336,7 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
 
 
 def node_states(unit: Unit) -> dict[str, sched.NodeState]:
-    return {
-        node_id: sched.NodeState(node.status, frozenset(node.ports or ())) for node_id, node in unit.node_rows().items()
-    }
+    return {node_id: unit.state_of(node_id) for node_id in unit.node_ids()}
 
 
 def advance(unit: Unit) -> None:
@@ -298,10 +351,10 @@ def advance(unit: Unit) -> None:
         NodeExecution.objects.filter(execution_id=execution.pk, node_id__in=step.skipped).update(
             status=NodeStatus.SKIPPED, finished_at=now
         )
-        rows = unit.node_rows()
         for node_id in step.skipped:
-            rows[node_id].status = NodeStatus.SKIPPED
-            rows[node_id].finished_at = now
+            node = unit.node(node_id)
+            node.status = NodeStatus.SKIPPED
+            node.finished_at = now
             unit.event(EventType.NODE_SKIPPED, node_id)
     if step.ready and execution.status == ExecutionStatus.RUNNING and not execution.error:
         _queue_many(unit, step.ready)
@@ -390,7 +443,8 @@ def after_finish(unit: Unit) -> None:
     if execution.parent_id:
         parent_id, node_id = str(execution.parent_id), execution.parent_node_id
         unit.after_commit.append(lambda: tasks.children_changed.delay(parent_id, node_id))
-    if execution.parent_id is None and execution.workflow.max_concurrent_executions:
+    limited = Workflow.objects.filter(pk=execution.workflow_id, max_concurrent_executions__gt=0)
+    if execution.parent_id is None and limited.exists():
         workflow_id = str(execution.workflow_id)
         unit.after_commit.append(lambda: tasks.start_queued.delay(workflow_id))
 
