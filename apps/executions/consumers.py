@@ -11,7 +11,7 @@ Events reach a client in seq order, each once: one published before an earlier o
 committing close together) first fetches the missing seqs from ExecutionEvent. Workflow and
 organization streams apply the same rule per execution, for executions in their snapshot or first seen
 live. Every `CONCERTMASTER_WS_HEARTBEAT_SECONDS` a `{"type": "ping"}` goes out, and an execution stream
-also checks the database for events a full channel dropped.
+that has gone quiet checks the database for events a full channel dropped.
 
 Backpressure: what is to be written to a client goes through a bounded inbox; a client too slow to drain
 it is closed with 4008, meaning "reconnect with ?since=<the last seq you received>".
@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
@@ -97,6 +98,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         self.tasks: list[asyncio.Task] = []
         self.last_seq: OrderedDict[str, int] = OrderedDict()
         self.inbox: asyncio.Queue = asyncio.Queue(maxsize=settings.CONCERTMASTER_WS_SEND_QUEUE)
+        self.quiet = True  # no event sent since the last heartbeat
         # Accept before refusing: a close code sent before the handshake completes becomes a bare HTTP 403.
         await self.accept()
         user = self.scope.get("user")
@@ -205,11 +207,15 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                 if kind == EVENT:
                     for text in await self.in_order(*args):
                         await self.send(text_data=text)
+                        self.quiet = False
                 elif kind == TICK:
                     await self.send_json({"v": EVENT_VERSION, "type": "ping", "at": timezone.now().isoformat()})
-                    if self.kind == EXECUTION:
+                    # While events flow, a dropped one shows as a gap and is filled; only a stream gone
+                    # quiet can be missing its last events, so only then ask the database.
+                    if self.kind == EXECUTION and self.quiet:
                         for payload in await self.missing_from_database():
                             await self.send_json(payload)
+                    self.quiet = True
                 else:
                     await self.send_json({"v": EVENT_VERSION, "type": "pong", "at": timezone.now().isoformat()})
         except asyncio.CancelledError:
@@ -245,10 +251,10 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def heartbeat(self) -> None:
         interval = settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS
-        while True:
+        # A random first beat spreads the streams' database checks (many clients connect at once).
+        await asyncio.sleep(random.uniform(0, interval))
+        while self.put((TICK,)):
             await asyncio.sleep(interval)
-            if not self.put((TICK,)):
-                return
 
     async def missing_from_database(self) -> list[dict]:
         """The execution's events beyond the last seq sent (those a full channel dropped)."""
