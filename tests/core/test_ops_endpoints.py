@@ -47,7 +47,9 @@ def test_schema_builds_without_warnings(tmp_path):
 def test_committed_openapi_document_is_up_to_date(tmp_path):
     """docs/openapi.yaml is regenerated with `manage.py spectacular --file docs/openapi.yaml` when the API changes."""
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
-    assert OPENAPI.read_text() == (tmp_path / "schema.yaml").read_text(), "docs/openapi.yaml is stale"
+    assert OPENAPI.read_text() == (tmp_path / "schema.yaml").read_text(), (
+        "docs/openapi.yaml is stale: run .venv/bin/python manage.py spectacular --file docs/openapi.yaml"
+    )
 
 
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/", "/api/schema/"])
