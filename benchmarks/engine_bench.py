@@ -198,11 +198,13 @@ class Bench:
         execution = self.start(workflow)
         return self.await_finished([execution.pk])[0] - start
 
-    def engine_start_latency(self, workflow) -> float:
+    def engine_start_latency(self, workflow) -> tuple[float, float]:
+        """(seconds until the trigger node runs, seconds the `execution_start()` call itself took)."""
         from apps.executions.models import NodeExecution
 
         start = time.time()
         execution = self.start(workflow)
+        call = time.time() - start
         while True:
             started = NodeExecution.objects.filter(execution=execution, node_id="start").values_list(
                 "started_at", flat=True
@@ -211,7 +213,7 @@ class Bench:
                 break
             time.sleep(0.002)
         self.await_finished([execution.pk])
-        return started.timestamp() - start
+        return started.timestamp() - start, call
 
     def engine_throughput(self, workflow, concurrent: int) -> float:
         from django.db import connection
@@ -292,11 +294,13 @@ def measure(args) -> dict:
     results["per_node"]["raw_write_ms"] = statistics.median(write_hops) * 1000
 
     three = bench.chain_workflow(3)
-    engine_latency = [bench.engine_start_latency(three) for _ in range(args.samples)]
+    engine_samples = [bench.engine_start_latency(three) for _ in range(args.samples)]
+    engine_latency = [first_node for first_node, _ in engine_samples]
     raw_latency = [bench.raw_start_latency() for _ in range(args.samples)]
     results["start_latency"] = {
         "engine_p50_ms": percentile(engine_latency, 0.5) * 1000,
         "engine_p95_ms": percentile(engine_latency, 0.95) * 1000,
+        "service_call_p50_ms": percentile([call for _, call in engine_samples], 0.5) * 1000,
         "raw_p50_ms": percentile(raw_latency, 0.5) * 1000,
         "raw_p95_ms": percentile(raw_latency, 0.95) * 1000,
     }
@@ -345,7 +349,10 @@ def report(results: dict) -> None:
     )
     latency = results["start_latency"]
     print("Start latency (call to first node running):")
-    print(f"  engine p50 {latency['engine_p50_ms']:7.2f} ms  p95 {latency['engine_p95_ms']:7.2f} ms")
+    print(
+        f"  engine p50 {latency['engine_p50_ms']:7.2f} ms  p95 {latency['engine_p95_ms']:7.2f} ms "
+        f"(of which the execution_start() call: p50 {latency['service_call_p50_ms']:.2f} ms)"
+    )
     print(f"  raw    p50 {latency['raw_p50_ms']:7.2f} ms  p95 {latency['raw_p95_ms']:7.2f} ms")
     print("Throughput, 3-node workflow (executions/s):")
     for concurrent, row in results["throughput"].items():

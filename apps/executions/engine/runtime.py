@@ -276,7 +276,9 @@ def locked(execution_id: Any, *, durable: bool = True) -> Iterator[Unit]:
     losing it in a database crash only means the node is claimed and run again, which at-least-once
     delivery allows anyway); it saves a disk flush per node.
     """
-    with transaction.atomic():
+    # No savepoint when nested (a service's transaction, a parent cancelling its children): a failure here
+    # must undo the whole change anyway.
+    with transaction.atomic(savepoint=False):
         if not durable and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
@@ -391,7 +393,13 @@ def create_execution(
         triggered_by=triggered_by,
         correlation_id=correlation_id,
     )
-    execution.full_clean()
+    # The related rows are the instances just passed in and the id is new: checking each foreign key, the id's
+    # uniqueness and the status constraint (the database enforces it) again would cost five round trips.
+    execution.full_clean(
+        exclude=["organization", "workflow", "version", "parent", "triggered_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
     execution.save()
     NodeExecution.objects.bulk_create(
         NodeExecution(
