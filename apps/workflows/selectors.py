@@ -99,3 +99,13 @@ def trigger_by_token(*, token: str, kind: str) -> Trigger | None:
         .filter(webhook_token=token, kind=kind, is_active=True)
         .first()
     )
+
+
+def workflow_shares(*, workflow: Workflow) -> list[dict]:
+    """Users the workflow is shared with directly, and with which API permissions: [{"user", "permissions"}]."""
+    shares: dict = {}
+    rows = WorkflowUserObjectPermission.objects.filter(content_object=workflow).select_related("user", "permission")
+    for row in rows.order_by("user__username"):
+        if row.permission.codename in SHARED_PERMISSIONS:
+            shares.setdefault(row.user, set()).add(SHARED_PERMISSIONS[row.permission.codename])
+    return [{"user": user, "permissions": sorted(perms)} for user, perms in shares.items()]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from guardian.shortcuts import assign_perm, remove_perm
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
@@ -393,3 +394,24 @@ def form_submission_link(*, submission: FormSubmission, execution_id) -> FormSub
     submission.execution_id = execution_id
     submission.save(update_fields=["execution_id", "updated_at"])
     return submission
+
+
+# --- sharing (guardian object permissions) --------------------------------------------------------------
+
+#: API permission names and the guardian codenames they stand for on one workflow.
+SHARE_CODENAMES = {"view": "view_workflow", "change": "change_workflow", "execute": "execute_workflow"}
+
+
+@transaction.atomic
+def workflow_share_set(*, workflow: Workflow, user: AbstractBaseUser, permissions: list[str]) -> list[str]:
+    """Give `user` exactly `permissions` on `workflow` (an empty list removes the share); returns them sorted."""
+    wanted = set(permissions)
+    unknown = wanted - set(SHARE_CODENAMES)
+    if unknown:
+        raise ValidationError({"permissions": [f"Unknown permission: {', '.join(sorted(unknown))}."]})
+    for name, codename in SHARE_CODENAMES.items():
+        if name in wanted:
+            assign_perm(f"workflows.{codename}", user, workflow)
+        else:
+            remove_perm(f"workflows.{codename}", user, workflow)
+    return sorted(wanted)

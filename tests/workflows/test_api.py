@@ -336,3 +336,42 @@ def test_form_submissions_are_listed_for_members(as_role, api_client, workflow):
     assert [s["id"] for s in body["results"]] == [str(invalid.pk)]
     assert body["results"][0]["errors"] == [{"path": "/a", "message": "This field is required."}]
     assert api_client.get("/api/v1/form-submissions/", {"valid": "true"}).json()["results"] == []
+
+
+def test_admin_shares_a_workflow_and_the_user_can_then_run_it(as_role, api_client, workflow, other_organization):
+    from tests.orgs.factories import MembershipFactory, UserFactory
+
+    outsider = UserFactory()
+    MembershipFactory(user=outsider, organization=other_organization, role="viewer")
+    as_role("admin")
+    url = f"/api/v1/workflows/{workflow.pk}/shares/"
+    response = api_client.put(url, {"user": outsider.email, "permissions": ["view", "execute"]}, format="json")
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "user": {"id": outsider.pk, "username": outsider.username, "email": outsider.email},
+            "permissions": ["execute", "view"],
+        }
+    ]
+    assert AuditLog.objects.filter(action="workflow.share").exists()
+    api_client.force_authenticate(outsider)
+    assert api_client.post(f"/api/v1/workflows/{workflow.pk}/execute/", {}, format="json").status_code == 202
+    assert api_client.get(url).status_code == 403
+    as_role("admin")
+    assert api_client.put(url, {"user": outsider.username, "permissions": []}, format="json").json() == []
+    api_client.force_authenticate(outsider)
+    assert api_client.get(f"/api/v1/workflows/{workflow.pk}/").status_code == 404
+
+
+@pytest.mark.parametrize(("role", "expected"), [("viewer", 403), ("member", 403), ("admin", 200)])
+def test_sharing_needs_admin(as_role, api_client, workflow, role, expected):
+    as_role(role)
+    assert api_client.get(f"/api/v1/workflows/{workflow.pk}/shares/").status_code == expected
+
+
+def test_share_bad_input(as_role, api_client, workflow):
+    as_role("admin")
+    url = f"/api/v1/workflows/{workflow.pk}/shares/"
+    response = api_client.put(url, {"user": "nobody-here", "permissions": ["fly"]}, format="json")
+    assert response.status_code == 400
+    assert {e["path"] for e in response.json()["errors"]} == {"/user", "/permissions/0"}

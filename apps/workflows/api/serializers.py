@@ -1,5 +1,6 @@
 """Serializers of workflows, versions, triggers and credentials."""
 
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
@@ -10,6 +11,7 @@ from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
 
 MUST_BE_OBJECT = "Must be a JSON object."
+UNKNOWN_USER = "No user with this username or email."
 
 
 def _object(value):
@@ -280,3 +282,30 @@ class FormSubmissionSerializer(serializers.ModelSerializer):
         model = FormSubmission
         fields = ["id", "trigger", "data", "errors", "execution_id", "created_at"]
         read_only_fields = fields
+
+
+class ShareUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    email = serializers.EmailField(read_only=True)
+
+
+class ShareSerializer(serializers.Serializer):
+    user = ShareUserSerializer(read_only=True)
+    permissions = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+
+class ShareInputSerializer(StrictSerializer):
+    user = serializers.CharField(max_length=254, help_text="Username or email of an existing user.")
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=["view", "change", "execute"]),
+        max_length=3,
+        help_text="Exactly what the user may do with this workflow; an empty list stops sharing.",
+    )
+
+    def validate_user(self, value: str):
+        user_model = get_user_model()
+        user = user_model.objects.filter(username=value).first() or user_model.objects.filter(email=value).first()
+        if user is None:
+            raise serializers.ValidationError(UNKNOWN_USER)
+        return user

@@ -25,6 +25,8 @@ from .serializers import (
     ExportSerializer,
     FormSubmissionSerializer,
     ImportInputSerializer,
+    ShareInputSerializer,
+    ShareSerializer,
     TriggerCreatedSerializer,
     TriggerSerializer,
     ValidationResultSerializer,
@@ -74,6 +76,7 @@ class WorkflowViewSet(
         "deactivate": CHANGE,
         "duplicate": VIEW,
         "export": VIEW,
+        "shares": MANAGE,
     }
 
     def get_serializer_context(self):
@@ -192,6 +195,36 @@ class WorkflowViewSet(
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         return Response(services.workflow_export(workflow=self.get_object()))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Users this workflow is shared with beyond their role (admin)",
+        tags=TAG_WORKFLOWS,
+        responses={200: ShareSerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["PUT"],
+        summary="Share with a user: exactly these permissions (empty list: stop sharing)",
+        tags=TAG_WORKFLOWS,
+        request=ShareInputSerializer,
+        responses={200: ShareSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get", "put"], pagination_class=None, filter_backends=[])
+    def shares(self, request, pk=None):
+        workflow = self.get_object()
+        if request.method == "PUT":
+            data = ShareInputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            user, permissions = data.validated_data["user"], data.validated_data["permissions"]
+            with transaction.atomic():
+                services.workflow_share_set(workflow=workflow, user=user, permissions=permissions)
+                self.audit(
+                    organization=workflow.organization,
+                    action="workflow.share",
+                    target=workflow,
+                    data={"user": user.get_username(), "permissions": sorted(permissions)},
+                )
+        return Response(ShareSerializer(selectors.workflow_shares(workflow=workflow), many=True).data)
 
     @extend_schema(
         summary="Import a workflow from an export document",
