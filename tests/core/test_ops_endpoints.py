@@ -37,6 +37,7 @@ def test_metrics_in_prometheus_text_format(client):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     assert b"# TYPE" in response.content
+    assert b"workflow_executions_total" in response.content  # the engine's metrics are exported
 
 
 def test_schema_builds_without_warnings(tmp_path):
