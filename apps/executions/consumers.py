@@ -124,7 +124,8 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         except ObjectDoesNotExist:  # deleted since authorised (retention pruning)
             await self.unsubscribe()
             return await self.refuse(CLOSE_NOT_FOUND)
-        self.tasks = [asyncio.create_task(self.pump()), asyncio.create_task(self.heartbeat())]
+        if not self.closing:  # the inbox may have overflowed during a long replay
+            self.tasks += [asyncio.create_task(self.pump()), asyncio.create_task(self.heartbeat())]
 
     def authorise(self) -> Stream:
         api_key = self.scope.get("api_key")
@@ -149,6 +150,8 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                 batch = await database_sync_to_async(execution_event_payloads)(
                     execution_id=self.stream.pk, after=last, limit=REPLAY_BATCH
                 )
+                if self.closing:  # the inbox overflowed meanwhile and the socket is being closed
+                    return
                 for payload in batch:
                     await self.send_json(payload)
                     last = payload["seq"]

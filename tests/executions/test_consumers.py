@@ -421,3 +421,23 @@ async def test_streams_of_one_process_share_one_group_subscription(execution, to
     assert await receive_seqs(second, 1) == [2]
     await second.disconnect()
     assert not layer.groups.get(group)
+
+
+async def test_an_inbox_that_overflows_during_the_replay_closes_4008_and_stops_the_replay(
+    execution, token, settings, monkeypatch
+):
+    settings.CONCERTMASTER_WS_SEND_QUEUE = 2
+    original = consumers.execution_event_payloads
+
+    def payloads_while_three_events_are_published(**kwargs):
+        for seq in (1, 2, 3):
+            _add_event(execution, seq)
+        return original(**kwargs)
+
+    monkeypatch.setattr(consumers, "execution_event_payloads", payloads_while_three_events_are_published)
+    communicator = await open_stream(f"/ws/executions/{execution.pk}/?since=0", token=token)
+    assert (await communicator.receive_json_from(timeout=3))["type"] == "snapshot"
+    message = await communicator.receive_output(timeout=3)
+    assert (message["type"], message["code"]) == ("websocket.close", consumers.CLOSE_OVERFLOW)
+    assert await communicator.receive_nothing(timeout=0.2)  # nothing is sent after the close
+    await communicator.disconnect()
