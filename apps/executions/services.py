@@ -77,9 +77,7 @@ def execution_start(
 
 
 @transaction.atomic
-def execution_pause(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
-) -> WorkflowExecution:
+def execution_pause(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
     """Stop dispatching: running nodes finish, queued ones wait for resume."""
     with runtime.locked(execution.pk) as unit:
         runtime.pause_execution(unit, by=_username(user))
@@ -87,9 +85,7 @@ def execution_pause(
 
 
 @transaction.atomic
-def execution_resume(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
-) -> WorkflowExecution:
+def execution_resume(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
     """Dispatch what became ready while paused (and what fell due: retries, delays)."""
     with runtime.locked(execution.pk) as unit:
         runtime.resume_execution(unit, by=_username(user))
@@ -97,9 +93,7 @@ def execution_resume(
 
 
 @transaction.atomic
-def execution_cancel(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
-) -> WorkflowExecution:
+def execution_cancel(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
     """Cancel a pending, running or paused execution: queued tasks are revoked, every unfinished node and
     child execution is marked cancelled. A node already running finishes, but its result is discarded."""
     with runtime.locked(execution.pk) as unit:
@@ -108,9 +102,7 @@ def execution_cancel(
 
 
 @transaction.atomic
-def execution_retry_failed(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None
-) -> WorkflowExecution:
+def execution_retry_failed(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
     """Run a failed execution again from its failed nodes only; what succeeded keeps its output."""
     with runtime.locked(execution.pk) as unit:
         runtime.retry_failed_execution(unit, by=_username(user))
