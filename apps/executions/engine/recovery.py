@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 REASON_LEASE_EXPIRED = "lease_expired"
 REASON_REDISPATCH = "redispatch"
 REASON_RETRY = "retry"
+#: Runs of one node lost with their worker (lease expired) before the node fails instead.
+MAX_LOST_RUNS = 3
+MSG_LOST_TOO_OFTEN = "The node's run was lost {count} times (its worker died or its result could not be stored)."
 
 
 def recover(*, everything_in_flight: bool = False) -> dict[str, int]:
@@ -85,12 +88,28 @@ def reap(now: datetime, *, everything_in_flight: bool = False) -> int:
                 continue  # renewed meanwhile: its worker is alive
             if unit.execution.status in EXECUTION_TERMINAL:
                 continue
+            if node.status == NodeStatus.RUNNING and _lost_too_often(unit, node):
+                advance(unit)
+                continue
             reason = REASON_LEASE_EXPIRED if node.status == NodeStatus.RUNNING else REASON_REDISPATCH
             logger.warning("Re-queueing node %s of execution %s (%s)", node.node_id, execution_id, reason)
             queue_node(unit, node, reason=reason)
             advance(unit)
             count += 1
     return count
+
+
+def _lost_too_often(unit: Unit, node: NodeExecution) -> bool:
+    """Count a run lost with its worker; past MAX_LOST_RUNS fail the node instead of running it again (a node
+    that kills its worker, or a completion that cannot be stored, would otherwise loop forever)."""
+    from .runner import ERROR_WORKER_LOST, Failure, fail
+
+    lost = int(node.state.get("lost", 0)) + 1
+    node.state = {**node.state, "lost": lost}
+    if lost < MAX_LOST_RUNS:
+        return False
+    fail(unit, node, Failure(ERROR_WORKER_LOST, MSG_LOST_TOO_OFTEN.format(count=lost), retryable=False))
+    return True
 
 
 def wake_due(now: datetime) -> int:

@@ -54,6 +54,7 @@ ERROR_UNKNOWN_TYPE = "unknown_node_type"
 ERROR_CREDENTIAL = "credential"
 ERROR_BAD_RESULT = "bad_result"
 ERROR_CHILD_WORKFLOW = "child_workflow"
+ERROR_WORKER_LOST = "worker_lost"
 
 _SUSPEND_KINDS = (SUSPEND_DELAY, SUSPEND_APPROVAL, SUSPEND_CHILDREN)
 #: Fields every recorded outcome (success, retry, failure) writes.
@@ -66,6 +67,7 @@ MSG_OUTPUT_TOO_LARGE = (
 MSG_OUTPUT_NOT_JSON = "The node's output is not JSON data: {error}"
 MSG_CREDENTIAL_MISSING = "No credential named {name!r} in this organization."
 MSG_BAD_RESULT = "The node returned {kind}, not a NodeResult or Suspend."
+MSG_BAD_SUSPEND_DATA = "The node asked to wait with data that is not a JSON object."
 MSG_BAD_SUSPEND = "The node asked to wait with an unknown kind {kind!r} or without a wake-up time."
 
 
@@ -322,9 +324,20 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
     return result
 
 
+def _json_data(value: Any) -> Any:
+    """`value` as JSON data, or None when it is not (it is stored in rows and events)."""
+    try:
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError):
+        return None
+
+
 def _failure_from_exception(exc: BaseException) -> Failure:
     if isinstance(exc, NodeError):
-        return Failure(ERROR_NODE, exc.message, retryable=exc.retryable, data=exc.data)
+        data = _json_data(exc.data)
+        if data is None:
+            data = {"unserializable": repr(exc.data)[:1000]}
+        return Failure(ERROR_NODE, str(exc.message), retryable=exc.retryable, data=data)
     logger.warning("Node raised an unexpected exception", exc_info=exc)
     return Failure(ERROR_EXCEPTION, f"{type(exc).__name__}: {exc}")
 
@@ -423,7 +436,10 @@ def suspend(unit: Unit, node: NodeExecution, request: Suspend) -> None:
     if kind not in _SUSPEND_KINDS or (kind == SUSPEND_DELAY and not request.wake_at):
         fail(unit, node, Failure(ERROR_BAD_RESULT, MSG_BAD_SUSPEND.format(kind=kind), retryable=False))
         return
-    data = json.loads(json.dumps(request.data, cls=DjangoJSONEncoder))
+    data = _json_data(request.data)
+    if not isinstance(data, dict):
+        fail(unit, node, Failure(ERROR_BAD_RESULT, MSG_BAD_SUSPEND_DATA, retryable=False))
+        return
     if kind == SUSPEND_CHILDREN:
         from .children import children_problem
 

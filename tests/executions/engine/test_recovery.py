@@ -172,3 +172,23 @@ def test_the_active_gauge_reads_the_database(engine_worker):
     execution = start(make_workflow(*chain({"id": "wait", "type": "delay", "config": {"seconds": 3600}})))
     wait_node(execution, "wait", "waiting")
     assert sample("active_workflow_executions") == 1
+
+
+@pytest.mark.django_db
+def test_a_node_lost_with_its_worker_again_and_again_fails_instead_of_looping(test_nodes):
+    """Without a worker (nothing is dispatched in this test): claim, lose the lease, reap; the third loss fails."""
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    trigger = node(execution, "start")
+    for lost in (1, 2, 3):
+        claim = claim_node(str(execution.pk), str(trigger.pk), trigger.task_id, node_id="start")
+        assert claim is not None
+        NodeExecution.objects.filter(pk=trigger.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+        recovery.reap(timezone.now())
+        trigger = node(execution, "start")
+        if lost < recovery.MAX_LOST_RUNS:
+            assert trigger.status == "queued"
+            assert trigger.state["lost"] == lost
+    assert trigger.status == "failed"
+    assert trigger.error["type"] == "worker_lost"
+    assert trigger.error["message"] == recovery.MSG_LOST_TOO_OFTEN.format(count=3)
+    assert WorkflowExecution.objects.get(pk=execution.pk).status == "failed"

@@ -140,3 +140,21 @@ def test_a_delay_without_a_wake_up_time_fails_the_node(engine_worker):
 def test_suspend_is_accepted_as_a_result():
     request = Suspend(kind="delay")
     assert runner.run_with_timeout(lambda c: request, ctx(), timeout=5, renew=lambda: True) is request
+
+
+def test_node_error_data_that_is_not_json_is_kept_as_text():
+    def run(c):
+        raise NodeError("bad", data={"when": object()})
+
+    failure = runner.run_with_timeout(run, ctx(), timeout=5, renew=lambda: True)
+    assert failure.data["unserializable"].startswith("{'when': <object object")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_suspend_with_data_that_is_not_json_fails_the_node(engine_worker, monkeypatch):
+    from tests.executions.engine.testnodes import WaitNode
+
+    monkeypatch.setattr(WaitNode, "run", lambda self, c: Suspend(kind="approval", data={"x": object()}))
+    workflow = make_workflow(*chain({"id": "w", "type": "test.wait", "config": {"kind": "delay"}}))
+    execution = wait_finished(start(workflow))
+    assert node(execution, "w").error["message"] == runner.MSG_BAD_SUSPEND_DATA
