@@ -136,8 +136,12 @@ def _headers(user) -> dict:
 async def _receive_events(ws, *, until_seq: int | None = None, stop_after: int | None = None) -> list[dict]:
     """Events (not snapshots or pings) until the execution's final event, `until_seq`, or `stop_after` events."""
     received: list[dict] = []
+    # One deadline for the whole wait: heartbeat pings would otherwise renew a per-message timeout forever.
+    deadline = time.monotonic() + TIMEOUT
     while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no final event within {TIMEOUT} s; received {[m['type'] for m in received]}"
+        message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
         if message["type"] in ("snapshot", "ping", "pong"):
             continue
         received.append(message)
