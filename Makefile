@@ -20,8 +20,11 @@ run: venv
 	$(PY) manage.py bootstrap_demo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
+# Tests that run a real ASGI server beside a real worker get a process of their own, as in production:
+# the channel layer and the event-loop handoff are process-wide and earlier in-process workers leave theirs.
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not own_process" $(PYTEST_ARGS)
+	$(PY) -m pytest -m own_process $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

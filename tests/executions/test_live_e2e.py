@@ -30,7 +30,7 @@ from concertmaster.asgi import application
 from concertmaster.celery import app as celery_app
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.own_process, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 30.0
 
