@@ -21,9 +21,10 @@ from apps.executions.models import ExecutionEvent, WorkflowExecution
 from concertmaster.celery import app
 from tests.executions.engine import testnodes
 from tests.executions.engine.helpers import chain, make_workflow, node, start, statuses, wait_finished, wait_for
-from tests.reliability.testnode_plugin import QUEUE_ENV
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+#: Read by tests/reliability/testnode_plugin.py in the worker (not imported here: it registers node types).
+QUEUE_ENV = "CONCERTMASTER_TEST_QUEUE"
 LEASE_SECONDS = 3
 
 pytestmark = [

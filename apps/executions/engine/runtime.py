@@ -16,7 +16,6 @@ import logging
 import queue
 import random
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,7 +211,6 @@ class _Publisher:
     def _run(self) -> None:
         from apps.executions import events as live
 
-        _lend_an_event_loop()
         while True:
             for event in self._queue.get():
                 try:
@@ -222,26 +220,6 @@ class _Publisher:
 
 
 publisher = _Publisher()
-
-
-def _lend_an_event_loop() -> None:
-    """Give a worker process one long-lived event loop for channel layer sends.
-
-    Without one, every send runs through `async_to_sync` on a fresh loop, and channels-redis opens a new
-    Redis connection for each. Only where no server loop exists (a standalone worker on Redis): in the
-    embedded mode the in-memory layer belongs to the ASGI server's loop.
-    """
-    import asyncio
-
-    from concertmaster import embedded
-
-    if settings.EMBEDDED or embedded.server_loop() is not None:
-        return
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="concertmaster-events-loop", daemon=True).start()
-    while not loop.is_running():
-        time.sleep(0.001)
-    embedded.set_server_loop(loop)
 
 
 def _on_commit(events, dispatches, wakes, revokes, after) -> None:

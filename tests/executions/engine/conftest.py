@@ -1,7 +1,9 @@
 """A real Celery worker (in a thread, on the configured broker) and the test node types, for engine tests.
 
-The worker starts once per session (stopping one takes seconds); each test purges the queue before it
-starts and waits for the worker to be idle before its database is flushed.
+The worker starts once for this package (stopping one takes seconds) and stops when its tests are done,
+before other packages start workers of their own in this process. Each test purges the queue before it
+starts, keeps countdowns short, and waits for the worker to be idle before its database is flushed (a task
+still running then would race the flush).
 """
 
 import time
@@ -20,7 +22,7 @@ def test_nodes():
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def session_worker(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         app.control.purge()
@@ -29,14 +31,17 @@ def session_worker(django_db_setup, django_db_blocker):
 
 
 def wait_idle(timeout: float = 20.0) -> None:
+    """Wait until the worker runs nothing and holds nothing (tasks with a countdown are held, reserved)."""
     deadline = time.monotonic() + timeout
     while (worker_state.active_requests or worker_state.reserved_requests) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
 @pytest.fixture
-def engine_worker(session_worker, transactional_db, test_nodes):
-    """The session's worker, consuming the engine's tasks; the test's database is shared with it."""
+def engine_worker(session_worker, transactional_db, test_nodes, settings):
+    """The package's worker, consuming the engine's tasks; the test's database is shared with it."""
+    # Longer waits are left to the waker (tests call it): a long countdown would outlive its test.
+    settings.CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS = 2
     app.control.purge()
     yield session_worker
     app.control.purge()
