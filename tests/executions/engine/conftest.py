@@ -11,6 +11,7 @@ import time
 import pytest
 from celery.contrib.testing.worker import start_worker
 from celery.worker import state as worker_state
+from django.db import connections
 
 from concertmaster.celery import app
 from tests.executions.engine import testnodes
@@ -24,10 +25,16 @@ def test_nodes():
 
 @pytest.fixture(scope="package")
 def session_worker(django_db_setup, django_db_blocker):
+    # The worker thread's connection is closed after each task (a connection left open in a thread that
+    # is gone keeps PostgreSQL from dropping the test database).
+    database = connections.settings["default"]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
     with django_db_blocker.unblock():
         app.control.purge()
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
             yield worker
+    database["CONN_MAX_AGE"] = max_age
 
 
 def wait_idle(timeout: float = 20.0) -> None:
