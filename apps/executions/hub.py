@@ -78,10 +78,11 @@ class Hub:
         members = self.members.get(message.get("group", ""))
         if not members:
             return
-        event = message["event"]
-        text = json.dumps(event)
-        for member in tuple(members):
-            member.deliver(event, text)
+        # One event, or a batch of them in order (`events.publish_committed`).
+        for event in message["events"] if "events" in message else (message["event"],):
+            text = json.dumps(event)
+            for member in tuple(members):
+                member.deliver(event, text)
 
 
 _hubs: weakref.WeakKeyDictionary[BaseChannelLayer, Hub] = weakref.WeakKeyDictionary()

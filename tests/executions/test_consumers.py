@@ -423,6 +423,18 @@ async def test_streams_of_one_process_share_one_group_subscription(execution, to
     assert not layer.groups.get(group)
 
 
+async def test_a_stream_receives_a_batch_of_committed_events_in_order(execution, token):
+    """The engine's publisher sends what committed meanwhile as one message per group."""
+    from apps.executions.events import publish_committed
+
+    communicator = await open_stream(f"/ws/executions/{execution.pk}/", token=token)
+    await communicator.receive_json_from(timeout=3)
+    batch = [await add_event(execution, seq, publish_it=False) for seq in (1, 2, 3)]
+    await database_sync_to_async(publish_committed)(batch)
+    assert await receive_seqs(communicator, 3) == [1, 2, 3]
+    await communicator.disconnect()
+
+
 async def test_an_inbox_that_overflows_during_the_replay_closes_4008_and_stops_the_replay(
     execution, token, settings, monkeypatch
 ):

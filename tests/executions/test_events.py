@@ -114,6 +114,24 @@ def test_publish_reaches_the_execution_workflow_and_organization_groups(executio
     assert all(m["type"] == MESSAGE_TYPE and m["event"]["seq"] == 1 for m in messages)
 
 
+def test_committed_events_go_out_as_one_message_per_group_in_order(execution):
+    listener = Listener(execution)
+    events.publish_committed([_event(execution, seq=seq) for seq in (1, 2, 3)])
+    messages = listener.messages()
+    assert sorted(m["group"] for m in messages) == sorted(listener.groups)
+    assert all(m["type"] == MESSAGE_TYPE and [e["seq"] for e in m["events"]] == [1, 2, 3] for m in messages)
+
+
+def test_a_batch_with_an_event_that_cannot_be_described_still_sends_the_rest(execution, caplog):
+    listener = Listener(execution)
+    broken = _event(execution, seq=2)
+    broken.at = None  # no timestamp: the payload cannot be built
+    with caplog.at_level(logging.ERROR, logger="apps.executions.events"):
+        events.publish_committed([_event(execution, seq=1), broken, _event(execution, seq=3)])
+    assert [[e["seq"] for e in m["events"]] for m in listener.messages()] == [[1, 3]] * 3
+    assert "Could not publish execution event" in caplog.text
+
+
 def test_publish_waits_for_the_commit_and_a_rollback_publishes_nothing(execution):
     listener = Listener(execution)
     with transaction.atomic():
