@@ -1,7 +1,11 @@
 """Engine benchmarks with a real worker on PostgreSQL + Redis, each against raw Celery in the same run.
 
-    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/3 \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/3 \\
         .venv/bin/python benchmarks/engine_bench.py [--chain 50] [--repeat 5] [--samples 50] [--pool solo]
+
+It runs with production settings: DEBUG off unless the environment says otherwise, and a throwaway
+SECRET_KEY when none is set. DEBUG on (Django then records every query) is not what a deployment runs and
+was measured slower: the raw chain with a one-row commit per task took 12.3 ms a task against 5.4 ms.
 
 The database is created and migrated if needed. One worker process is started
 (`celery -A concertmaster worker --include benchmarks.engine_plugin`, on a queue of its own) and serves both
@@ -35,6 +39,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concertmaster.settings")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}")
 QUEUE = f"bench-{uuid.uuid4().hex[:8]}"
 os.environ["CONCERTMASTER_BENCH_QUEUE"] = QUEUE
 
@@ -276,6 +282,9 @@ def measure(args) -> dict:
     bench = Bench()
     results: dict = {"chain": args.chain, "repeat": args.repeat, "pool": args.pool, "concurrency": args.concurrency}
     results["load_average"] = os.getloadavg()[0]
+    from django.conf import settings
+
+    results["debug"] = settings.DEBUG
     results["database"] = bench.database_latency()
 
     chain_wf = bench.chain_workflow(args.chain)
@@ -335,7 +344,10 @@ def measure(args) -> dict:
 def report(results: dict) -> None:
     per_node = results["per_node"]
     database = results["database"]
-    print(f"Engine benchmarks (worker: --pool {results['pool']} --concurrency {results['concurrency']})")
+    print(
+        f"Engine benchmarks (worker: --pool {results['pool']} --concurrency {results['concurrency']}; "
+        f"DEBUG {'on' if results['debug'] else 'off'})"
+    )
     print(
         f"Machine: load average {results['load_average']:.1f}; PostgreSQL round trip "
         f"{database['round_trip_ms']:.2f} ms, durable one-row commit {database['commit_ms']:.2f} ms"

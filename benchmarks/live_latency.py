@@ -5,9 +5,11 @@
 
 Three processes: one server (`manage.py serve --no-worker`, uvicorn, channels-redis), one client process
 holding every WebSocket connection (the `websockets` client, all on `/ws/executions/<id>/`), and this
-process, which plays the worker: it appends ExecutionEvent rows, one transaction each, and calls
-`publish()` exactly as the engine does. The commit time is taken by an on_commit callback registered
-before publish's, the receipt time by the client when it reads the frame (wall clock, same machine).
+process, which plays the worker: it appends ExecutionEvent rows, one transaction each, and hands them on
+commit to the engine's publisher thread exactly as the engine does (`runtime.publisher`, which sends what
+has committed meanwhile in one message per group). The commit time is taken by an on_commit callback
+registered before the hand-over, the receipt time by the client when it reads the frame (wall clock, same
+machine).
 
 Baseline, measured in the same run: Redis PUBLISH from this process to a subscriber in the client
 process, the floor for any cross-process message on this broker. The target (issue 6): p95 < 50 ms at
@@ -150,7 +152,7 @@ def _produce(execution, count: int, interval: float) -> dict[int, float]:
     from django.db import transaction
     from django.utils import timezone
 
-    from apps.executions.events import publish
+    from apps.executions.engine.runtime import publisher
     from apps.executions.models import ExecutionEvent, WorkflowExecution
 
     committed: dict[int, float] = {}
@@ -167,7 +169,7 @@ def _produce(execution, count: int, interval: float) -> dict[int, float]:
             )
             WorkflowExecution.objects.filter(pk=execution.pk).update(last_seq=seq)
             transaction.on_commit(lambda seq=seq: committed.__setitem__(seq, time.time()))
-            publish(event)
+            transaction.on_commit(lambda event=event: publisher.put([event]))
         time.sleep(interval)
     return committed
 
