@@ -17,6 +17,7 @@ class NodeExecutionSerializer(serializers.ModelSerializer):
             "status",
             "attempt",
             "input",
+            "rendered_config",
             "output",
             "error",
             "started_at",

@@ -59,6 +59,18 @@ ERROR_WORKER_LOST = "worker_lost"
 _SUSPEND_KINDS = (SUSPEND_DELAY, SUSPEND_APPROVAL, SUSPEND_CHILDREN)
 #: Fields every recorded outcome (success, retry, failure) writes.
 _OUTCOME_FIELDS = ("status", "error", "state", "duration_ms", "lease_expires_at", "updated_at")
+#: Written with an outcome when the run set them (a node completing; not a worker-lost failure).
+_RUN_FIELDS = ("input", "rendered_config")
+
+
+def _with_run_fields(node: NodeExecution, fields: list[str]) -> list[str]:
+    deferred = node.get_deferred_fields()
+    return [*fields, *(name for name in _RUN_FIELDS if name not in deferred)]
+
+
+def _outcome_fields(node: NodeExecution, *extra: str) -> list[str]:
+    return _with_run_fields(node, [*_OUTCOME_FIELDS, *extra])
+
 
 MSG_TIMEOUT = "The node did not finish within {seconds:g} seconds."
 MSG_OUTPUT_TOO_LARGE = (
@@ -116,10 +128,10 @@ def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id
     if claim is None:
         return
     started = time.monotonic()
-    outcome = execute(claim)
+    outcome, config = execute(claim)
     if outcome is ABANDONED:
         return
-    complete_node(claim, outcome, time.monotonic() - started)
+    complete_node(claim, outcome, time.monotonic() - started, config=config)
 
 
 def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> Claim | None:
@@ -236,19 +248,20 @@ def _build_claim(
 # --- running -------------------------------------------------------------------------------------------------
 
 
-def execute(claim: Claim) -> Any:
-    """Run the claimed node; returns a NodeResult, a Suspend, a Failure or ABANDONED."""
+def execute(claim: Claim) -> tuple[Any, dict | None]:
+    """Run the claimed node; returns (a NodeResult, a Suspend, a Failure or ABANDONED; the rendered config,
+    None when it could not be rendered)."""
     try:
         node_class = registry.get(claim.node_type)
     except UnknownNodeType as exc:
-        return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False)
+        return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False), None
     try:
         config = render(claim.spec.get("config", {}), claim.expression_context, pointer="/config")
     except ExpressionError as exc:
-        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer})
+        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer}), None
     credentials = _credentials(claim.organization_id, node_class.credential_fields, config)
     if isinstance(credentials, Failure):
-        return credentials
+        return credentials, config
     ctx = NodeContext(
         node_id=claim.node_id,
         execution_id=claim.execution_id,
@@ -263,7 +276,7 @@ def execute(claim: Claim) -> Any:
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
     )
     timeout = float(claim.spec.get("timeout_seconds") or settings.CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS)
-    return run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim))
+    return run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim)), config
 
 
 def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) -> dict | Failure:
@@ -332,6 +345,18 @@ def _json_data(value: Any) -> Any:
         return None
 
 
+def _recorded(value: Any) -> Any:
+    """`value` as stored for inspection: JSON data, or a note saying why it was left out."""
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError) as exc:
+        return {"omitted": f"not JSON data: {exc}"}
+    limit = settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
+    if len(text) > limit:
+        return {"omitted": f"{len(text)} bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES ({limit})"}
+    return json.loads(text)
+
+
 def _failure_from_exception(exc: BaseException) -> Failure:
     if isinstance(exc, NodeError):
         data = _json_data(exc.data)
@@ -345,8 +370,11 @@ def _failure_from_exception(exc: BaseException) -> Failure:
 # --- completing ------------------------------------------------------------------------------------------------
 
 
-def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
-    """Record the outcome once, with the execution locked, and ask the scheduler what is next."""
+def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | None = None) -> None:
+    """Record the outcome once, with the execution locked, and ask the scheduler what is next.
+
+    The run's input (by port) and rendered config are stored with the outcome, for the API, admin and editor.
+    """
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
     with locked(claim.execution_id) as unit:
@@ -357,6 +385,8 @@ def complete_node(claim: Claim, outcome: Any, seconds: float) -> None:
             return
         node.duration_ms = int(seconds * 1000)
         node.lease_expires_at = None
+        node.input = _recorded(claim.inputs)
+        node.rendered_config = _recorded(config) if config is not None else None
         if isinstance(outcome, Suspend):
             suspend(unit, node, outcome)
         elif isinstance(outcome, Failure):
@@ -389,7 +419,7 @@ def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bo
     node.error = None
     node.finished_at = timezone.now()
     node.state = {}
-    node.save(update_fields=[*_OUTCOME_FIELDS, "ports", "output", "finished_at"])
+    node.save(update_fields=_outcome_fields(node, "ports", "output", "finished_at"))
     unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, duration_ms=node.duration_ms)
     if reset_breaker:
         node_type = node.node_type
@@ -412,7 +442,7 @@ def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:
         delay = retry_delay(retry, node.attempt)
         set_node_status(node, NodeStatus.RETRYING)
         node.wake_at = now + timedelta(seconds=delay)
-        node.save(update_fields=[*_OUTCOME_FIELDS, "wake_at"])
+        node.save(update_fields=_outcome_fields(node, "wake_at"))
         delay_seconds = round(delay, 3)
         unit.event(
             EventType.NODE_RETRYING, node.node_id, attempt=node.attempt, delay_seconds=delay_seconds, error=error
@@ -424,7 +454,7 @@ def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:
     node.finished_at = now
     node.ports = sorted(ports) if ports else []
     node.output = {"error": error} if ports else None
-    node.save(update_fields=[*_OUTCOME_FIELDS, "ports", "output", "finished_at"])
+    node.save(update_fields=_outcome_fields(node, "ports", "output", "finished_at"))
     unit.event(EventType.NODE_FAILED, node.node_id, error=error, handled=ports is not None)
     if ports is None:
         halt(unit, {"node_id": node.node_id, **error})
@@ -450,7 +480,8 @@ def suspend(unit: Unit, node: NodeExecution, request: Suspend) -> None:
     set_node_status(node, NodeStatus.WAITING)
     node.wake_at = request.wake_at
     node.state = {"suspend": {"kind": kind, "data": data}}
-    node.save(update_fields=["status", "wake_at", "state", "duration_ms", "lease_expires_at", "updated_at"])
+    fields = ["status", "wake_at", "state", "duration_ms", "lease_expires_at", "updated_at"]
+    node.save(update_fields=_with_run_fields(node, fields))
     wake_at = request.wake_at.isoformat() if request.wake_at else None
     unit.event(EventType.NODE_WAITING, node.node_id, kind=kind, wake_at=wake_at)
     if kind == SUSPEND_CHILDREN:

@@ -118,8 +118,9 @@ def test_an_unknown_node_type_fails_without_retrying():
         expression_context={},
         resume=None,
     )
-    failure = runner.execute(claim)
+    failure, config = runner.execute(claim)
     assert failure.type == runner.ERROR_UNKNOWN_TYPE
+    assert config is None
     assert not failure.retryable
 
 

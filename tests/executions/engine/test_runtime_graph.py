@@ -215,3 +215,36 @@ def test_a_bad_expression_fails_the_node_without_retrying(engine_worker):
     assert error["type"] == "expression"
     assert error["data"]["pointer"] == "/config/value"
     assert node(execution, "e").attempt == 1
+
+
+def test_each_run_records_its_input_by_port_and_its_rendered_config(engine_worker):
+    workflow = make_workflow(
+        [
+            TRIGGER,
+            {"id": "greet", "type": "test.echo", "config": {"value": "Hello {{ trigger.name }}"}},
+            {"id": "fail", "type": "test.fail", "config": {"message": "no {{ nodes.greet.output.value }}"}},
+        ],
+        [("start", "greet"), ("greet", "fail")],
+    )
+    execution = wait_finished(start(workflow, {"name": "Ada"}))
+    assert execution.status == "failed"
+    start_node, greet, fail = node(execution, "start"), node(execution, "greet"), node(execution, "fail")
+    assert start_node.input == {"main": {"name": "Ada"}}
+    assert greet.input == {"main": {"name": "Ada"}}
+    assert greet.rendered_config == {"value": "Hello Ada"}
+    assert fail.input == {"main": greet.output}
+    assert fail.rendered_config == {"message": "no Hello Ada"}
+    assert fail.error["message"] == "no Hello Ada"
+
+
+def test_an_input_over_the_size_limit_is_recorded_as_a_note(engine_worker, settings):
+    settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = 200
+    # The join receives both branches' outputs (about 2 x 130 bytes); each output alone is under the limit.
+    join = {"id": "join", "type": "test.slow", "config": {"seconds": 0.01}}
+    workflow = make_workflow(
+        [TRIGGER, noop("a"), noop("b"), join], [("start", "a"), ("start", "b"), ("a", "join"), ("b", "join")]
+    )
+    execution = wait_finished(start(workflow, {"text": "x" * 110}))
+    assert execution.status == "succeeded"
+    assert node(execution, "a").input == {"main": {"text": "x" * 110}}
+    assert "over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES (200)" in node(execution, "join").input["omitted"]
