@@ -11,6 +11,8 @@ from pathlib import Path
 
 import environ
 
+from apps.core.logging import configure_structlog, logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -54,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -265,13 +268,12 @@ SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 # =============================================================================
 # LOGGING
 # =============================================================================
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"celery": {"level": "WARNING"}},
-}
+# Structured logs (structlog): JSON lines in production, readable text when DEBUG; LOG_FORMAT overrides.
+LOGGING = logging_config(
+    json=env("LOG_FORMAT", default="text" if DEBUG else "json") == "json",
+    level=env("LOG_LEVEL", default="INFO"),
+)
+configure_structlog()
 
 # =============================================================================
 # CONCERTMASTER

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from apps.core.errors import ApplicationError
+from apps.core.logging import current_correlation_id, new_correlation_id
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.validation import definition_validate
@@ -67,7 +68,8 @@ def execution_start(
         input=trigger_data,
         trigger_kind=trigger_kind,
         triggered_by=triggered_by,
-        correlation_id=correlation_id,
+        # The request's id when a request starts it (API, webhook, form, admin), else one of its own.
+        correlation_id=correlation_id or current_correlation_id() or new_correlation_id(),
     )
     if not held_back:
         with runtime.locked(execution.pk) as unit:

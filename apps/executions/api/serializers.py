@@ -44,6 +44,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "output",
             "error",
             "parent",
+            "correlation_id",
             "last_seq",
             "created_at",
             "started_at",

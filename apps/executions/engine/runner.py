@@ -3,6 +3,7 @@ record the outcome and move the execution on (see runtime.py for the locking rul
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.utils import timezone
+from structlog.contextvars import bound_contextvars
 
 from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend
 from apps.nodes.datastore import DjangoNodeServices
@@ -120,18 +122,22 @@ class Claim:
     resume: dict | None
     #: The node type's breaker has failures or is open: a success must reset it.
     breaker_dirty: bool = True
+    #: The execution's correlation id, bound to the run's logs.
+    correlation_id: str = ""
 
 
 def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> None:
     """The body of the node task: claim, run, complete. Every step is a no-op for a stale delivery."""
-    claim = claim_node(execution_id, node_execution_id, task_id, node_id=node_id)
-    if claim is None:
-        return
-    started = time.monotonic()
-    outcome, config = execute(claim)
-    if outcome is ABANDONED:
-        return
-    complete_node(claim, outcome, time.monotonic() - started, config=config)
+    with bound_contextvars(execution_id=str(execution_id), node_id=node_id or None):
+        claim = claim_node(execution_id, node_execution_id, task_id, node_id=node_id)
+        if claim is None:
+            return
+        with bound_contextvars(node_id=claim.node_id, correlation_id=claim.correlation_id or None):
+            started = time.monotonic()
+            outcome, config = execute(claim)
+            if outcome is ABANDONED:
+                return
+            complete_node(claim, outcome, time.monotonic() - started, config=config)
 
 
 def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> Claim | None:
@@ -242,6 +248,7 @@ def _build_claim(
         expression_context=expression_context,
         resume=resume,
         breaker_dirty=breaker_dirty,
+        correlation_id=execution.correlation_id,
     )
 
 
@@ -316,7 +323,9 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=target, name=f"node-{ctx.node_id}", daemon=True)
+    # The node's own logs carry the run's bound context (execution, node, correlation id).
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(target,), name=f"node-{ctx.node_id}", daemon=True)
     thread.start()
     renew_every = max(settings.CONCERTMASTER_ENGINE_LEASE_SECONDS / 3, 0.1)
     deadline = time.monotonic() + timeout
