@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from apps.core.logging import configure_structlog, logging_config
 
@@ -27,8 +28,6 @@ DEBUG = env.bool("DEBUG", default=not (env("DATABASE_URL", default="") or env("R
 _DEV_SECRET_KEY = "django-insecure-concertmaster-dev-only-never-use-in-production"
 SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else None)
 if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -269,10 +268,10 @@ SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 # LOGGING
 # =============================================================================
 # Structured logs (structlog): JSON lines in production, readable text when DEBUG; LOG_FORMAT overrides.
-LOGGING = logging_config(
-    json=env("LOG_FORMAT", default="text" if DEBUG else "json") == "json",
-    level=env("LOG_LEVEL", default="INFO"),
-)
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
+LOGGING = logging_config(json=LOG_FORMAT == "json", level=env("LOG_LEVEL", default="INFO"))
 configure_structlog()
 
 # =============================================================================

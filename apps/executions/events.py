@@ -131,8 +131,7 @@ def publish_committed(events: Iterable[ExecutionEvent]) -> None:
         for group in _groups(payload, event.organization_id):
             batches.setdefault(group, []).append(payload)
     if batches:
-        messages = [(group, {"type": MESSAGE_TYPE, "group": group, "events": sent}) for group, sent in batches.items()]
-        _send(messages, label=f"a batch of {len(messages[0][1]['events'])} events")
+        _send([(group, {"type": MESSAGE_TYPE, "group": group, "events": sent}) for group, sent in batches.items()])
 
 
 def _groups(payload: dict, organization_id) -> tuple[str, str, str]:
@@ -152,10 +151,10 @@ async def _group_send_all(layer: BaseChannelLayer, messages: list[tuple[str, dic
 
 
 def _describe(message: dict) -> str:
+    """For logs: which event, or which run of events, a message carries."""
     if "event" in message:
-        return f"event #{message['event'].get('seq')}"
-    seqs = [event.get("seq") for event in message.get("events", ())]
-    return f"events #{seqs[0]}-#{seqs[-1]}" if seqs else "an empty batch"
+        return f"event #{message['event']['seq']}"
+    return f"events #{message['events'][0]['seq']}-#{message['events'][-1]['seq']}"
 
 
 _publisher_loop: asyncio.AbstractEventLoop | None = None
@@ -177,13 +176,11 @@ def _publisher() -> asyncio.AbstractEventLoop:
 
 def send_to_groups(groups: Iterable[str], payload: dict) -> None:
     """Send `payload` to `groups` now, on the loop that may use the layer (see above). Logs instead of raising."""
-    _send(
-        [(group, {"type": MESSAGE_TYPE, "group": group, "event": payload}) for group in groups],
-        label=f"event #{payload.get('seq')}",
-    )
+    _send([(group, {"type": MESSAGE_TYPE, "group": group, "event": payload}) for group in groups])
 
 
-def _send(messages: list[tuple[str, dict]], *, label: str) -> None:
+def _send(messages: list[tuple[str, dict]]) -> None:
+    label = _describe(messages[0][1]) if messages else "nothing"
     try:
         layer = get_channel_layer()
         if layer is None:

@@ -69,6 +69,12 @@ def test_secret_key_is_required_without_debug():
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def test_an_unknown_log_format_fails_at_start_naming_it():
+    result = _load(LOG_FORMAT="xml")
+    assert result.returncode != 0
+    assert "LOG_FORMAT must be 'json' or 'text', not 'xml'" in result.stderr
+
+
 @pytest.mark.slow
 def test_check_deploy_is_clean_in_production():
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}

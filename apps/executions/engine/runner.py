@@ -355,15 +355,13 @@ def _json_data(value: Any) -> Any:
 
 
 def _recorded(value: Any) -> Any:
-    """`value` as stored for inspection: JSON data, or a note saying why it was left out."""
+    """`value` as stored for inspection (input, rendered config): JSON data, or a note saying why it was left out."""
     try:
-        text = json.dumps(value, cls=DjangoJSONEncoder)
-    except (TypeError, ValueError) as exc:
-        return {"omitted": f"not JSON data: {exc}"}
-    limit = settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
-    if len(text) > limit:
-        return {"omitted": f"{len(text)} bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES ({limit})"}
-    return json.loads(text)
+        return _bounded_json(value)
+    except _Unstorable as exc:
+        if exc.error:
+            return {"omitted": f"not JSON data: {exc.error}"}
+        return {"omitted": f"{exc.size} bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES ({exc.limit})"}
 
 
 def _failure_from_exception(exc: BaseException) -> Failure:
@@ -407,17 +405,35 @@ def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | 
         unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
 
 
+class _Unstorable(Exception):
+    """Why a value cannot be stored: it is not JSON data (`error`), or its JSON is `size` bytes, over `limit`."""
+
+    def __init__(self, *, error: str = "", size: int = 0, limit: int = 0) -> None:
+        super().__init__(error or f"{size} > {limit}")
+        self.error, self.size, self.limit = error, size, limit
+
+
+def _bounded_json(value: Any) -> Any:
+    """`value` as plain JSON data within CONCERTMASTER_NODE_OUTPUT_MAX_BYTES (bytes of its JSON text)."""
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError) as exc:
+        raise _Unstorable(error=str(exc)) from exc
+    size, limit = len(text.encode()), settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
+    if size > limit:
+        raise _Unstorable(size=size, limit=limit)
+    return json.loads(text)
+
+
 def _serialize(result: NodeResult) -> dict | Failure:
     """The outputs as plain JSON data, or the Failure explaining why they cannot be stored."""
     try:
-        text = json.dumps(result.outputs, cls=DjangoJSONEncoder)
-    except (TypeError, ValueError) as exc:
-        return Failure(ERROR_OUTPUT_NOT_JSON, MSG_OUTPUT_NOT_JSON.format(error=exc), retryable=False)
-    size = len(text.encode())
-    limit = settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
-    if size > limit:
-        return Failure(ERROR_OUTPUT_TOO_LARGE, MSG_OUTPUT_TOO_LARGE.format(size=size, limit=limit), retryable=False)
-    return json.loads(text)
+        return _bounded_json(result.outputs)
+    except _Unstorable as exc:
+        if exc.error:
+            return Failure(ERROR_OUTPUT_NOT_JSON, MSG_OUTPUT_NOT_JSON.format(error=exc.error), retryable=False)
+        message = MSG_OUTPUT_TOO_LARGE.format(size=exc.size, limit=exc.limit)
+        return Failure(ERROR_OUTPUT_TOO_LARGE, message, retryable=False)
 
 
 def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bool = True) -> None:

@@ -159,3 +159,11 @@ def test_a_suspend_with_data_that_is_not_json_fails_the_node(engine_worker, monk
     workflow = make_workflow(*chain({"id": "w", "type": "test.wait", "config": {"kind": "delay"}}))
     execution = wait_finished(start(workflow))
     assert node(execution, "w").error["message"] == runner.MSG_BAD_SUSPEND_DATA
+
+
+def test_a_recorded_value_is_json_data_or_a_note_saying_why_not(settings):
+    settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = 20
+    assert runner._recorded({"main": [1, 2]}) == {"main": [1, 2]}
+    assert runner._recorded({1, 2})["omitted"].startswith("not JSON data: ")
+    # The limit counts the JSON text: 30 characters and their quotes.
+    assert runner._recorded("x" * 30) == {"omitted": "32 bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES (20)"}
