@@ -254,8 +254,9 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def heartbeat(self) -> None:
         interval = settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS
-        # A random first beat spreads the streams' database checks (many clients connect at once).
-        await asyncio.sleep(random.uniform(0, interval))
+        # A random first beat spreads the streams' database checks (many clients connect at once), never
+        # sooner than half an interval after connecting (a stream just sent its snapshot).
+        await asyncio.sleep(random.uniform(interval / 2, interval))
         while self.put((TICK,)):
             await asyncio.sleep(interval)
 
