@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
@@ -27,18 +27,21 @@ from apps.workflows.models import Credential
 
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
-from ..models import NodeExecution
-from . import breaker
+from ..models import NodeExecution, WorkflowExecution
+from . import breaker, statements
 from . import scheduler as sched
 from .runtime import (
     SUSPEND_APPROVAL,
     SUSPEND_CHILDREN,
     SUSPEND_DELAY,
+    CompiledGraph,
     EventType,
     Unit,
     advance,
+    compiled_graph,
     halt,
     locked,
+    publisher,
     retry_delay,
     set_node_status,
 )
@@ -126,10 +129,12 @@ class Claim:
     correlation_id: str = ""
 
 
-def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> None:
+def run_node(
+    execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "", version_id: str = ""
+) -> None:
     """The body of the node task: claim, run, complete. Every step is a no-op for a stale delivery."""
     with bound_contextvars(execution_id=str(execution_id), node_id=node_id or None):
-        claim = claim_node(execution_id, node_execution_id, task_id, node_id=node_id)
+        claim = claim_node(execution_id, node_execution_id, task_id, node_id=node_id, version_id=version_id)
         if claim is None:
             return
         with bound_contextvars(node_id=claim.node_id, correlation_id=claim.correlation_id or None):
@@ -140,11 +145,18 @@ def run_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id
             complete_node(claim, outcome, time.monotonic() - started, config=config)
 
 
-def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "") -> Claim | None:
+def claim_node(
+    execution_id: str, node_execution_id: str, task_id: str, *, node_id: str = "", version_id: str = ""
+) -> Claim | None:
     """Take the node for this task (queued under this task id -> running, with a lease) and read its inputs.
 
-    With `node_id` (sent with the task), the node and the outputs it reads come back in one query.
+    With `node_id` (sent with the task), the node and the outputs it reads come back in one query; with the
+    version too, on PostgreSQL, the whole claim is one statement (`statements.claim`).
     """
+    if node_id and version_id and connection.vendor == "postgresql":
+        claim = _claim_in_one_statement(execution_id, node_execution_id, task_id, node_id, version_id)
+        if claim is not _SLOW_PATH:
+            return claim
     with locked(execution_id, durable=False) as unit:
         rows = _claim_rows(unit, node_id) if node_id else {}
         node = (
@@ -174,6 +186,44 @@ def claim_node(execution_id: str, node_execution_id: str, task_id: str, *, node_
         unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
         finished = {nid: row for nid, row in rows.items() if nid != node.node_id} if rows else None
         return _build_claim(unit, node, task_id, resume, finished, breaker_dirty)
+
+
+#: The one-statement claim cannot take this node (its breaker is not closed): the locked path decides.
+_SLOW_PATH = object()
+
+
+def _claim_in_one_statement(
+    execution_id: str, node_execution_id: str, task_id: str, node_id: str, version_id: str
+) -> Claim | object | None:
+    compiled = compiled_graph(version_id)
+    graph = compiled.graph
+    if node_id not in graph.nodes:
+        return _SLOW_PATH
+    spec = compiled.node(node_id)
+    blocked_until, breaker_dirty = breaker.admission(spec["type"])
+    if blocked_until is not None:  # parking the node is the locked path's
+        return _SLOW_PATH
+    if _reads_all_outputs(spec):
+        sources = [other for other in graph.nodes if other != node_id]
+    else:
+        sources = sorted({edge.source for edge in graph.inbound[node_id]})
+    now = timezone.now()
+    claimed = statements.claim(
+        execution_id=execution_id,
+        node_execution_id=node_execution_id,
+        task_id=task_id,
+        event_type=EventType.NODE_STARTED,
+        sources=sources,
+        now=now,
+        lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS),
+    )
+    if claimed is None:
+        return None
+    events = [claimed.event]
+    transaction.on_commit(lambda: publisher.put(events))
+    node = claimed.node
+    resume = node.state.get("resume")
+    return _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished, breaker_dirty)
 
 
 def _reads_all_outputs(spec: dict) -> bool:
@@ -211,14 +261,27 @@ def _build_claim(
     execution = unit.execution
     compiled = unit.graph
     spec = compiled.node(node.node_id)
-    graph = compiled.graph
     if rows is None:
         rows = NodeExecution.objects.filter(execution_id=execution.pk).exclude(pk=node.pk)
         if not _reads_all_outputs(spec):
-            rows = rows.filter(node_id__in={edge.source for edge in graph.inbound[node.node_id]})
+            rows = rows.filter(node_id__in={edge.source for edge in compiled.graph.inbound[node.node_id]})
         rows = {row.node_id: row for row in rows}
     done = (NodeStatus.SUCCEEDED, NodeStatus.FAILED)
     finished = {nid: (row.ports, row.output) for nid, row in rows.items() if row.status in done}
+    return _claim_from(execution, node, compiled, task_id, resume, finished, breaker_dirty)
+
+
+def _claim_from(
+    execution: WorkflowExecution,
+    node: NodeExecution,
+    compiled: CompiledGraph,
+    task_id: str,
+    resume: dict | None,
+    finished: dict[str, tuple[list, Any]],
+    breaker_dirty: bool,
+) -> Claim:
+    """The Claim of a node just taken, from its execution and the (ports, output) of its finished sources."""
+    graph = compiled.graph
     if graph.inbound[node.node_id]:
         inputs = sched.node_inputs(graph, node.node_id, finished)
     else:
@@ -243,7 +306,7 @@ def _build_claim(
         node_id=node.node_id,
         node_type=node.node_type,
         attempt=node.attempt,
-        spec=spec,
+        spec=compiled.node(node.node_id),
         inputs=inputs,
         expression_context=expression_context,
         resume=resume,
@@ -384,7 +447,7 @@ def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | 
     """
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
-    with locked(claim.execution_id) as unit:
+    with locked(claim.execution_id, nodes=True) as unit:
         node = unit.node(claim.node_id)
         if node is None or node.status != NodeStatus.RUNNING or node.task_id != claim.task_id:
             # A duplicate delivery, or the node was cancelled or re-queued meanwhile: the outcome is dropped.
@@ -444,7 +507,7 @@ def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bo
     node.error = None
     node.finished_at = timezone.now()
     node.state = {}
-    node.save(update_fields=_outcome_fields(node, "ports", "output", "finished_at"))
+    unit.save_node(node, _outcome_fields(node, "ports", "output", "finished_at"))
     unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, duration_ms=node.duration_ms)
     if reset_breaker:
         node_type = node.node_type

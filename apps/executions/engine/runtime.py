@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, CharField, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.sql import InsertQuery
+from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidTransition
@@ -39,7 +39,7 @@ from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
 from . import scheduler as sched
-from . import transitions
+from . import statements, transitions
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,12 @@ _ROW_NAMES = {
 # In model field order: Model.from_db() maps a partial row by that order.
 _ROW_FIELDS = tuple(f.attname for f in NodeExecution._meta.concrete_fields if f.attname in _ROW_NAMES)
 _NODE_ID, _STATUS, _PORTS = (_ROW_FIELDS.index(name) for name in ("node_id", "status", "ports"))
+#: Positions of the id columns, which rows read as JSON (PostgreSQL's `locked(nodes=True)`) carry as text.
+_UUID_POSITIONS = frozenset(
+    _ROW_FIELDS.index(f.attname)
+    for f in NodeExecution._meta.concrete_fields
+    if f.attname in _ROW_NAMES and f.get_internal_type() in ("UUIDField", "ForeignKey")
+)
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,7 @@ class Unit:
 
     execution: WorkflowExecution
     events: list[ExecutionEvent] = field(default_factory=list)
-    dispatches: list[tuple[str, str, str, str]] = field(default_factory=list)
+    dispatches: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     wakes: list[tuple[str, str, float]] = field(default_factory=list)
     revokes: list[str] = field(default_factory=list)
     after_commit: list = field(default_factory=list)
@@ -120,6 +126,9 @@ class Unit:
     #: view calls `forget_nodes()`.
     _rows: dict[str, tuple] | None = None
     _objects: dict[str, NodeExecution] = field(default_factory=dict)
+    #: Node UPDATEs (sql, params) waiting to go out with the events (PostgreSQL), and the rows they change.
+    _pending: list[tuple[str, tuple]] = field(default_factory=list)
+    _pending_pks: set[str] = field(default_factory=set)
 
     @property
     def graph(self) -> CompiledGraph:
@@ -127,7 +136,7 @@ class Unit:
 
     def _node_rows(self) -> dict[str, tuple]:
         if self._rows is None:
-            rows = NodeExecution.objects.filter(execution_id=self.execution.pk).values_list(*_ROW_FIELDS)
+            rows = self.nodes().values_list(*_ROW_FIELDS)
             self._rows = {row[_NODE_ID]: row for row in rows}
         return self._rows
 
@@ -137,6 +146,8 @@ class Unit:
             row = self._node_rows().get(node_id)
             if row is None:
                 return None
+            if isinstance(row[0], str):
+                row = tuple(uuid.UUID(value) if i in _UUID_POSITIONS else value for i, value in enumerate(row))
             self._objects[node_id] = NodeExecution.from_db(connection.alias, _ROW_FIELDS, row)
         return self._objects[node_id]
 
@@ -172,24 +183,69 @@ class Unit:
         )
 
     def dispatch(self, node: NodeExecution) -> None:
-        self.dispatches.append((str(self.execution.pk), str(node.pk), node.node_id, node.task_id))
+        execution = self.execution
+        self.dispatches.append((str(execution.pk), str(node.pk), node.node_id, node.task_id, str(execution.version_id)))
 
     def wake_later(self, node: NodeExecution, seconds: float) -> None:
         """Also wake `node` by a countdown when it is short (beat wakes it in any case)."""
         if seconds <= settings.CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS:
             self.wakes.append((str(self.execution.pk), str(node.pk), max(seconds, 0.0)))
 
+    def update_nodes(self, node_pks: list, **values: Any) -> None:
+        """UPDATE these node rows with `values`: at once on SQLite; on PostgreSQL as part of the unit's last
+        statement (with the events), unless a later read or a second change of the same rows writes it sooner.
+
+        Reads of node rows inside a unit go through `nodes()`, which writes what is pending first.
+        """
+        rows = (
+            NodeExecution.objects.filter(pk__in=node_pks)
+            if len(node_pks) > 1
+            else NodeExecution.objects.filter(pk=node_pks[0])
+        )
+        if connection.vendor != "postgresql":
+            rows.update(**values)
+            return
+        pks = {str(pk) for pk in node_pks}
+        if pks & self._pending_pks:  # one statement may not change a row twice
+            self.write_pending()
+        query = rows.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        self._pending.append(query.get_compiler(connection=connection).as_sql())
+        self._pending_pks |= pks
+
+    def save_node(self, node: NodeExecution, fields: list[str]) -> None:
+        """`node.save(update_fields=fields)`, through `update_nodes` (auto_now fields are set as save() would)."""
+        meta = node._meta
+        values = {name: meta.get_field(name).pre_save(node, False) for name in fields}
+        self.update_nodes([node.pk], **values)
+
+    def write_pending(self) -> None:
+        for sql, params in self._pending:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        self._pending, self._pending_pks = [], set()
+
+    def nodes(self):
+        """This execution's node rows, as a queryset (pending changes written first)."""
+        self.write_pending()
+        return NodeExecution.objects.filter(execution_id=self.execution.pk)
+
     def flush(self) -> None:
         if self.events:
-            _store_events(self.execution, self.events)
+            _store_events(self.execution, self.events, self._pending)
+            self._pending, self._pending_pks = [], set()
+        self.write_pending()
         events, dispatches, wakes, revokes = self.events, self.dispatches, self.wakes, self.revokes
         after = self.after_commit
         transaction.on_commit(lambda: _on_commit(events, dispatches, wakes, revokes, after))
         self.events, self.dispatches, self.wakes, self.revokes, self.after_commit = [], [], [], [], []
 
 
-def _store_events(execution: WorkflowExecution, events: list[ExecutionEvent]) -> None:
-    """Insert the events and record the execution's last seq: one statement on PostgreSQL, two elsewhere."""
+def _store_events(
+    execution: WorkflowExecution, events: list[ExecutionEvent], pending: list[tuple[str, tuple]] = ()
+) -> None:
+    """Insert the events and record the execution's last seq: one statement on PostgreSQL (with the unit's
+    pending node updates), two elsewhere."""
     if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH
         ExecutionEvent.objects.bulk_create(events)
         WorkflowExecution.objects.filter(pk=execution.pk).update(last_seq=execution.last_seq)
@@ -198,10 +254,12 @@ def _store_events(execution: WorkflowExecution, events: list[ExecutionEvent]) ->
     insert.insert_values(ExecutionEvent._meta.concrete_fields, events)
     [(insert_sql, insert_params)] = insert.get_compiler(connection=connection).as_sql()
     table = connection.ops.quote_name(WorkflowExecution._meta.db_table)
+    updates = "".join(f"updated{index} AS ({sql}), " for index, (sql, _) in enumerate(pending))
+    params = [param for _, update_params in pending for param in update_params]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH inserted AS ({insert_sql}) UPDATE {table} SET last_seq = %s WHERE id = %s",
-            [*insert_params, execution.last_seq, execution.pk],
+            f"WITH {updates}inserted AS ({insert_sql}) UPDATE {table} SET last_seq = %s WHERE id = %s",
+            [*params, *insert_params, execution.last_seq, execution.pk],
         )
 
 
@@ -254,8 +312,8 @@ publisher = _Publisher()
 def _on_commit(events, dispatches, wakes, revokes, after) -> None:
     from . import tasks
 
-    for execution_id, node_execution_id, node_id, task_id in dispatches:
-        tasks.run_node.apply_async(args=[execution_id, node_execution_id, node_id], task_id=task_id)
+    for execution_id, node_execution_id, node_id, task_id, version_id in dispatches:
+        tasks.run_node.apply_async(args=[execution_id, node_execution_id, node_id, version_id], task_id=task_id)
     for execution_id, node_execution_id, countdown in wakes:
         tasks.wake_node.apply_async(args=[execution_id, node_execution_id], countdown=countdown)
     if revokes:
@@ -276,8 +334,11 @@ def _revoke(task_ids: list[str]) -> None:
 
 
 @contextmanager
-def locked(execution_id: Any, *, durable: bool = True) -> Iterator[Unit]:
+def locked(execution_id: Any, *, durable: bool = True, nodes: bool = False) -> Iterator[Unit]:
     """One transaction holding the execution row; yields a Unit flushed when the block succeeds.
+
+    `nodes=True` reads the scheduler's view of every node in the locking statement itself on PostgreSQL (for a
+    unit that will need it: a node completing), instead of in a second query when first asked.
 
     `durable=False` lets PostgreSQL acknowledge the commit before its WAL reaches the disk (for a claim:
     losing it in a database crash only means the node is claimed and run again, which at-least-once
@@ -286,6 +347,12 @@ def locked(execution_id: Any, *, durable: bool = True) -> Iterator[Unit]:
     # No savepoint when nested (a service's transaction, a parent cancelling its children): a failure here
     # must undo the whole change anyway.
     with transaction.atomic(savepoint=False):
+        if nodes and connection.vendor == "postgresql":
+            execution, rows = statements.lock_with_nodes(execution_id, _ROW_FIELDS)
+            unit = Unit(execution=execution, _rows=rows)
+            yield unit
+            unit.flush()
+            return
         executions = WorkflowExecution.objects.select_for_update()
         if not durable and connection.vendor == "postgresql":
             # Set in the locking statement itself: one round trip fewer than a SET LOCAL before it.
@@ -347,8 +414,13 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
         task_id: Any = nodes[0].task_id
     else:
         task_id = Case(*(When(pk=node.pk, then=Value(node.task_id)) for node in nodes), output_field=CharField())
-    NodeExecution.objects.filter(pk__in=[node.pk for node in nodes]).update(
-        status=NodeStatus.QUEUED, task_id=task_id, lease_expires_at=lease, wake_at=None, updated_at=now
+    unit.update_nodes(
+        [node.pk for node in nodes],
+        status=NodeStatus.QUEUED,
+        task_id=task_id,
+        lease_expires_at=lease,
+        wake_at=None,
+        updated_at=now,
     )
 
 
@@ -365,8 +437,8 @@ def advance(unit: Unit) -> None:
     step = sched.next_step(compiled.graph, compiled.order, node_states(unit))
     if step.skipped:
         now = timezone.now()
-        NodeExecution.objects.filter(execution_id=execution.pk, node_id__in=step.skipped).update(
-            status=NodeStatus.SKIPPED, finished_at=now
+        unit.update_nodes(
+            [unit.node(node_id).pk for node_id in step.skipped], status=NodeStatus.SKIPPED, finished_at=now
         )
         for node_id in step.skipped:
             node = unit.node(node_id)
@@ -475,9 +547,9 @@ def after_finish(unit: Unit) -> None:
 def _execution_output(unit: Unit) -> Any:
     graph = unit.graph.graph
     leaves = [node_id for node_id in graph.nodes if not graph.outbound[node_id]]
-    rows = NodeExecution.objects.filter(
-        execution_id=unit.execution.pk, node_id__in=leaves, status=NodeStatus.SUCCEEDED
-    ).values_list("node_id", "ports", "output")
+    rows = (
+        unit.nodes().filter(node_id__in=leaves, status=NodeStatus.SUCCEEDED).values_list("node_id", "ports", "output")
+    )
     return sched.leaf_output(graph, {node_id: (ports, output) for node_id, ports, output in rows})
 
 
@@ -498,7 +570,7 @@ def cancel_open_nodes(unit: Unit, *, include_running: bool) -> list[str]:
     statuses = [NodeStatus.PENDING, NodeStatus.QUEUED, NodeStatus.RETRYING, NodeStatus.WAITING]
     if include_running:
         statuses.append(NodeStatus.RUNNING)
-    nodes = list(NodeExecution.objects.filter(execution_id=unit.execution.pk, status__in=statuses))
+    nodes = list(unit.nodes().filter(status__in=statuses))
     now = timezone.now()
     for node in nodes:
         if node.task_id and node.status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
@@ -578,7 +650,7 @@ def pause_execution(unit: Unit, *, by: str = "") -> None:
     execution = unit.execution
     set_execution_status(execution, ExecutionStatus.PAUSED)
     execution.save(update_fields=["status", "updated_at"])
-    queued = list(NodeExecution.objects.filter(execution_id=execution.pk, status=NodeStatus.QUEUED))
+    queued = list(unit.nodes().filter(status=NodeStatus.QUEUED))
     for node in queued:
         unit.revokes.append(node.task_id)
         set_node_status(node, NodeStatus.PENDING)
@@ -597,9 +669,7 @@ def resume_execution(unit: Unit, *, by: str = "") -> None:
     from .recovery import wake
 
     now = timezone.now()
-    parked = NodeExecution.objects.filter(
-        execution_id=execution.pk, status__in=(NodeStatus.RETRYING, NodeStatus.WAITING)
-    )
+    parked = unit.nodes().filter(status__in=(NodeStatus.RETRYING, NodeStatus.WAITING))
     for node in parked:
         # Children may have finished while paused, and starting the next ones was held back.
         if node_due_wake(node, now) or node.state.get("suspend", {}).get("kind") == SUSPEND_CHILDREN:
@@ -610,9 +680,7 @@ def resume_execution(unit: Unit, *, by: str = "") -> None:
 def retry_failed_execution(unit: Unit, *, by: str = "") -> list[str]:
     """failed -> running again: reset the failed nodes that stopped it and the nodes cancelled with them."""
     execution = unit.execution
-    nodes = list(
-        NodeExecution.objects.filter(execution_id=execution.pk, status__in=(NodeStatus.FAILED, NodeStatus.CANCELLED))
-    )
+    nodes = list(unit.nodes().filter(status__in=(NodeStatus.FAILED, NodeStatus.CANCELLED)))
     # A failure routed to an error port or continued past was handled: only stopping failures re-run.
     nodes = [node for node in nodes if node.status == NodeStatus.CANCELLED or not node.ports]
     if not nodes:
@@ -649,7 +717,7 @@ def resolve_approval(
     `identities` (username, email) must meet the node's `approvers` list when it has one; None skips the
     check (the engine or a superuser deciding).
     """
-    node = NodeExecution.objects.filter(execution_id=unit.execution.pk, node_id=node_id).first()
+    node = unit.nodes().filter(node_id=node_id).first()
     if node is None:
         raise InvalidTransition(MSG_UNKNOWN_NODE.format(node_id=node_id))
     suspended = node.state.get("suspend", {})

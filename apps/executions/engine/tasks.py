@@ -22,10 +22,10 @@ _RELIABLE = {
 
 
 @shared_task(name="concertmaster.engine.run_node", bind=True, **_RELIABLE)
-def run_node(self, execution_id: str, node_execution_id: str, node_id: str = "") -> None:
+def run_node(self, execution_id: str, node_execution_id: str, node_id: str = "", version_id: str = "") -> None:
     from .runner import run_node as run
 
-    run(execution_id, node_execution_id, self.request.id, node_id=node_id)
+    run(execution_id, node_execution_id, self.request.id, node_id=node_id, version_id=version_id)
 
 
 @shared_task(name="concertmaster.engine.wake_node", **_RELIABLE)

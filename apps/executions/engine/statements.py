@@ -1,0 +1,189 @@
+"""The hot path's statements on PostgreSQL, written as SQL: claiming a node, and locking an execution with
+its nodes' scheduling state.
+
+Every node runs through these two, so their cost is the engine's per-node overhead. The ORM would take two
+transactions of five statements for a claim; here a claim is one statement in autocommit (a data-modifying
+WITH: check and take the node, bump the execution's sequence, append `node_started`, read the inputs), and a
+completion reads what it needs under the lock in one. Other databases (SQLite, the embedded default) take the
+ORM path in runner.py / runtime.py, which does the same in more statements; the tests run both.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from ..choices import ExecutionStatus, NodeStatus
+from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+
+_EXECUTION = WorkflowExecution._meta.db_table
+_NODE = NodeExecution._meta.db_table
+_EVENT = ExecutionEvent._meta.db_table
+
+_CLAIM = f"""
+WITH execution AS (
+    UPDATE {_EXECUTION} SET last_seq = last_seq + 1
+    WHERE id = %(execution)s AND status = %(running)s AND error IS NULL
+      AND EXISTS (
+        SELECT 1 FROM {_NODE}
+        WHERE id = %(node)s AND execution_id = %(execution)s AND status = %(queued)s AND task_id = %(task)s
+      )
+    RETURNING id, organization_id, workflow_id, last_seq, trigger_data, context, started_at, trigger_kind,
+              correlation_id, set_config('synchronous_commit', 'off', true) AS relaxed
+), claimed AS (
+    UPDATE {_NODE} AS node
+    SET status = %(running)s,
+        attempt = CASE WHEN node.state ? 'resume' THEN node.attempt ELSE node.attempt + 1 END,
+        started_at = %(now)s, lease_expires_at = %(lease)s, updated_at = %(now)s
+    FROM execution
+    WHERE node.id = %(node)s AND node.execution_id = execution.id
+      AND node.status = %(queued)s AND node.task_id = %(task)s
+    RETURNING node.node_id, node.node_type, node.attempt, node.state
+), started AS (
+    INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
+    SELECT %(event)s, %(now)s, %(now)s, execution.organization_id, execution.id, execution.last_seq, %(type)s,
+           claimed.node_id, jsonb_build_object('attempt', claimed.attempt, 'node_type', claimed.node_type), %(now)s
+    FROM execution, claimed
+)
+SELECT execution.organization_id, execution.workflow_id, execution.last_seq, execution.trigger_data,
+       execution.context, execution.started_at, execution.trigger_kind, execution.correlation_id,
+       claimed.node_id, claimed.node_type, claimed.attempt, claimed.state,
+       (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
+        FROM {_NODE} AS source
+        WHERE source.execution_id = execution.id AND source.node_id = ANY(%(sources)s)
+          AND source.status IN (%(succeeded)s, %(failed)s))
+FROM execution, claimed
+"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a claim statement took and read."""
+
+    execution: WorkflowExecution
+    node: NodeExecution
+    event: ExecutionEvent
+    #: node id -> (ports, output) of the finished nodes among the sources asked for.
+    finished: dict[str, tuple[list, Any]]
+
+
+def _json(value: Any) -> Any:
+    """A jsonb column as Python data (Django has psycopg hand jsonb over as text, for JSONField)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def claim(
+    *,
+    execution_id: str,
+    node_execution_id: str,
+    task_id: str,
+    event_type: str,
+    sources: list[str],
+    now: datetime,
+    lease: datetime,
+) -> Claimed | None:
+    """Take the node (queued under `task_id` -> running) if its execution is running without an error, in one
+    statement; None when it is not this task's to run (a stale or duplicate delivery, a paused or stopping
+    execution). The commit is not waited for on disk (see `runtime.locked(durable=False)`)."""
+    event_id = uuid.uuid4()
+    params = {
+        "execution": execution_id,
+        "node": node_execution_id,
+        "task": task_id,
+        "event": event_id,
+        "type": event_type,
+        "sources": sources,
+        "now": now,
+        "lease": lease,
+        "running": ExecutionStatus.RUNNING,
+        "queued": NodeStatus.QUEUED,
+        "succeeded": NodeStatus.SUCCEEDED,
+        "failed": NodeStatus.FAILED,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (organization_id, workflow_id, seq, trigger_data, context, started_at, trigger_kind, correlation_id) = row[:8]
+    node_id, node_type, attempt, state, finished = row[8:]
+    execution = WorkflowExecution(
+        id=uuid.UUID(str(execution_id)),
+        organization_id=organization_id,
+        workflow_id=workflow_id,
+        status=ExecutionStatus.RUNNING,
+        last_seq=seq,
+        trigger_data=_json(trigger_data),
+        context=_json(context),
+        started_at=started_at,
+        trigger_kind=trigger_kind,
+        correlation_id=correlation_id,
+    )
+    node = NodeExecution(
+        id=uuid.UUID(str(node_execution_id)),
+        organization_id=organization_id,
+        execution_id=execution.pk,
+        node_id=node_id,
+        node_type=node_type,
+        status=NodeStatus.RUNNING,
+        attempt=attempt,
+        state=_json(state),
+        task_id=task_id,
+        started_at=now,
+        lease_expires_at=lease,
+    )
+    event = ExecutionEvent(
+        id=event_id,
+        organization_id=organization_id,
+        execution=execution,
+        seq=seq,
+        type=event_type,
+        node_id=node_id,
+        data={"attempt": attempt, "node_type": node_type},
+        at=now,
+    )
+    return Claimed(
+        execution=execution,
+        node=node,
+        event=event,
+        finished={source: (ports, output) for source, ports, output in finished or ()},
+    )
+
+
+# --- locking an execution with its nodes -------------------------------------------------------------------
+
+#: The execution's columns a completion reads; the large JSON ones (trigger data, context, output) are left
+#: deferred and fetched by the ORM only if something touches them.
+_LOCKED_FIELDS = tuple(
+    f.attname for f in WorkflowExecution._meta.concrete_fields if f.attname not in {"trigger_data", "context", "output"}
+)
+_JSON_FIELDS = {f.attname for f in WorkflowExecution._meta.concrete_fields if f.get_internal_type() == "JSONField"}
+
+
+def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[WorkflowExecution, dict[str, tuple]]:
+    """Lock the execution row (FOR UPDATE) and read, in the same statement, `row_fields` of all its nodes.
+
+    Returns the execution (large JSON fields deferred) and its node rows by node id, as tuples in
+    `row_fields` order (ids as text). Raises WorkflowExecution.DoesNotExist like `get()`."""
+    columns = ", ".join(f"execution.{connection.ops.quote_name(name)}" for name in _LOCKED_FIELDS)
+    node_columns = ", ".join(f"node.{connection.ops.quote_name(name)}" for name in row_fields)
+    sql = (
+        f"SELECT {columns}, (SELECT json_agg(json_build_array({node_columns})) FROM {_NODE} AS node"
+        f" WHERE node.execution_id = execution.id) FROM {_EXECUTION} AS execution WHERE execution.id = %s"
+        " FOR UPDATE OF execution"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [execution_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise WorkflowExecution.DoesNotExist(f"No execution {execution_id}.")
+    values = [_json(value) if name in _JSON_FIELDS else value for name, value in zip(_LOCKED_FIELDS, row, strict=False)]
+    execution = WorkflowExecution.from_db(connection.alias, _LOCKED_FIELDS, values)
+    node_id = row_fields.index("node_id")
+    nodes = {node_row[node_id]: tuple(node_row) for node_row in row[-1] or ()}
+    return execution, nodes
