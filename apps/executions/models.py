@@ -59,8 +59,13 @@ class WorkflowExecution(TenantModel):
 class NodeExecution(TenantModel):
     """The state of one node in one execution: exactly one row per execution and node id."""
 
+    # Every index costs each node update (a status change is never a HOT update): the execution's id leads two
+    # of them already, the creation time is only read per execution, and the recovery scans have partial ones.
+    created_at = models.DateTimeField(auto_now_add=True)
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
-    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="node_executions")
+    execution = models.ForeignKey(
+        WorkflowExecution, on_delete=models.CASCADE, related_name="node_executions", db_index=False
+    )
     node_id = models.CharField(max_length=100)
     node_type = models.CharField(max_length=100)
     status = models.CharField(max_length=20, choices=NodeStatus.choices, default=NodeStatus.PENDING)
@@ -84,9 +89,21 @@ class NodeExecution(TenantModel):
         ordering = ["execution", "started_at", "created_at"]
         indexes = [
             models.Index(fields=["execution", "status"], name="nodeexec_exec_status"),
-            models.Index(fields=["node_type", "status"], name="nodeexec_type_status"),
-            models.Index(fields=["status", "lease_expires_at"], name="nodeexec_status_lease"),
-            models.Index(fields=["status", "wake_at"], name="nodeexec_status_wake"),
+            models.Index(
+                fields=["node_type", "finished_at"],
+                name="nodeexec_failed_type",
+                condition=models.Q(status=NodeStatus.FAILED),
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="nodeexec_inflight_lease",
+                condition=models.Q(status__in=[NodeStatus.QUEUED, NodeStatus.RUNNING]),
+            ),
+            models.Index(
+                fields=["wake_at"],
+                name="nodeexec_parked_wake",
+                condition=models.Q(status__in=[NodeStatus.RETRYING, NodeStatus.WAITING]),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["execution", "node_id"], name="nodeexec_unique_node"),
@@ -100,8 +117,10 @@ class NodeExecution(TenantModel):
 class ExecutionEvent(TenantModel):
     """One transition of an execution, in order: clients replay these after reconnecting."""
 
+    # Read by execution and seq only (the unique constraint's index): no index of their own, one insert each fewer.
+    created_at = models.DateTimeField(auto_now_add=True)
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
-    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="events")
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveIntegerField()
     type = models.CharField(max_length=50)
     node_id = models.CharField(max_length=100, blank=True)

@@ -16,6 +16,7 @@ import logging
 import queue
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,8 +104,12 @@ class CompiledGraph:
         return dict(self.graph.nodes[node_id])
 
 
-@lru_cache(maxsize=512)
 def compiled_graph(version_id: Any) -> CompiledGraph:
+    return _compiled_graph(str(version_id))  # one cache entry whether the id comes as a UUID or as text
+
+
+@lru_cache(maxsize=512)
+def _compiled_graph(version_id: str) -> CompiledGraph:
     definition = WorkflowVersion.objects.values_list("definition", flat=True).get(pk=version_id)
     graph = parse_definition(definition)
     return CompiledGraph(definition=definition, graph=graph, order=graph.order())
@@ -256,7 +261,7 @@ def _store_events(
     table = connection.ops.quote_name(WorkflowExecution._meta.db_table)
     updates = "".join(f"updated{index} AS ({sql}), " for index, (sql, _) in enumerate(pending))
     params = [param for _, update_params in pending for param in update_params]
-    with connection.cursor() as cursor:
+    with statements.server_bound_cursor() as cursor:
         cursor.execute(
             f"WITH {updates}inserted AS ({insert_sql}) UPDATE {table} SET last_seq = %s WHERE id = %s",
             [*params, *insert_params, execution.last_seq, execution.pk],
@@ -274,6 +279,10 @@ class _Publisher:
 
     #: Events per send at most (a batch is one channel-layer message per group).
     MAX_BATCH = 200
+    #: Sends are at least this far apart: a worker running a node every few milliseconds sends its events a few
+    #: nodes at a time (each send is a dozen Redis round trips on this process's CPU), one idle for longer sends
+    #: at once. It bounds what the batching adds to a live event's latency.
+    MIN_INTERVAL_SECONDS = 0.01
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -292,14 +301,19 @@ class _Publisher:
     def _run(self) -> None:
         from apps.executions import events as live
 
+        sent_at = 0.0
         while True:
             # Everything committed while the previous send was in flight goes out together, in commit order.
             batch = list(self._queue.get())
+            pause = sent_at + self.MIN_INTERVAL_SECONDS - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             while len(batch) < self.MAX_BATCH:
                 try:
                     batch.extend(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            sent_at = time.monotonic()
             try:
                 live.publish_committed(batch)
             except Exception:  # publish_committed() logs its own errors; this guards the thread itself

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,28 @@ from django.db import connection
 
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+
+
+@contextmanager
+def server_bound_cursor() -> Iterator[Any]:
+    """A Django cursor whose parameters are bound by the server, so that psycopg prepares a statement once it
+    has run a few times on a connection (`prepare_threshold`) and PostgreSQL plans it once per connection.
+
+    Planning is most of a hot statement's cost (a claim: ~1 ms to plan, ~0.3 ms to run). Django's own cursors
+    bind on the client (its default, kept for the rest of the ORM). Behind a pooler in transaction mode, turn
+    psycopg's preparing off (OPTIONS {"prepare_threshold": None}).
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        connection.connection.prepare_threshold = 1
+    with connection.wrap_database_errors:
+        cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    with cursor:
+        yield cursor
+
 
 _EXECUTION = WorkflowExecution._meta.db_table
 _NODE = NodeExecution._meta.db_table
@@ -105,7 +129,7 @@ def claim(
         "succeeded": NodeStatus.SUCCEEDED,
         "failed": NodeStatus.FAILED,
     }
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(_CLAIM, params)
         row = cursor.fetchone()
     if row is None:
@@ -177,7 +201,7 @@ def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[Wor
         f" WHERE node.execution_id = execution.id) FROM {_EXECUTION} AS execution WHERE execution.id = %s"
         " FOR UPDATE OF execution"
     )
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(sql, [execution_id])
         row = cursor.fetchone()
     if row is None:

@@ -1,0 +1,132 @@
+"""The claim as the worker makes it (with the node and version ids the task carries): on PostgreSQL one statement
+(`statements.claim`), elsewhere the locked ORM path; both must take a node exactly when it is the task's to run.
+
+No worker here: nothing dispatched by `start()` is sent (the test's transaction never commits), so each claim is
+made by the test itself.
+"""
+
+import pytest
+from django.db import connection
+
+from apps.executions import services
+from apps.executions.engine import statements
+from apps.executions.engine.runner import claim_node, complete_node
+from apps.executions.engine.runtime import _ROW_FIELDS, compiled_graph, locked
+from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
+from tests.executions.engine.helpers import TRIGGER, chain, make_workflow, node, start
+
+pytestmark = pytest.mark.django_db
+
+
+def claim(execution, node_id, task_id=None):
+    row = node(execution, node_id)
+    return claim_node(
+        str(execution.pk),
+        str(row.pk),
+        task_id or row.task_id,
+        node_id=node_id,
+        version_id=str(execution.version_id),
+    )
+
+
+def last_seq(execution) -> int:
+    return WorkflowExecution.objects.values_list("last_seq", flat=True).get(pk=execution.pk)
+
+
+def test_a_claim_takes_the_queued_node_records_node_started_and_reads_the_trigger(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.echo"})), {"name": "Ada"})
+    seq = last_seq(execution)
+    taken = claim(execution, "start")
+    assert taken is not None
+    assert taken.inputs == {"main": {"name": "Ada"}}
+    assert taken.expression_context["trigger"] == {"name": "Ada"}
+    assert taken.attempt == 1
+    row = node(execution, "start")
+    assert (row.status, row.attempt) == ("running", 1)
+    assert row.lease_expires_at is not None and row.started_at is not None
+    assert last_seq(execution) == seq + 1
+    event = ExecutionEvent.objects.get(execution=execution, seq=seq + 1)
+    assert (event.type, event.node_id, event.data) == ("node_started", "start", {"attempt": 1, "node_type": "manual"})
+
+
+def test_a_claim_reads_the_outputs_of_its_sources_and_all_outputs_when_its_config_names_nodes(test_nodes):
+    workflow = make_workflow(
+        [
+            TRIGGER,
+            {"id": "a", "type": "test.noop"},
+            {"id": "b", "type": "test.echo", "config": {"value": "{{ nodes.start.output.n }}"}},
+        ],
+        [("start", "a"), ("a", "b")],
+    )
+    execution = start(workflow, {"n": 7})
+    complete_node(claim(execution, "start"), {"main": {"n": 7}}, 0.01)
+    complete_node(claim(execution, "a"), {"main": {"from": "a"}}, 0.01)
+    taken = claim(execution, "b")
+    assert taken.inputs == {"main": {"from": "a"}}
+    assert taken.expression_context["nodes"] == {"start": {"output": {"n": 7}}, "a": {"output": {"from": "a"}}}
+
+
+def test_a_second_delivery_or_a_stale_task_takes_nothing_and_writes_nothing(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    assert claim(execution, "start") is not None
+    seq = last_seq(execution)
+    assert claim(execution, "start") is None  # the same task delivered again: the node is running
+    assert claim(execution, "a", task_id="not-its-task") is None
+    assert last_seq(execution) == seq
+    assert node(execution, "start").attempt == 1
+    assert node(execution, "a").status == "pending"
+
+
+def test_nothing_is_claimed_in_a_paused_or_cancelled_execution(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    queued = node(execution, "start")
+    services.execution_pause(execution=execution)
+    seq = last_seq(execution)
+    assert claim(execution, "start", task_id=queued.task_id) is None
+    assert node(execution, "start").status == "pending"
+    assert last_seq(execution) == seq
+    services.execution_resume(execution=execution)
+    requeued = node(execution, "start")
+    services.execution_cancel(execution=WorkflowExecution.objects.get(pk=execution.pk))
+    assert claim(execution, "start", task_id=requeued.task_id) is None
+    assert node(execution, "start").status == "cancelled"
+
+
+def test_completing_sends_the_node_and_its_successors_updates_with_the_events(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"}, {"id": "b", "type": "test.noop"})))
+    complete_node(claim(execution, "start"), {"main": {"ok": True}}, 0.01)
+    start_row, a = node(execution, "start"), node(execution, "a")
+    assert (start_row.status, start_row.output, start_row.ports) == ("succeeded", {"ok": True}, ["main"])
+    assert a.status == "queued" and a.task_id
+    assert node(execution, "b").status == "pending"
+    types = list(ExecutionEvent.objects.filter(execution=execution).order_by("seq").values_list("type", flat=True))
+    assert types[-2:] == ["node_succeeded", "node_queued"]
+    assert last_seq(execution) == len(types)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's locking statement")
+def test_locking_with_nodes_reads_the_execution_and_every_node_row(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})), {"big": "x" * 100})
+    with locked(execution.pk, nodes=True) as unit:
+        assert unit.execution.status == "running"
+        assert unit.execution.get_deferred_fields() == {"trigger_data", "context", "output"}
+        assert sorted(unit.node_ids()) == ["a", "start"]
+        start_row = unit.node("start")
+        assert start_row.pk == node(execution, "start").pk
+        assert start_row.status == "queued"
+    assert set(statements.lock_with_nodes(execution.pk, _ROW_FIELDS)[1]) == {"start", "a"}
+    missing = NodeExecution.objects.filter(execution=execution).first().pk  # not an execution's id
+    with pytest.raises(WorkflowExecution.DoesNotExist):
+        statements.lock_with_nodes(missing, _ROW_FIELDS)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement claim")
+def test_on_postgresql_a_claim_is_one_statement(test_nodes, django_assert_num_queries):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    trigger = node(execution, "start")
+    compiled_graph(execution.version_id)  # parsed once per process, as in a worker
+    with django_assert_num_queries(1):
+        taken = claim_node(
+            str(execution.pk), str(trigger.pk), trigger.task_id, node_id="start", version_id=str(execution.version_id)
+        )
+    assert taken is not None
