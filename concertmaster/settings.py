@@ -300,6 +300,9 @@ CONCERTMASTER_ENGINE_REDISPATCH_SECONDS = env.int("CONCERTMASTER_ENGINE_REDISPAT
 CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS = env.int("CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS", default=60)
 # How often a node waiting for child executions re-checks them (a safety net for a lost notification).
 CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS = env.int("CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS", default=60)
+# PostgreSQL: the engine's hot statements (claim, lock, completion) are prepared once per connection. Turn off behind
+# a pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+CONCERTMASTER_ENGINE_PREPARED_STATEMENTS = env.bool("CONCERTMASTER_ENGINE_PREPARED_STATEMENTS", default=True)
 # A node without `timeout_seconds` fails after this many seconds.
 CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS", default=300)
 # Largest node output stored, in bytes of JSON; a larger output fails the node with a clear error.

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from ..choices import ExecutionStatus, NodeStatus
@@ -26,18 +27,19 @@ from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
 
 @contextmanager
 def server_bound_cursor() -> Iterator[Any]:
-    """A Django cursor whose parameters are bound by the server, so that psycopg prepares a statement once it
-    has run a few times on a connection (`prepare_threshold`) and PostgreSQL plans it once per connection.
+    """A Django cursor whose parameters are bound by the server, so that psycopg prepares a statement from its
+    second run on a connection (`prepare_threshold` 1) and PostgreSQL plans it once per connection.
 
     Planning is most of a hot statement's cost (a claim: ~1 ms to plan, ~0.3 ms to run). Django's own cursors
-    bind on the client (its default, kept for the rest of the ORM). Behind a pooler in transaction mode, turn
-    psycopg's preparing off (OPTIONS {"prepare_threshold": None}).
+    bind on the client and never prepare (its default, kept for the rest of the ORM; only these server-bound
+    cursors are affected by the threshold). CONCERTMASTER_ENGINE_PREPARED_STATEMENTS=false turns preparing off,
+    for a pooler in transaction mode.
     """
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    if connection.connection.prepare_threshold is None:
+    if settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS:
         connection.connection.prepare_threshold = 1
     with connection.wrap_database_errors:
         cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))

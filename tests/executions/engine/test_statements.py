@@ -130,3 +130,23 @@ def test_on_postgresql_a_claim_is_one_statement(test_nodes, django_assert_num_qu
             str(execution.pk), str(trigger.pk), trigger.task_id, node_id="start", version_id=str(execution.version_id)
         )
     assert taken is not None
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [statement for (statement,) in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_claim_is_prepared_unless_turned_off(test_nodes, settings, prepared):
+    settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS = prepared
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as on a new connection (psycopg forgets its own list too)
+    connection.connection.prepare_threshold = None  # Django's default
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    assert claim(execution, "start") is not None
+    assert claim(execution, "start") is None  # the second run of a statement on a connection prepares it
+    claimed = [statement for statement in prepared_statements() if "WITH execution AS" in statement]
+    assert len(claimed) == (1 if prepared else 0)
