@@ -8,7 +8,8 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from apps.workflows.models import Credential
 
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
-from ..models import NodeExecution, WorkflowExecution
+from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
 from . import breaker, statements
 from . import scheduler as sched
 from .runtime import (
@@ -40,7 +41,9 @@ from .runtime import (
     advance,
     compiled_graph,
     halt,
+    hand_over,
     locked,
+    new_task_id,
     publisher,
     retry_delay,
     set_node_status,
@@ -127,6 +130,11 @@ class Claim:
     breaker_dirty: bool = True
     #: The execution's correlation id, bound to the run's logs.
     correlation_id: str = ""
+    #: From a one-statement claim (PostgreSQL): the version, the sequence number the claim took and every
+    #: node's (status, ports) as of it, with which a success may be recorded without the lock.
+    version_id: str = ""
+    seen_seq: int | None = None
+    states: dict[str, tuple[str, list]] | None = None
 
 
 def run_node(
@@ -223,7 +231,10 @@ def _claim_in_one_statement(
     transaction.on_commit(lambda: publisher.put(events))
     node = claimed.node
     resume = node.state.get("resume")
-    return _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished, breaker_dirty)
+    claim = _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished, breaker_dirty)
+    if claimed.states is None:
+        return claim
+    return replace(claim, version_id=version_id, seen_seq=claimed.execution.last_seq, states=claimed.states)
 
 
 def _reads_all_outputs(spec: dict) -> bool:
@@ -447,6 +458,8 @@ def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | 
     """
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
+    if claim.states is not None and isinstance(outcome, dict) and _succeed_unlocked(claim, outcome, seconds, config):
+        return
     with locked(claim.execution_id, nodes=True) as unit:
         node = unit.node(claim.node_id)
         if node is None or node.status != NodeStatus.RUNNING or node.task_id != claim.task_id:
@@ -466,6 +479,85 @@ def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | 
         advance(unit)
         node_type = node.node_type
         unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
+
+
+def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict | None) -> bool:
+    """The common step of a run, on PostgreSQL: a success whose successors are simply queued (none skipped, the
+    execution not ending) is recorded in one statement that checks the execution is unchanged since the claim
+    (`statements.complete_unlocked`). False when that does not apply or the check fails: the caller records
+    the outcome under the lock, which reads everything again."""
+    compiled = compiled_graph(claim.version_id)
+    ports, output = sched.pack_outputs(outputs)
+    states = {nid: sched.NodeState(status, frozenset(p or ())) for nid, (status, p) in claim.states.items()}
+    states[claim.node_id] = sched.NodeState(NodeStatus.SUCCEEDED, frozenset(ports))
+    step = sched.next_step(compiled.graph, compiled.order, states)
+    if step.skipped or step.finished:
+        return False
+    now = timezone.now()
+    duration_ms = int(seconds * 1000)
+    execution = WorkflowExecution(
+        id=claim.execution_id,
+        organization_id=claim.organization_id,
+        workflow_id=claim.expression_context["execution"]["workflow_id"],
+    )
+    next_tasks = {node_id: new_task_id() for node_id in step.ready}
+    events = [
+        ExecutionEvent(
+            id=uuid.uuid4(),
+            organization_id=claim.organization_id,
+            execution=execution,
+            seq=claim.seen_seq + 1,
+            type=EventType.NODE_SUCCEEDED,
+            node_id=claim.node_id,
+            data={"ports": ports, "duration_ms": duration_ms},
+            at=now,
+        ),
+        *(
+            ExecutionEvent(
+                id=uuid.uuid4(),
+                organization_id=claim.organization_id,
+                execution=execution,
+                seq=claim.seen_seq + 2 + index,
+                type=EventType.NODE_QUEUED,
+                node_id=node_id,
+                data={},
+                at=now,
+            )
+            for index, node_id in enumerate(next_tasks)
+        ),
+    ]
+    queued = statements.complete_unlocked(
+        execution_id=claim.execution_id,
+        organization_id=claim.organization_id,
+        seen_seq=claim.seen_seq,
+        node_execution_id=claim.node_execution_id,
+        task_id=claim.task_id,
+        fields={
+            "ports": ports,
+            "output": output,
+            "duration_ms": duration_ms,
+            "input": _recorded(claim.inputs),
+            "rendered_config": _recorded(config) if config is not None else None,
+        },
+        next_tasks=next_tasks,
+        events=events,
+        now=now,
+        lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS),
+    )
+    if queued is None:
+        return False
+    if len(queued) != len(next_tasks):  # cannot happen while every change appends an event
+        logger.error("Queued %s of %s after node %s", sorted(queued), sorted(next_tasks), claim.node_id)
+    dispatches = [  # in the scheduler's order, as the locked path sends them
+        (claim.execution_id, str(queued[node_id]), node_id, task_id, claim.version_id)
+        for node_id, task_id in next_tasks.items()
+        if node_id in queued
+    ]
+    after = [lambda: metrics.observe_node(node_type=claim.node_type, seconds=seconds)]
+    if claim.breaker_dirty:
+        after.append(lambda: breaker.record_success(claim.node_type))
+    transaction.on_commit(lambda: hand_over(events, dispatches, [], [], after))
+    return True
 
 
 class _Unstorable(Exception):

@@ -242,7 +242,7 @@ class Unit:
         self.write_pending()
         events, dispatches, wakes, revokes = self.events, self.dispatches, self.wakes, self.revokes
         after = self.after_commit
-        transaction.on_commit(lambda: _on_commit(events, dispatches, wakes, revokes, after))
+        transaction.on_commit(lambda: hand_over(events, dispatches, wakes, revokes, after))
         self.events, self.dispatches, self.wakes, self.revokes, self.after_commit = [], [], [], [], []
 
 
@@ -323,7 +323,8 @@ class _Publisher:
 publisher = _Publisher()
 
 
-def _on_commit(events, dispatches, wakes, revokes, after) -> None:
+def hand_over(events, dispatches, wakes, revokes, after) -> None:
+    """After a commit: send the node tasks and wake-ups, revoke, run the callbacks, publish the events."""
     from . import tasks
 
     for execution_id, node_execution_id, node_id, task_id, version_id in dispatches:
@@ -380,7 +381,7 @@ def locked(execution_id: Any, *, durable: bool = True, nodes: bool = False) -> I
 # --- node state changes ------------------------------------------------------------------------------------
 
 
-def _new_task_id() -> str:
+def new_task_id() -> str:
     return str(uuid.uuid4())
 
 
@@ -403,7 +404,7 @@ def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
         node.save(update_fields=["status", "wake_at", "state", "updated_at"])
         return
     set_node_status(node, NodeStatus.QUEUED)
-    node.task_id = _new_task_id()
+    node.task_id = new_task_id()
     node.lease_expires_at = timezone.now() + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
     node.save(update_fields=["status", "task_id", "lease_expires_at", "wake_at", "state", "updated_at"])
     data = {"reason": reason} if reason else {}
@@ -417,7 +418,7 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
     lease = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
     for node in nodes:
         set_node_status(node, NodeStatus.QUEUED)
-        node.task_id = _new_task_id()
+        node.task_id = new_task_id()
         node.lease_expires_at = lease
         node.wake_at = None
         node.updated_at = now

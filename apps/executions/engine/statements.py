@@ -82,7 +82,10 @@ SELECT execution.organization_id, execution.workflow_id, execution.last_seq, exe
        (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
         FROM {_NODE} AS source
         WHERE source.execution_id = execution.id AND source.node_id = ANY(%(sources)s)
-          AND source.status IN (%(succeeded)s, %(failed)s))
+          AND source.status IN (%(succeeded)s, %(failed)s)),
+       (SELECT json_agg(json_build_array(state.node_id, state.status, state.ports))
+        FROM {_NODE} AS state WHERE state.execution_id = execution.id),
+       (SELECT seen.last_seq FROM {_EXECUTION} AS seen WHERE seen.id = execution.id)
 FROM execution, claimed
 """
 
@@ -96,6 +99,9 @@ class Claimed:
     event: ExecutionEvent
     #: node id -> (ports, output) of the finished nodes among the sources asked for.
     finished: dict[str, tuple[list, Any]]
+    #: node id -> (status, ports) of every node, as of the claimed sequence number (this node still queued);
+    #: None when another change slipped in between the statement's snapshot and its lock.
+    states: dict[str, tuple[str, list]] | None
 
 
 def _json(value: Any) -> Any:
@@ -137,7 +143,7 @@ def claim(
     if row is None:
         return None
     (organization_id, workflow_id, seq, trigger_data, context, started_at, trigger_kind, correlation_id) = row[:8]
-    node_id, node_type, attempt, state, finished = row[8:]
+    node_id, node_type, attempt, state, finished, states, snapshot_seq = row[8:]
     execution = WorkflowExecution(
         id=uuid.UUID(str(execution_id)),
         organization_id=organization_id,
@@ -178,6 +184,9 @@ def claim(
         node=node,
         event=event,
         finished={source: (ports, output) for source, ports, output in finished or ()},
+        # All sub-statements read one snapshot: its states are current only if nothing committed between it
+        # and the execution row's lock, which this statement's own bump of the sequence shows.
+        states={nid: (status, ports) for nid, status, ports in states} if snapshot_seq + 1 == seq else None,
     )
 
 
@@ -213,3 +222,95 @@ def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[Wor
     node_id = row_fields.index("node_id")
     nodes = {node_row[node_id]: tuple(node_row) for node_row in row[-1] or ()}
     return execution, nodes
+
+
+# --- completing a node without a lock --------------------------------------------------------------------
+
+_COMPLETE = f"""
+WITH execution AS (
+    UPDATE {_EXECUTION} SET last_seq = %(seq)s
+    WHERE id = %(execution)s AND last_seq = %(seen)s AND status = %(running)s AND error IS NULL
+    RETURNING id
+), done AS (
+    UPDATE {_NODE} AS node
+    SET status = %(succeeded)s, ports = %(ports)s, output = %(output)s, error = NULL, state = '{{}}',
+        duration_ms = %(duration)s, lease_expires_at = NULL, finished_at = %(now)s, updated_at = %(now)s,
+        input = %(input)s, rendered_config = %(config)s
+    FROM execution
+    WHERE node.id = %(node)s AND node.execution_id = execution.id
+      AND node.status = %(running)s AND node.task_id = %(task)s
+    RETURNING node.id
+), queued AS (
+    UPDATE {_NODE} AS node
+    SET status = %(queued)s, task_id = next.task_id, lease_expires_at = %(lease)s, wake_at = NULL,
+        updated_at = %(now)s
+    FROM done, unnest(%(next_ids)s::varchar[], %(next_tasks)s::varchar[]) AS next(node_id, task_id)
+    WHERE node.execution_id = %(execution)s AND node.node_id = next.node_id AND node.status = %(pending)s
+    RETURNING node.node_id, node.id
+), appended AS (
+    INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
+    SELECT event.id, %(now)s, %(now)s, %(organization)s, %(execution)s, event.seq, event.type, event.node_id,
+           event.data, event.at
+    FROM done, unnest(%(event_ids)s::uuid[], %(event_seqs)s::int[], %(event_types)s::varchar[],
+                      %(event_nodes)s::varchar[], %(event_data)s::jsonb[], %(event_at)s::timestamptz[])
+         AS event(id, seq, type, node_id, data, at)
+)
+SELECT (SELECT count(*) FROM done), (SELECT json_agg(json_build_array(node_id, id)) FROM queued)
+"""
+
+
+def complete_unlocked(
+    *,
+    execution_id: str,
+    organization_id: str,
+    seen_seq: int,
+    node_execution_id: str,
+    task_id: str,
+    fields: dict[str, Any],
+    next_tasks: dict[str, str],
+    events: list[ExecutionEvent],
+    now: datetime,
+    lease: datetime,
+) -> dict[str, str] | None:
+    """Record a success and queue its successors in one statement, if the execution has not changed since
+    `seen_seq` (the sequence number its claim took): compare-and-set on the execution row instead of a lock.
+
+    Every change to an execution's state appends an event, so an unchanged `last_seq` means the scheduler's
+    answer computed from the claim's snapshot still holds. Returns node id -> NodeExecution id of the queued
+    successors, or None when something changed (the caller completes under the lock instead).
+    """
+    from psycopg.types.json import Jsonb
+
+    params = {
+        "execution": execution_id,
+        "organization": organization_id,
+        "seen": seen_seq,
+        "seq": events[-1].seq,
+        "node": node_execution_id,
+        "task": task_id,
+        "ports": Jsonb(fields["ports"]),
+        "output": Jsonb(fields["output"]),
+        "input": Jsonb(fields["input"]),
+        "config": Jsonb(fields["rendered_config"]),
+        "duration": fields["duration_ms"],
+        "next_ids": list(next_tasks),
+        "next_tasks": list(next_tasks.values()),
+        "event_ids": [event.id for event in events],
+        "event_seqs": [event.seq for event in events],
+        "event_types": [event.type for event in events],
+        "event_nodes": [event.node_id for event in events],
+        "event_data": [Jsonb(event.data) for event in events],
+        "event_at": [event.at for event in events],
+        "now": now,
+        "lease": lease,
+        "running": ExecutionStatus.RUNNING,
+        "succeeded": NodeStatus.SUCCEEDED,
+        "queued": NodeStatus.QUEUED,
+        "pending": NodeStatus.PENDING,
+    }
+    with server_bound_cursor() as cursor:
+        cursor.execute(_COMPLETE, params)
+        done, queued = cursor.fetchone()
+    if not done:
+        return None
+    return {node_id: pk for node_id, pk in queued or ()}

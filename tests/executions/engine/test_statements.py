@@ -5,8 +5,11 @@ No worker here: nothing dispatched by `start()` is sent (the test's transaction 
 made by the test itself.
 """
 
+import uuid
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from apps.executions import services
 from apps.executions.engine import statements
@@ -150,3 +153,80 @@ def test_the_claim_is_prepared_unless_turned_off(test_nodes, settings, prepared)
     assert claim(execution, "start") is None  # the second run of a statement on a connection prepares it
     claimed = [statement for statement in prepared_statements() if "WITH execution AS" in statement]
     assert len(claimed) == (1 if prepared else 0)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's unlocked completion")
+def test_a_success_whose_successors_are_simply_queued_is_one_statement(test_nodes, django_assert_num_queries):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"}, {"id": "b", "type": "test.noop"})))
+    taken = claim(execution, "start")
+    assert taken.states is not None and taken.seen_seq == last_seq(execution)
+    with django_assert_num_queries(1):
+        complete_node(taken, {"main": {"ok": True}}, 0.01, config={"rendered": True})
+    start_row, a = node(execution, "start"), node(execution, "a")
+    assert (start_row.status, start_row.output, start_row.ports, start_row.duration_ms) == (
+        "succeeded",
+        {"ok": True},
+        ["main"],
+        10,
+    )
+    assert (start_row.input, start_row.rendered_config) == ({"main": {}}, {"rendered": True})
+    assert start_row.lease_expires_at is None
+    assert a.status == "queued" and a.task_id and a.lease_expires_at is not None
+    rows = list(ExecutionEvent.objects.filter(execution=execution).order_by("seq").values_list("seq", "type", "data"))
+    assert rows[-2:] == [
+        (taken.seen_seq + 1, "node_succeeded", {"ports": ["main"], "duration_ms": 10}),
+        (taken.seen_seq + 2, "node_queued", {}),
+    ]
+    assert last_seq(execution) == taken.seen_seq + 2
+
+
+def test_a_completion_after_another_change_reads_everything_again_under_the_lock(test_nodes):
+    workflow = make_workflow(
+        [TRIGGER, *({"id": node_id, "type": "test.noop"} for node_id in ("a", "b", "end"))],
+        [("start", "a"), ("start", "b"), ("a", "end"), ("b", "end")],
+    )
+    execution = start(workflow)
+    complete_node(claim(execution, "start"), {"main": 1}, 0.01)
+    first, second = claim(execution, "a"), claim(execution, "b")  # b's claim changes the execution after a's
+    complete_node(first, {"main": "from a"}, 0.01)
+    assert node(execution, "a").status == "succeeded"
+    assert node(execution, "end").status == "pending"  # the AND-join still waits for b
+    complete_node(second, {"main": "from b"}, 0.01)
+    assert node(execution, "end").status == "queued"
+    complete_node(claim(execution, "end"), {"main": "done"}, 0.01)  # the last one finishes the execution
+    finished = WorkflowExecution.objects.get(pk=execution.pk)
+    assert (finished.status, finished.output) == ("succeeded", "done")
+    seqs = list(ExecutionEvent.objects.filter(execution=execution).order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, finished.last_seq + 1))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's unlocked completion")
+def test_the_unlocked_completion_writes_nothing_once_the_execution_has_moved_on(test_nodes):
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    taken = claim(execution, "start")
+    services.execution_pause(execution=WorkflowExecution.objects.get(pk=execution.pk))  # appends an event
+    services.execution_resume(execution=WorkflowExecution.objects.get(pk=execution.pk))
+    seq = last_seq(execution)
+    assert seq > taken.seen_seq
+    now = timezone.now()
+    event = ExecutionEvent(
+        id=uuid.uuid4(), seq=taken.seen_seq + 1, type="node_succeeded", node_id="start", data={}, at=now
+    )
+    queued = statements.complete_unlocked(
+        execution_id=taken.execution_id,
+        organization_id=taken.organization_id,
+        seen_seq=taken.seen_seq,
+        node_execution_id=taken.node_execution_id,
+        task_id=taken.task_id,
+        fields={"ports": ["main"], "output": 1, "duration_ms": 1, "input": None, "rendered_config": None},
+        next_tasks={"a": "task-a"},
+        events=[event],
+        now=now,
+        lease=now,
+    )
+    assert queued is None
+    assert last_seq(execution) == seq
+    assert (node(execution, "start").status, node(execution, "a").status) == ("running", "pending")
+    assert not ExecutionEvent.objects.filter(pk=event.id).exists()
+    complete_node(taken, {"main": 1}, 0.01)  # the same success through the lock
+    assert (node(execution, "start").status, node(execution, "a").status) == ("succeeded", "queued")
