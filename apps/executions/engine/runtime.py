@@ -8,6 +8,12 @@ to revoke) and hands it over on commit, so nothing is published or enqueued for 
 Delivery is at least once. A node task carries the id it was dispatched with (`NodeExecution.task_id`):
 it only runs while the node is `queued` under that id, and its completion only counts while the node is
 still `running` under that id, so a duplicate or stale delivery does nothing.
+
+Every change to the state of an execution or of its nodes appends an event, so `last_seq` moves with it.
+On PostgreSQL the common completion relies on that (runner `_succeed_unlocked`): it records a success in one
+statement only while `last_seq` is still the one its claim took, and otherwise falls back to `locked()`.
+A change that appends no event must happen inside a unit that does, or while the execution is not running
+or has an error (that statement checks both): a node sent back to pending in a paused execution, say.
 """
 
 from __future__ import annotations
