@@ -501,30 +501,22 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
         workflow_id=claim.expression_context["execution"]["workflow_id"],
     )
     next_tasks = {node_id: new_task_id() for node_id in step.ready}
-    events = [
-        ExecutionEvent(
+
+    def event(offset: int, type_: str, node_id: str, data: dict) -> ExecutionEvent:
+        return ExecutionEvent(
             id=uuid.uuid4(),
             organization_id=claim.organization_id,
             execution=execution,
-            seq=claim.seen_seq + 1,
-            type=EventType.NODE_SUCCEEDED,
-            node_id=claim.node_id,
-            data={"ports": ports, "duration_ms": duration_ms},
+            seq=claim.seen_seq + offset,
+            type=type_,
+            node_id=node_id,
+            data=data,
             at=now,
-        ),
-        *(
-            ExecutionEvent(
-                id=uuid.uuid4(),
-                organization_id=claim.organization_id,
-                execution=execution,
-                seq=claim.seen_seq + 2 + index,
-                type=EventType.NODE_QUEUED,
-                node_id=node_id,
-                data={},
-                at=now,
-            )
-            for index, node_id in enumerate(next_tasks)
-        ),
+        )
+
+    events = [
+        event(1, EventType.NODE_SUCCEEDED, claim.node_id, {"ports": ports, "duration_ms": duration_ms}),
+        *(event(2 + index, EventType.NODE_QUEUED, node_id, {}) for index, node_id in enumerate(next_tasks)),
     ]
     queued = statements.complete_unlocked(
         execution_id=claim.execution_id,

@@ -47,6 +47,14 @@ def server_bound_cursor() -> Iterator[Any]:
         yield cursor
 
 
+#: The statuses the statements compare with, as parameters (`running` serves execution and node alike).
+_STATUSES = {
+    "running": ExecutionStatus.RUNNING,
+    "pending": NodeStatus.PENDING,
+    "queued": NodeStatus.QUEUED,
+    "succeeded": NodeStatus.SUCCEEDED,
+    "failed": NodeStatus.FAILED,
+}
 _EXECUTION = WorkflowExecution._meta.db_table
 _NODE = NodeExecution._meta.db_table
 _EVENT = ExecutionEvent._meta.db_table
@@ -132,10 +140,7 @@ def claim(
         "sources": sources,
         "now": now,
         "lease": lease,
-        "running": ExecutionStatus.RUNNING,
-        "queued": NodeStatus.QUEUED,
-        "succeeded": NodeStatus.SUCCEEDED,
-        "failed": NodeStatus.FAILED,
+        **_STATUSES,
     }
     with server_bound_cursor() as cursor:
         cursor.execute(_CLAIM, params)
@@ -303,10 +308,7 @@ def complete_unlocked(
         "event_at": [event.at for event in events],
         "now": now,
         "lease": lease,
-        "running": ExecutionStatus.RUNNING,
-        "succeeded": NodeStatus.SUCCEEDED,
-        "queued": NodeStatus.QUEUED,
-        "pending": NodeStatus.PENDING,
+        **_STATUSES,
     }
     with server_bound_cursor() as cursor:
         cursor.execute(_COMPLETE, params)
