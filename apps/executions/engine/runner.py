@@ -174,6 +174,8 @@ def claim_node(
             return None
         if node.status != NodeStatus.QUEUED or node.task_id != task_id:
             return None
+        if version_id and str(unit.execution.version_id) != str(version_id):  # not this execution's message
+            return None
         if unit.execution.status != ExecutionStatus.RUNNING or unit.execution.error:
             if unit.execution.status == ExecutionStatus.PAUSED:
                 set_node_status(node, NodeStatus.PENDING)
@@ -218,7 +220,9 @@ def _claim_in_one_statement(
     now = timezone.now()
     claimed = statements.claim(
         execution_id=execution_id,
+        version_id=version_id,
         node_execution_id=node_execution_id,
+        node_id=node_id,
         task_id=task_id,
         event_type=EventType.NODE_STARTED,
         sources=sources,

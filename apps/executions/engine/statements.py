@@ -62,10 +62,11 @@ _EVENT = ExecutionEvent._meta.db_table
 _CLAIM = f"""
 WITH execution AS (
     UPDATE {_EXECUTION} SET last_seq = last_seq + 1
-    WHERE id = %(execution)s AND status = %(running)s AND error IS NULL
+    WHERE id = %(execution)s AND version_id = %(version)s AND status = %(running)s AND error IS NULL
       AND EXISTS (
         SELECT 1 FROM {_NODE}
-        WHERE id = %(node)s AND execution_id = %(execution)s AND status = %(queued)s AND task_id = %(task)s
+        WHERE id = %(node)s AND execution_id = %(execution)s AND node_id = %(node_id)s
+          AND status = %(queued)s AND task_id = %(task)s
       )
     RETURNING id, organization_id, workflow_id, last_seq, trigger_data, context, started_at, trigger_kind,
               correlation_id, set_config('synchronous_commit', 'off', true) AS relaxed
@@ -75,7 +76,7 @@ WITH execution AS (
         attempt = CASE WHEN node.state ? 'resume' THEN node.attempt ELSE node.attempt + 1 END,
         started_at = %(now)s, lease_expires_at = %(lease)s, updated_at = %(now)s
     FROM execution
-    WHERE node.id = %(node)s AND node.execution_id = execution.id
+    WHERE node.id = %(node)s AND node.execution_id = execution.id AND node.node_id = %(node_id)s
       AND node.status = %(queued)s AND node.task_id = %(task)s
     RETURNING node.node_id, node.node_type, node.attempt, node.state
 ), started AS (
@@ -120,7 +121,9 @@ def _json(value: Any) -> Any:
 def claim(
     *,
     execution_id: str,
+    version_id: str,
     node_execution_id: str,
+    node_id: str,
     task_id: str,
     event_type: str,
     sources: list[str],
@@ -129,11 +132,14 @@ def claim(
 ) -> Claimed | None:
     """Take the node (queued under `task_id` -> running) if its execution is running without an error, in one
     statement; None when it is not this task's to run (a stale or duplicate delivery, a paused or stopping
-    execution). The commit is not waited for on disk (see `runtime.locked(durable=False)`)."""
+    execution, a message whose version or node id does not match the rows). The commit is not waited for on
+    disk (see `runtime.locked(durable=False)`)."""
     event_id = uuid.uuid4()
     params = {
         "execution": execution_id,
+        "version": version_id,
         "node": node_execution_id,
+        "node_id": node_id,
         "task": task_id,
         "event": event_id,
         "type": event_type,

@@ -75,6 +75,14 @@ def test_a_second_delivery_or_a_stale_task_takes_nothing_and_writes_nothing(test
     seq = last_seq(execution)
     assert claim(execution, "start") is None  # the same task delivered again: the node is running
     assert claim(execution, "a", task_id="not-its-task") is None
+    a = node(execution, "a")
+    NodeExecution.objects.filter(pk=a.pk).update(status="queued", task_id="task-a")
+    # A message naming another node or version than its rows is not this task's either.
+    other_version = make_workflow(*chain({"id": "a", "type": "test.noop"})).versions.get().pk
+    for node_id, version_id in (("start", execution.version_id), ("a", other_version)):
+        taken = claim_node(str(execution.pk), str(a.pk), "task-a", node_id=node_id, version_id=str(version_id))
+        assert taken is None
+    NodeExecution.objects.filter(pk=a.pk).update(status="pending", task_id="")
     assert last_seq(execution) == seq
     assert node(execution, "start").attempt == 1
     assert node(execution, "a").status == "pending"
