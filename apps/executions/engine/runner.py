@@ -213,10 +213,6 @@ def _claim_in_one_statement(
     blocked_until, breaker_dirty = breaker.admission(spec["type"])
     if blocked_until is not None:  # parking the node is the locked path's
         return _SLOW_PATH
-    if _reads_all_outputs(spec):
-        sources = [other for other in graph.nodes if other != node_id]
-    else:
-        sources = sorted({edge.source for edge in graph.inbound[node_id]})
     now = timezone.now()
     claimed = statements.claim(
         execution_id=execution_id,
@@ -225,7 +221,7 @@ def _claim_in_one_statement(
         node_id=node_id,
         task_id=task_id,
         event_type=EventType.NODE_STARTED,
-        sources=sources,
+        sources=list(compiled.reads[node_id]),
         now=now,
         lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS),
     )
@@ -236,24 +232,15 @@ def _claim_in_one_statement(
     node = claimed.node
     resume = node.state.get("resume")
     claim = _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished, breaker_dirty)
-    if claimed.states is None:
-        return claim
     return replace(claim, version_id=version_id, seen_seq=claimed.execution.last_seq, states=claimed.states)
-
-
-def _reads_all_outputs(spec: dict) -> bool:
-    """Expressions may read any node's output; without "nodes" in the config only the inputs are needed."""
-    return "nodes" in json.dumps(spec.get("config", {}))
 
 
 def _claim_rows(unit: Unit, node_id: str) -> dict[str, NodeExecution]:
     """The node to claim and the finished nodes whose outputs it may read, by node id (one query)."""
-    graph = unit.graph.graph
-    if node_id not in graph.nodes:
+    compiled = unit.graph
+    if node_id not in compiled.graph.nodes:
         return {}
-    rows = NodeExecution.objects.filter(execution_id=unit.execution.pk)
-    if not _reads_all_outputs(unit.graph.node(node_id)):
-        rows = rows.filter(node_id__in={node_id} | {edge.source for edge in graph.inbound[node_id]})
+    rows = NodeExecution.objects.filter(execution_id=unit.execution.pk, node_id__in={node_id, *compiled.reads[node_id]})
     return {row.node_id: row for row in rows}
 
 
@@ -275,12 +262,9 @@ def _build_claim(
 ) -> Claim:
     execution = unit.execution
     compiled = unit.graph
-    spec = compiled.node(node.node_id)
     if rows is None:
-        rows = NodeExecution.objects.filter(execution_id=execution.pk).exclude(pk=node.pk)
-        if not _reads_all_outputs(spec):
-            rows = rows.filter(node_id__in={edge.source for edge in compiled.graph.inbound[node.node_id]})
-        rows = {row.node_id: row for row in rows}
+        reads = NodeExecution.objects.filter(execution_id=execution.pk, node_id__in=compiled.reads[node.node_id])
+        rows = {row.node_id: row for row in reads}
     done = (NodeStatus.SUCCEEDED, NodeStatus.FAILED)
     finished = {nid: (row.ports, row.output) for nid, row in rows.items() if row.status in done}
     return _claim_from(execution, node, compiled, task_id, resume, finished, breaker_dirty)

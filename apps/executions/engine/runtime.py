@@ -18,6 +18,7 @@ or has an error (that statement checks both): a node sent back to pending in a p
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import random
@@ -105,6 +106,9 @@ class CompiledGraph:
     definition: dict
     graph: Graph
     order: tuple[str, ...]
+    #: node id -> the nodes whose outputs it may read: its sources, or every other node when its config
+    #: mentions `nodes` (an expression may read any node's output).
+    reads: dict[str, tuple[str, ...]]
 
     def node(self, node_id: str) -> dict:
         return dict(self.graph.nodes[node_id])
@@ -118,7 +122,15 @@ def compiled_graph(version_id: Any) -> CompiledGraph:
 def _compiled_graph(version_id: str) -> CompiledGraph:
     definition = WorkflowVersion.objects.values_list("definition", flat=True).get(pk=version_id)
     graph = parse_definition(definition)
-    return CompiledGraph(definition=definition, graph=graph, order=graph.order())
+    reads = {
+        node_id: (
+            tuple(other for other in graph.nodes if other != node_id)
+            if "nodes" in json.dumps(node.get("config", {}))
+            else tuple(sorted({edge.source for edge in graph.inbound[node_id]}))
+        )
+        for node_id, node in graph.nodes.items()
+    }
+    return CompiledGraph(definition=definition, graph=graph, order=graph.order(), reads=reads)
 
 
 @dataclass
@@ -208,11 +220,7 @@ class Unit:
 
         Reads of node rows inside a unit go through `nodes()`, which writes what is pending first.
         """
-        rows = (
-            NodeExecution.objects.filter(pk__in=node_pks)
-            if len(node_pks) > 1
-            else NodeExecution.objects.filter(pk=node_pks[0])
-        )
+        rows = NodeExecution.objects.filter(pk__in=node_pks)
         if connection.vendor != "postgresql":
             rows.update(**values)
             return
@@ -371,15 +379,12 @@ def locked(execution_id: Any, *, durable: bool = True, nodes: bool = False) -> I
         if nodes and connection.vendor == "postgresql":
             execution, rows = statements.lock_with_nodes(execution_id, _ROW_FIELDS)
             unit = Unit(execution=execution, _rows=rows)
-            yield unit
-            unit.flush()
-            return
-        executions = WorkflowExecution.objects.select_for_update()
-        if not durable and connection.vendor == "postgresql":
-            # Set in the locking statement itself: one round trip fewer than a SET LOCAL before it.
-            executions = executions.annotate(_commit=RawSQL("set_config('synchronous_commit', 'off', true)", ()))
-        execution = executions.get(pk=execution_id)
-        unit = Unit(execution=execution)
+        else:
+            executions = WorkflowExecution.objects.select_for_update()
+            if not durable and connection.vendor == "postgresql":
+                # Set in the locking statement itself: one round trip fewer than a SET LOCAL before it.
+                executions = executions.annotate(_commit=RawSQL("set_config('synchronous_commit', 'off', true)", ()))
+            unit = Unit(execution=executions.get(pk=execution_id))
         yield unit
         unit.flush()
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -211,20 +212,24 @@ _LOCKED_FIELDS = tuple(
 _JSON_FIELDS = {f.attname for f in WorkflowExecution._meta.concrete_fields if f.get_internal_type() == "JSONField"}
 
 
+@lru_cache(maxsize=4)
+def _lock_sql(row_fields: tuple[str, ...]) -> str:
+    columns = ", ".join(f'execution."{name}"' for name in _LOCKED_FIELDS)
+    node_columns = ", ".join(f'node."{name}"' for name in row_fields)
+    return (
+        f"SELECT {columns}, (SELECT json_agg(json_build_array({node_columns})) FROM {_NODE} AS node"
+        f" WHERE node.execution_id = execution.id) FROM {_EXECUTION} AS execution WHERE execution.id = %s"
+        " FOR UPDATE OF execution"
+    )
+
+
 def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[WorkflowExecution, dict[str, tuple]]:
     """Lock the execution row (FOR UPDATE) and read, in the same statement, `row_fields` of all its nodes.
 
     Returns the execution (large JSON fields deferred) and its node rows by node id, as tuples in
     `row_fields` order (ids as text). Raises WorkflowExecution.DoesNotExist like `get()`."""
-    columns = ", ".join(f"execution.{connection.ops.quote_name(name)}" for name in _LOCKED_FIELDS)
-    node_columns = ", ".join(f"node.{connection.ops.quote_name(name)}" for name in row_fields)
-    sql = (
-        f"SELECT {columns}, (SELECT json_agg(json_build_array({node_columns})) FROM {_NODE} AS node"
-        f" WHERE node.execution_id = execution.id) FROM {_EXECUTION} AS execution WHERE execution.id = %s"
-        " FOR UPDATE OF execution"
-    )
     with server_bound_cursor() as cursor:
-        cursor.execute(sql, [execution_id])
+        cursor.execute(_lock_sql(row_fields), [execution_id])
         row = cursor.fetchone()
     if row is None:
         raise WorkflowExecution.DoesNotExist(f"No execution {execution_id}.")
