@@ -312,6 +312,9 @@ CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENT
 # Circuit breaker per node type: open after this many consecutive failures, probe again after the cool-down.
 CONCERTMASTER_BREAKER_THRESHOLD = env.int("CONCERTMASTER_BREAKER_THRESHOLD", default=5)
 CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN_SECONDS", default=60)
+# A worker reuses a node type's "closed, no failures" answer for this long instead of asking the cache before every
+# node; failures recorded by other workers are seen this much later (0: ask every time).
+CONCERTMASTER_BREAKER_LOCAL_SECONDS = env.float("CONCERTMASTER_BREAKER_LOCAL_SECONDS", default=1.0)
 
 # --- Live updates (WebSockets) ---
 # Messages waiting to be written to one slow client; past this the server closes with 4008 and the

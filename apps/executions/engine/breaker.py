@@ -7,10 +7,16 @@
 
 The engine parks a node whose breaker is open as `retrying` until the cool-down ends (it spends no
 attempt), so a failing integration is not hammered and nothing is lost.
+
+Every node's claim asks for admission, and nearly always the answer is "closed, no failures". A process keeps
+that answer for CONCERTMASTER_BREAKER_LOCAL_SECONDS instead of asking the cache each time (a Redis round trip
+and a client object per call); a failure recorded in the process forgets it at once, one recorded by another
+worker is seen within that time. Any other state is read from the cache on every call.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -20,6 +26,13 @@ from django.core.cache import cache
 CLOSED = "closed"
 OPEN = "open"
 HALF_OPEN = "half_open"
+
+
+#: node type -> monotonic time until which "closed, no failures" (read from the cache) may be reused here.
+_clean_until: dict[str, float] = {}
+#: node type -> monotonic time a failure recorded in this process last forgot its clean state.
+_forgotten_at: dict[str, float] = {}
+_clean_lock = threading.Lock()
 
 
 def _key(node_type: str, what: str) -> str:
@@ -48,12 +61,34 @@ def admission(node_type: str) -> tuple[datetime | None, bool]:
 
     The second part spares the common case (no failures recorded) a cache write after every success.
     """
+    if _clean_until.get(node_type, 0.0) > time.monotonic():
+        return None, False
     opened_key, failures_key = _key(node_type, "opened"), _key(node_type, "failures")
+    asked = time.monotonic()
     values = cache.get_many([opened_key, failures_key])
     opened = values.get(opened_key)
     if opened is None:
-        return None, bool(values.get(failures_key))
+        dirty = bool(values.get(failures_key))
+        if not dirty:
+            _remember_clean(node_type, asked)
+        return None, dirty
     return _half_open_or_until(node_type, opened), True
+
+
+def _remember_clean(node_type: str, asked: float) -> None:
+    keep = float(settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS)
+    if keep <= 0:
+        return
+    with _clean_lock:
+        # A failure recorded here while the cache was being read forgot the type after `asked`: keep it forgotten.
+        if _forgotten_at.get(node_type, 0.0) < asked:
+            _clean_until[node_type] = asked + keep
+
+
+def _forget_clean(node_type: str) -> None:
+    with _clean_lock:
+        _clean_until.pop(node_type, None)
+        _forgotten_at[node_type] = time.monotonic()
 
 
 def _half_open_or_until(node_type: str, opened: float) -> datetime | None:
@@ -73,6 +108,7 @@ def record_success(node_type: str) -> None:
 
 
 def record_failure(node_type: str) -> None:
+    _forget_clean(node_type)
     failures_key = _key(node_type, "failures")
     cache.add(failures_key, 0, timeout=None)
     failures = cache.incr(failures_key)

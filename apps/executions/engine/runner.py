@@ -418,12 +418,19 @@ def _json_data(value: Any) -> Any:
 
 def _recorded(value: Any) -> Any:
     """`value` as stored for inspection (input, rendered config): JSON data, or a note saying why it was left out."""
+    return json.loads(_recorded_text(value))
+
+
+def _recorded_text(value: Any) -> str:
+    """The JSON text of `_recorded(value)`."""
     try:
-        return _bounded_json(value)
+        return _json_text(value)
     except _Unstorable as exc:
         if exc.error:
-            return {"omitted": f"not JSON data: {exc.error}"}
-        return {"omitted": f"{exc.size} bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES ({exc.limit})"}
+            return json.dumps({"omitted": f"not JSON data: {exc.error}"})
+        return json.dumps(
+            {"omitted": f"{exc.size} bytes of JSON, over CONCERTMASTER_NODE_OUTPUT_MAX_BYTES ({exc.limit})"}
+        )
 
 
 def _failure_from_exception(exc: BaseException) -> Failure:
@@ -516,8 +523,8 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
             "ports": ports,
             "output": output,
             "duration_ms": duration_ms,
-            "input": _recorded(claim.inputs),
-            "rendered_config": _recorded(config) if config is not None else None,
+            "input": _recorded_text(claim.inputs),
+            "rendered_config": _recorded_text(config) if config is not None else None,
         },
         next_tasks=next_tasks,
         events=events,
@@ -550,6 +557,11 @@ class _Unstorable(Exception):
 
 def _bounded_json(value: Any) -> Any:
     """`value` as plain JSON data within CONCERTMASTER_NODE_OUTPUT_MAX_BYTES (bytes of its JSON text)."""
+    return json.loads(_json_text(value))
+
+
+def _json_text(value: Any) -> str:
+    """The JSON text of `value`, within CONCERTMASTER_NODE_OUTPUT_MAX_BYTES; raises _Unstorable."""
     try:
         text = json.dumps(value, cls=DjangoJSONEncoder)
     except (TypeError, ValueError) as exc:
@@ -557,7 +569,7 @@ def _bounded_json(value: Any) -> Any:
     size, limit = len(text.encode()), settings.CONCERTMASTER_NODE_OUTPUT_MAX_BYTES
     if size > limit:
         raise _Unstorable(size=size, limit=limit)
-    return json.loads(text)
+    return text
 
 
 def _serialize(result: NodeResult) -> dict | Failure:

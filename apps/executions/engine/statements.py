@@ -249,9 +249,9 @@ WITH execution AS (
     RETURNING id
 ), done AS (
     UPDATE {_NODE} AS node
-    SET status = %(succeeded)s, ports = %(ports)s, output = %(output)s, error = NULL, state = '{{}}',
+    SET status = %(succeeded)s, ports = %(ports)s::jsonb, output = %(output)s::jsonb, error = NULL, state = '{{}}',
         duration_ms = %(duration)s, lease_expires_at = NULL, finished_at = %(now)s, updated_at = %(now)s,
-        input = %(input)s, rendered_config = %(config)s
+        input = %(input)s::jsonb, rendered_config = %(config)s::jsonb
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id
       AND node.status = %(running)s AND node.task_id = %(task)s
@@ -260,16 +260,15 @@ WITH execution AS (
     UPDATE {_NODE} AS node
     SET status = %(queued)s, task_id = next.task_id, lease_expires_at = %(lease)s, wake_at = NULL,
         updated_at = %(now)s
-    FROM done, unnest(%(next_ids)s::varchar[], %(next_tasks)s::varchar[]) AS next(node_id, task_id)
+    FROM done, jsonb_each_text(%(next)s::jsonb) AS next(node_id, task_id)
     WHERE node.execution_id = %(execution)s AND node.node_id = next.node_id AND node.status = %(pending)s
     RETURNING node.node_id, node.id
 ), appended AS (
     INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
     SELECT event.id, %(now)s, %(now)s, %(organization)s, %(execution)s, event.seq, event.type, event.node_id,
            event.data, event.at
-    FROM done, unnest(%(event_ids)s::uuid[], %(event_seqs)s::int[], %(event_types)s::varchar[],
-                      %(event_nodes)s::varchar[], %(event_data)s::jsonb[], %(event_at)s::timestamptz[])
-         AS event(id, seq, type, node_id, data, at)
+    FROM done, jsonb_to_recordset(%(events)s::jsonb)
+         AS event(id uuid, seq int, type varchar, node_id varchar, data jsonb, at timestamptz)
 )
 SELECT (SELECT count(*) FROM done), (SELECT json_agg(json_build_array(node_id, id)) FROM queued)
 """
@@ -291,12 +290,14 @@ def complete_unlocked(
     """Record a success and queue its successors in one statement, if the execution has not changed since
     `seen_seq` (the sequence number its claim took): compare-and-set on the execution row instead of a lock.
 
+    `fields` holds the node's ports and output as data, its input and rendered config as JSON text (or None).
+
     Every change to an execution's state appends an event, so an unchanged `last_seq` means the scheduler's
     answer computed from the claim's snapshot still holds. Returns node id -> NodeExecution id of the queued
     successors, or None when something changed (the caller completes under the lock instead).
     """
-    from psycopg.types.json import Jsonb
-
+    # JSON goes in as text cast in the statement: one json.dumps per value, and the events and successors as one
+    # JSON document each (psycopg dumps a list parameter element by element, which cost more than the statement).
     params = {
         "execution": execution_id,
         "organization": organization_id,
@@ -304,19 +305,25 @@ def complete_unlocked(
         "seq": events[-1].seq,
         "node": node_execution_id,
         "task": task_id,
-        "ports": Jsonb(fields["ports"]),
-        "output": Jsonb(fields["output"]),
-        "input": Jsonb(fields["input"]),
-        "config": Jsonb(fields["rendered_config"]),
+        "ports": json.dumps(fields["ports"]),
+        "output": json.dumps(fields["output"]),
+        "input": fields["input"],
+        "config": fields["rendered_config"],
         "duration": fields["duration_ms"],
-        "next_ids": list(next_tasks),
-        "next_tasks": list(next_tasks.values()),
-        "event_ids": [event.id for event in events],
-        "event_seqs": [event.seq for event in events],
-        "event_types": [event.type for event in events],
-        "event_nodes": [event.node_id for event in events],
-        "event_data": [Jsonb(event.data) for event in events],
-        "event_at": [event.at for event in events],
+        "next": json.dumps(next_tasks),
+        "events": json.dumps(
+            [
+                {
+                    "id": str(event.id),
+                    "seq": event.seq,
+                    "type": event.type,
+                    "node_id": event.node_id,
+                    "data": event.data,
+                    "at": event.at.isoformat(),
+                }
+                for event in events
+            ]
+        ),
         "now": now,
         "lease": lease,
         **_STATUSES,

@@ -8,7 +8,7 @@ may be delivered twice, which the runtime makes harmless. A database outage retr
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 _RELIABLE = {
     "acks_late": True,
@@ -74,9 +74,12 @@ def recover_at_worker_start(sender=None, **kwargs) -> None:
 @task_prerun.connect
 @task_postrun.connect
 def recycle_database_connections(**kwargs) -> None:
-    """What Django does around a request: drop a connection that broke or outlived CONN_MAX_AGE, keep the rest.
+    """What Django does around a request: drop a connection that broke or outlived CONN_MAX_AGE, keep the rest
+    (see connections.py: without a health check per task).
 
     Celery's own Django fixup would close the connection around every task (a new PostgreSQL connection per
     node); CELERY_DB_REUSE_MAX turns that off and this keeps broken connections from lingering.
     """
-    close_old_connections()
+    from .connections import recycle
+
+    recycle()

@@ -1,5 +1,7 @@
 """The circuit breaker on the Django cache: closed, open after N failures, half-open with one probe."""
 
+import time
+
 import pytest
 import time_machine
 from django.core.cache import cache
@@ -12,8 +14,10 @@ def _settings(settings):
     settings.CONCERTMASTER_BREAKER_THRESHOLD = 3
     settings.CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = 60
     cache.clear()
+    breaker._clean_until.clear()
     yield
     cache.clear()
+    breaker._clean_until.clear()
 
 
 def test_closed_until_the_threshold_of_consecutive_failures():
@@ -77,3 +81,45 @@ def test_reset_closes_by_hand():
         breaker.record_failure("slack")
     breaker.reset("slack")
     assert breaker.state("slack") == breaker.CLOSED
+
+
+def _failures_recorded_by_another_worker(node_type: str, count: int) -> None:
+    """What another process's record_failure leaves in the cache (this process's memory is not told)."""
+    cache.set(breaker._key(node_type, "failures"), count, timeout=None)
+    cache.set(breaker._key(node_type, "opened"), time.time(), timeout=None)
+
+
+def test_a_clean_answer_is_reused_for_the_local_seconds_then_read_again(settings):
+    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = 0.3
+    assert breaker.admission("slack") == (None, False)
+    _failures_recorded_by_another_worker("slack", 3)
+    assert breaker.admission("slack") == (None, False)  # still this process's answer
+    time.sleep(0.35)
+    until, dirty = breaker.admission("slack")
+    assert until is not None
+    assert dirty
+
+
+def test_a_failure_recorded_in_this_process_is_seen_at_once(settings):
+    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = 60
+    settings.CONCERTMASTER_BREAKER_THRESHOLD = 1
+    assert breaker.admission("slack") == (None, False)
+    breaker.record_failure("slack")
+    until, dirty = breaker.admission("slack")
+    assert until is not None
+    assert dirty
+
+
+def test_a_breaker_with_failures_is_read_every_time(settings):
+    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = 60
+    breaker.record_failure("slack")
+    assert breaker.admission("slack") == (None, True)
+    _failures_recorded_by_another_worker("slack", 3)
+    assert breaker.admission("slack")[0] is not None
+
+
+def test_zero_local_seconds_reads_the_cache_every_time(settings):
+    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = 0
+    assert breaker.admission("slack") == (None, False)
+    _failures_recorded_by_another_worker("slack", 3)
+    assert breaker.admission("slack")[0] is not None
