@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -86,16 +86,19 @@ WITH execution AS (
            claimed.node_id, jsonb_build_object('attempt', claimed.attempt, 'node_type', claimed.node_type), %(now)s
     FROM execution, claimed
 )
-SELECT execution.organization_id, execution.workflow_id, execution.last_seq, execution.trigger_data,
-       execution.context, execution.started_at, execution.trigger_kind, execution.correlation_id,
-       claimed.node_id, claimed.node_type, claimed.attempt, claimed.state,
-       (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
-        FROM {_NODE} AS source
-        WHERE source.execution_id = execution.id AND source.node_id = ANY(%(sources)s)
-          AND source.status IN (%(succeeded)s, %(failed)s)),
-       (SELECT json_agg(json_build_array(state.node_id, state.status, state.ports))
-        FROM {_NODE} AS state WHERE state.execution_id = execution.id),
-       (SELECT seen.last_seq FROM {_EXECUTION} AS seen WHERE seen.id = execution.id)
+SELECT json_build_object(
+    'organization_id', execution.organization_id, 'workflow_id', execution.workflow_id, 'seq', execution.last_seq,
+    'trigger_data', execution.trigger_data, 'context', execution.context, 'started_at', execution.started_at,
+    'trigger_kind', execution.trigger_kind, 'correlation_id', execution.correlation_id,
+    'node_id', claimed.node_id, 'node_type', claimed.node_type, 'attempt', claimed.attempt, 'state', claimed.state,
+    'finished', (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
+                 FROM {_NODE} AS source
+                 WHERE source.execution_id = execution.id
+                   AND source.node_id IN (SELECT jsonb_array_elements_text(%(sources)s::jsonb))
+                   AND source.status IN (%(succeeded)s, %(failed)s)),
+    'states', (SELECT json_agg(json_build_array(state.node_id, state.status, state.ports))
+               FROM {_NODE} AS state WHERE state.execution_id = execution.id),
+    'snapshot_seq', (SELECT seen.last_seq FROM {_EXECUTION} AS seen WHERE seen.id = execution.id))
 FROM execution, claimed
 """
 
@@ -144,7 +147,7 @@ def claim(
         "task": task_id,
         "event": event_id,
         "type": event_type,
-        "sources": sources,
+        "sources": json.dumps(sources),
         "now": now,
         "lease": lease,
         **_STATUSES,
@@ -154,36 +157,38 @@ def claim(
         row = cursor.fetchone()
     if row is None:
         return None
-    (organization_id, workflow_id, seq, trigger_data, context, started_at, trigger_kind, correlation_id) = row[:8]
-    node_id, node_type, attempt, state, finished, states, snapshot_seq = row[8:]
+    # One JSON column: psycopg sets up a loader per result column and type, which cost more than the values.
+    taken = _json(row[0])
+    seq, node_id, node_type, attempt = taken["seq"], taken["node_id"], taken["node_type"], taken["attempt"]
+    started_at = taken["started_at"]
     execution = WorkflowExecution(
         id=uuid.UUID(str(execution_id)),
-        organization_id=organization_id,
-        workflow_id=workflow_id,
+        organization_id=taken["organization_id"],
+        workflow_id=taken["workflow_id"],
         status=ExecutionStatus.RUNNING,
         last_seq=seq,
-        trigger_data=_json(trigger_data),
-        context=_json(context),
-        started_at=started_at,
-        trigger_kind=trigger_kind,
-        correlation_id=correlation_id,
+        trigger_data=taken["trigger_data"],
+        context=taken["context"],
+        started_at=datetime.fromisoformat(started_at).astimezone(UTC) if started_at else None,
+        trigger_kind=taken["trigger_kind"],
+        correlation_id=taken["correlation_id"],
     )
     node = NodeExecution(
         id=uuid.UUID(str(node_execution_id)),
-        organization_id=organization_id,
+        organization_id=execution.organization_id,
         execution_id=execution.pk,
         node_id=node_id,
         node_type=node_type,
         status=NodeStatus.RUNNING,
         attempt=attempt,
-        state=_json(state),
+        state=taken["state"],
         task_id=task_id,
         started_at=now,
         lease_expires_at=lease,
     )
     event = ExecutionEvent(
         id=event_id,
-        organization_id=organization_id,
+        organization_id=execution.organization_id,
         execution=execution,
         seq=seq,
         type=event_type,
@@ -195,10 +200,12 @@ def claim(
         execution=execution,
         node=node,
         event=event,
-        finished={source: (ports, output) for source, ports, output in finished or ()},
+        finished={source: (ports, output) for source, ports, output in taken["finished"] or ()},
         # All sub-statements read one snapshot: its states are current only if nothing committed between it
         # and the execution row's lock, which this statement's own bump of the sequence shows.
-        states={nid: (status, ports) for nid, status, ports in states} if snapshot_seq + 1 == seq else None,
+        states={nid: (status, ports) for nid, status, ports in taken["states"]}
+        if taken["snapshot_seq"] + 1 == seq
+        else None,
     )
 
 

@@ -133,14 +133,25 @@ def test_locking_with_nodes_reads_the_execution_and_every_node_row(test_nodes):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's one-statement claim")
 def test_on_postgresql_a_claim_is_one_statement(test_nodes, django_assert_num_queries):
-    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})), {"amount": 7})
     trigger = node(execution, "start")
     compiled_graph(execution.version_id)  # parsed once per process, as in a worker
     with django_assert_num_queries(1):
         taken = claim_node(
             str(execution.pk), str(trigger.pk), trigger.task_id, node_id="start", version_id=str(execution.version_id)
         )
-    assert taken is not None
+    execution.refresh_from_db()
+    assert taken.organization_id == str(execution.organization_id)
+    assert taken.inputs == {"main": {"amount": 7}}
+    assert taken.expression_context["trigger"] == {"amount": 7}
+    assert taken.expression_context["execution"] == {
+        "id": str(execution.pk),
+        "workflow_id": str(execution.workflow_id),
+        "started_at": execution.started_at.isoformat(),
+        "trigger_kind": execution.trigger_kind,
+        "attempt": 1,
+    }
+    assert taken.correlation_id == execution.correlation_id
 
 
 def prepared_statements() -> list[str]:
