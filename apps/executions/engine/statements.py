@@ -35,14 +35,20 @@ def server_bound_cursor() -> Iterator[Any]:
     bind on the client and never prepare (its default, kept for the rest of the ORM; only these server-bound
     cursors are affected by the threshold). CONCERTMASTER_ENGINE_PREPARED_STATEMENTS=false turns preparing off,
     for a pooler in transaction mode.
+
+    The connection also asks for generic plans (`plan_cache_mode`, which only prepared statements have). Left to
+    choose, PostgreSQL kept planning the completion anew at every run (0.3 ms): with the statuses bound, a
+    custom plan can use the partial indexes on status and looks cheaper, though the generic one finds the same
+    rows by primary key.
     """
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.close_if_health_check_failed()
     connection.ensure_connection()
-    if settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS:
-        connection.connection.prepare_threshold = 1
     with connection.wrap_database_errors:
+        if settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS and connection.connection.prepare_threshold != 1:
+            connection.connection.execute("SET plan_cache_mode = force_generic_plan")
+            connection.connection.prepare_threshold = 1
         cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))
     with cursor:
         yield cursor

@@ -174,6 +174,29 @@ def test_the_claim_is_prepared_unless_turned_off(test_nodes, settings, prepared)
     assert len(claimed) == (1 if prepared else 0)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's prepared statements")
+def test_the_prepared_claim_and_completion_are_planned_once(test_nodes):
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    connection.connection.prepare_threshold = None  # as on a new connection
+    nodes = [{"id": f"n{index}", "type": "test.noop"} for index in range(6)]
+    execution = start(make_workflow(*chain(*nodes)))
+    for node_id in ["start", *(spec["id"] for spec in nodes)]:
+        taken = claim(execution, node_id)
+        complete_node(taken, {"main": {"ok": True}}, 0.01, config={})
+    assert node(execution, "n5").status == "succeeded"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%WITH execution AS%"],
+        )
+        plans = cursor.fetchall()
+    assert len(plans) == 2  # the claim and the completion
+    assert all(custom == 0 and generic >= 5 for generic, custom in plans)
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's unlocked completion")
 def test_a_success_whose_successors_are_simply_queued_is_one_statement(test_nodes, django_assert_num_queries):
     execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"}, {"id": "b", "type": "test.noop"})))
