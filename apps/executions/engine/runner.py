@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -369,8 +370,43 @@ def _renew_lease(claim: Claim) -> bool:
     )
 
 
+class _NodeThread:
+    """A thread that runs nodes one at a time for one worker thread, kept from one node to the next (starting a
+    thread per node cost more than a no-op node). A run that is given up on (timed out, abandoned) keeps its
+    thread, which is then dropped: the next run starts a new one."""
+
+    _local = threading.local()
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="node", daemon=True).start()
+
+    @classmethod
+    def take(cls) -> _NodeThread:
+        idle = getattr(cls._local, "idle", None)
+        cls._local.idle = None
+        return idle or cls()
+
+    def give_back(self) -> None:
+        self._local.idle = self
+
+    def submit(self, name: str, context: contextvars.Context, job) -> threading.Event:
+        done = threading.Event()
+        self._jobs.put((name, context, job, done))
+        return done
+
+    def _serve(self) -> None:
+        while True:
+            name, context, job, done = self._jobs.get()
+            threading.current_thread().name = name
+            try:
+                context.run(job)
+            finally:
+                done.set()
+
+
 def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
-    """Run `run(ctx)` in a thread; wait at most `timeout` seconds, calling `renew()` every third of a lease.
+    """Run `run(ctx)` in a node thread; wait at most `timeout` seconds, calling `renew()` every third of a lease.
 
     A thread past its timeout cannot be killed safely in Python: it is left to finish in the background and
     its result is ignored (nodes doing I/O should also pass their own timeouts to their clients).
@@ -386,20 +422,19 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
             connections.close_all()
 
     # The node's own logs carry the run's bound context (execution, node, correlation id).
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(target,), name=f"node-{ctx.node_id}", daemon=True)
-    thread.start()
+    node_thread = _NodeThread.take()
+    done = node_thread.submit(f"node-{ctx.node_id}", contextvars.copy_context(), target)
     renew_every = max(settings.CONCERTMASTER_ENGINE_LEASE_SECONDS / 3, 0.1)
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
-        thread.join(max(min(renew_every, remaining), 0))
-        if not thread.is_alive():
+        if done.wait(max(min(renew_every, remaining), 0)):
             break
         if time.monotonic() >= deadline:
             return Failure(ERROR_TIMEOUT, MSG_TIMEOUT.format(seconds=timeout))
         if not renew():
             return ABANDONED
+    node_thread.give_back()
     if "error" in box:
         return _failure_from_exception(box["error"])
     result = box.get("result")

@@ -52,6 +52,22 @@ def test_the_timeout_returns_while_the_node_still_runs(settings):
     release.set()
 
 
+def test_nodes_run_one_after_another_on_one_kept_thread_and_a_timed_out_one_keeps_its_own():
+    def thread_of(c):
+        return NodeResult.single(threading.get_ident())
+
+    first = runner.run_with_timeout(thread_of, ctx(), timeout=5, renew=lambda: True).outputs["main"]
+    second = runner.run_with_timeout(thread_of, ctx(), timeout=5, renew=lambda: True).outputs["main"]
+    assert first == second != threading.get_ident()
+
+    release = threading.Event()
+    stuck = runner.run_with_timeout(lambda c: release.wait(5), ctx(), timeout=0.1, renew=lambda: True)
+    assert stuck.type == runner.ERROR_TIMEOUT
+    third = runner.run_with_timeout(thread_of, ctx(), timeout=5, renew=lambda: True).outputs["main"]
+    assert third != first  # the stuck node still has the old thread
+    release.set()
+
+
 def test_the_lease_is_renewed_while_the_node_runs_and_a_lost_lease_abandons_it(settings):
     settings.CONCERTMASTER_ENGINE_LEASE_SECONDS = 0.3  # renew every 0.1 s
     renewals = []
