@@ -12,7 +12,9 @@ The database is created and migrated if needed. One worker process is started
 the engine and the baseline, so the ratios compare the engine with the floor of this very stack:
 
 - per-node overhead: a chain of --chain no-op nodes vs a raw Celery chain of --chain no-op tasks
-  (`celery.chain`, each task sending the next), time per hop; target <= 3x;
+  (`celery.chain`, each task sending the next), time per hop from the first node (task) starting to the last one
+  starting, engine and raw runs alternating, the median of the pairs' ratios; target <= 3x. The end-to-end time
+  per node (the execution's start and finish included) is printed beside it;
 - start latency: `execution_start()` to the trigger node running, vs `apply_async()` to a raw task running;
 - throughput: executions/s of a 3-node workflow with 1, 10 and 100 concurrent starts, vs raw chains of 3;
 - a 200-node workflow of mixed branches (parallel splits into AND-joins, if/else whose branch not taken is
@@ -114,33 +116,43 @@ class Bench:
             time.sleep(POLL_SECONDS)
         raise RuntimeError(f"raw task {key} did not run within {timeout}s (see the worker log)")
 
-    def raw_chain(self, length: int) -> tuple[float, str]:
-        """Send a raw chain of `length` no-op tasks; returns (start time, key its last task sets)."""
+    def raw_chain(self, length: int, first: str = "") -> tuple[float, str]:
+        """Send a raw chain of `length` no-op tasks; returns (start time, key its last task sets). With `first`, the
+        first task records when it ran under that key."""
         from celery import chain
 
         from benchmarks.engine_plugin import noop
 
         done = f"bench:{uuid.uuid4().hex}"
-        tasks = [noop.si() for _ in range(length - 1)] + [noop.si(done_key=done)]
+        tasks = [noop.si(started_key=first)] + [noop.si() for _ in range(length - 2)] + [noop.si(done_key=done)]
         start = time.time()
-        chain(*tasks).apply_async() if length > 1 else tasks[0].apply_async()
+        chain(*tasks).apply_async() if length > 1 else noop.si(done_key=done).apply_async()
         return start, done
 
     def raw_chain_seconds(self, length: int) -> float:
         start, done = self.raw_chain(length)
         return self._await_key(done) - start
 
-    def raw_write_chain_seconds(self, length: int, row_id: str) -> float:
-        """A raw chain whose every task commits a one-row UPDATE."""
+    def raw_chain_hops(self, length: int) -> tuple[float, float]:
+        """(end-to-end seconds from the call, seconds per hop from the first task running to the last one running)."""
+        first = f"bench:{uuid.uuid4().hex}"
+        start, done = self.raw_chain(length, first=first)
+        end = self._await_key(done)
+        return end - start, (end - self._await_key(first)) / (length - 1)
+
+    def raw_write_chain_hops(self, length: int, row_id: str) -> float:
+        """Seconds per hop (first task running to last task running) of a raw chain whose every task commits a
+        one-row UPDATE."""
         from celery import chain
 
         from benchmarks.engine_plugin import write
 
-        done = f"bench:{uuid.uuid4().hex}"
-        tasks = [write.si(row_id) for _ in range(length - 1)] + [write.si(row_id, done_key=done)]
-        start = time.time()
+        first, done = f"bench:{uuid.uuid4().hex}", f"bench:{uuid.uuid4().hex}"
+        tasks = [write.si(row_id, started_key=first)]
+        tasks += [write.si(row_id) for _ in range(length - 2)] + [write.si(row_id, done_key=done)]
         chain(*tasks).apply_async()
-        return self._await_key(done) - start
+        end = self._await_key(done)
+        return (end - self._await_key(first)) / (length - 1)
 
     def database_latency(self) -> dict:
         """Round trip and durable-commit latency of this database, right now (the engine's unit costs)."""
@@ -207,6 +219,22 @@ class Bench:
         start = time.time()
         execution = self.start(workflow)
         return self.await_finished([execution.pk])[0] - start
+
+    def engine_chain_hops(self, workflow, length: int) -> tuple[float, float]:
+        """(end-to-end seconds from the `execution_start()` call to the execution finished, seconds per hop from the
+        first node starting to the last one starting) for a chain from `chain_workflow(length)`."""
+        from apps.executions.models import NodeExecution
+
+        start = time.time()
+        execution = self.start(workflow)
+        end = self.await_finished([execution.pk])[0]
+        started = dict(
+            NodeExecution.objects.filter(execution=execution, node_id__in=["start", f"n{length - 2}"]).values_list(
+                "node_id", "started_at"
+            )
+        )
+        hops = (started[f"n{length - 2}"] - started["start"]).total_seconds() / (length - 1)
+        return end - start, hops
 
     def engine_start_latency(self, workflow) -> tuple[float, float]:
         """(seconds until the trigger node runs, seconds the `execution_start()` call itself took)."""
@@ -295,20 +323,25 @@ def measure(args) -> dict:
     bench.engine_seconds(chain_wf)  # warm-up: imports, caches, connections on both sides
     bench.raw_chain_seconds(args.chain)
     # Engine and raw runs alternate, so that a change in the machine's speed during the run (this is a shared
-    # virtual machine) falls on both; the ratio is the median of each pair's ratio.
-    engine_hops, raw_hops = [], []
+    # virtual machine) falls on both; the ratio is the median of each pair's ratio. A hop is measured from the
+    # first node (task) starting to the last one starting: the cost of one more node, without the execution's
+    # start and finish (measured as start latency) or the raw chain's first send.
+    engine_runs, raw_runs = [], []
     for _ in range(args.repeat):
-        engine_hops.append(bench.engine_seconds(chain_wf) / args.chain)
-        raw_hops.append(bench.raw_chain_seconds(args.chain) / args.chain)
+        engine_runs.append(bench.engine_chain_hops(chain_wf, args.chain))
+        raw_runs.append(bench.raw_chain_hops(args.chain))
+    pair_ratios = [engine[1] / raw[1] for engine, raw in zip(engine_runs, raw_runs, strict=True)]
     results["per_node"] = {
-        "engine_ms": statistics.median(engine_hops) * 1000,
-        "raw_ms": statistics.median(raw_hops) * 1000,
-        "ratio": statistics.median(engine / raw for engine, raw in zip(engine_hops, raw_hops, strict=True)),
-        "pair_ratios": [engine / raw for engine, raw in zip(engine_hops, raw_hops, strict=True)],
+        "engine_ms": statistics.median(hops for _, hops in engine_runs) * 1000,
+        "raw_ms": statistics.median(hops for _, hops in raw_runs) * 1000,
+        "ratio": statistics.median(pair_ratios),
+        "pair_ratios": pair_ratios,
+        "engine_end_to_end_ms": statistics.median(total for total, _ in engine_runs) * 1000 / args.chain,
+        "raw_end_to_end_ms": statistics.median(total for total, _ in raw_runs) * 1000 / args.chain,
     }
     row = bench.start(chain_wf).pk
     bench.await_finished([row])
-    write_hops = [bench.raw_write_chain_seconds(args.chain, str(row)) / args.chain for _ in range(args.repeat)]
+    write_hops = [bench.raw_write_chain_hops(args.chain, str(row)) for _ in range(args.repeat)]
     results["per_node"]["raw_write_ms"] = statistics.median(write_hops) * 1000
 
     three = bench.chain_workflow(3)
@@ -367,6 +400,11 @@ def report(results: dict) -> None:
         f"  ratio {per_node['ratio']:.2f}x, median of the pairs' ratios (target <= 3x: "
         f"{'met' if per_node['ratio'] <= 3 else 'MISSED'}); pairs: "
         + ", ".join(f"{ratio:.2f}" for ratio in per_node["pair_ratios"])
+    )
+    print(
+        f"  end to end, start and finish included: engine {per_node['engine_end_to_end_ms']:.2f} ms/node, raw "
+        f"{per_node['raw_end_to_end_ms']:.2f} ms/task "
+        f"({per_node['engine_end_to_end_ms'] / per_node['raw_end_to_end_ms']:.2f}x)"
     )
     print(
         f"  second baseline, raw chain whose tasks each commit a one-row UPDATE: "

@@ -44,14 +44,14 @@ def noop(started_key: str = "", done_key: str = "") -> None:
 
 
 @shared_task(name="bench.write", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def write(row_id: str, done_key: str = "") -> None:
+def write(row_id: str, started_key: str = "", done_key: str = "") -> None:
     """A raw task that commits one one-row UPDATE: the floor of "a hop plus durable state" on this database."""
     from django.db import connection, transaction
 
+    if started_key or done_key:
+        _redis().set(started_key or done_key, repr(time.time()), ex=600)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE executions_workflowexecution SET updated_at = updated_at WHERE id = %s", [row_id])
-    if done_key:
-        _redis().set(done_key, repr(time.time()), ex=600)
 
 
 def route_to(queue: str) -> None:
