@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -379,13 +380,18 @@ class _NodeThread:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name="node", daemon=True).start()
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._serve, name="node", daemon=True)
+        self._thread.start()
 
     @classmethod
     def take(cls) -> _NodeThread:
+        """This worker thread's idle node thread, or a new one (also in a forked child, where threads are gone)."""
         idle = getattr(cls._local, "idle", None)
         cls._local.idle = None
-        return idle or cls()
+        if idle is not None and idle._pid == os.getpid() and idle._thread.is_alive():
+            return idle
+        return cls()
 
     def give_back(self) -> None:
         self._local.idle = self

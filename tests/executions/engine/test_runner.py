@@ -68,6 +68,18 @@ def test_nodes_run_one_after_another_on_one_kept_thread_and_a_timed_out_one_keep
     release.set()
 
 
+def test_a_kept_node_thread_that_is_gone_is_replaced(monkeypatch):
+    def thread_of(c):
+        return NodeResult.single(threading.get_ident())
+
+    first = runner.run_with_timeout(thread_of, ctx(), timeout=5, renew=lambda: True).outputs["main"]
+    kept = runner._NodeThread._local.idle
+    monkeypatch.setattr(kept, "_pid", -1)  # as in a forked child, where the thread does not exist
+    second = runner.run_with_timeout(thread_of, ctx(), timeout=5, renew=lambda: True).outputs["main"]
+    assert runner._NodeThread._local.idle is not kept
+    assert second != first
+
+
 def test_the_lease_is_renewed_while_the_node_runs_and_a_lost_lease_abandons_it(settings):
     settings.CONCERTMASTER_ENGINE_LEASE_SECONDS = 0.3  # renew every 0.1 s
     renewals = []
