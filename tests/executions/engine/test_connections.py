@@ -34,12 +34,13 @@ def run_task(conn) -> None:
     recycle()
 
 
-def test_a_busy_worker_checks_its_connection_once_per_recheck_interval(conn, monkeypatch):
-    monkeypatch.setattr(task_connections, "RECHECK_SECONDS", 0.2)
+def test_a_busy_worker_checks_its_connection_once_per_recheck_interval(conn):
     for _ in range(5):
         run_task(conn)
     assert len(conn.checks) == 1
-    time.sleep(0.25)
+    recheck_at = conn.concertmaster_recheck_at
+    assert 0 < recheck_at - time.monotonic() <= task_connections.RECHECK_SECONDS
+    conn.concertmaster_recheck_at = time.monotonic() - 0.001  # as when the interval has passed
     run_task(conn)
     assert len(conn.checks) == 2
 
