@@ -116,43 +116,46 @@ class Bench:
             time.sleep(POLL_SECONDS)
         raise RuntimeError(f"raw task {key} did not run within {timeout}s (see the worker log)")
 
-    def raw_chain(self, length: int, first: str = "") -> tuple[float, str]:
-        """Send a raw chain of `length` no-op tasks; returns (start time, key its last task sets). With `first`, the
-        first task records when it ran under that key."""
+    def _send_chain(self, task, length: int, *args, first: str = "") -> tuple[float, str]:
+        """Send a raw `celery.chain` of `length` (>= 2) `task(*args)`; returns (start time, the key its last task sets
+        when it runs). With `first`, the first task sets that key when it runs."""
         from celery import chain
 
+        done = f"bench:{uuid.uuid4().hex}"
+        tasks = [task.si(*args, started_key=first), *(task.si(*args) for _ in range(length - 2))]
+        start = time.time()
+        chain(*tasks, task.si(*args, done_key=done)).apply_async()
+        return start, done
+
+    def _hop_seconds(self, first: str, done: str, length: int) -> float:
+        """Seconds per hop of a chain of `length`, from its first task running to its last one running."""
+        return (self._await_key(done) - self._await_key(first)) / (length - 1)
+
+    def raw_chain(self, length: int) -> tuple[float, str]:
+        """Send a raw chain of `length` no-op tasks; returns (start time, key its last task sets)."""
         from benchmarks.engine_plugin import noop
 
-        done = f"bench:{uuid.uuid4().hex}"
-        tasks = [noop.si(started_key=first)] + [noop.si() for _ in range(length - 2)] + [noop.si(done_key=done)]
-        start = time.time()
-        chain(*tasks).apply_async() if length > 1 else noop.si(done_key=done).apply_async()
-        return start, done
+        return self._send_chain(noop, length)
 
     def raw_chain_seconds(self, length: int) -> float:
         start, done = self.raw_chain(length)
         return self._await_key(done) - start
 
     def raw_chain_hops(self, length: int) -> tuple[float, float]:
-        """(end-to-end seconds from the call, seconds per hop from the first task running to the last one running)."""
+        """(end-to-end seconds from the call, seconds per hop) of a raw chain of `length` no-op tasks."""
+        from benchmarks.engine_plugin import noop
+
         first = f"bench:{uuid.uuid4().hex}"
-        start, done = self.raw_chain(length, first=first)
-        end = self._await_key(done)
-        return end - start, (end - self._await_key(first)) / (length - 1)
+        start, done = self._send_chain(noop, length, first=first)
+        return self._await_key(done) - start, self._hop_seconds(first, done, length)
 
     def raw_write_chain_hops(self, length: int, row_id: str) -> float:
-        """Seconds per hop (first task running to last task running) of a raw chain whose every task commits a
-        one-row UPDATE."""
-        from celery import chain
-
+        """Seconds per hop of a raw chain whose every task commits a one-row UPDATE."""
         from benchmarks.engine_plugin import write
 
-        first, done = f"bench:{uuid.uuid4().hex}", f"bench:{uuid.uuid4().hex}"
-        tasks = [write.si(row_id, started_key=first)]
-        tasks += [write.si(row_id) for _ in range(length - 2)] + [write.si(row_id, done_key=done)]
-        chain(*tasks).apply_async()
-        end = self._await_key(done)
-        return (end - self._await_key(first)) / (length - 1)
+        first = f"bench:{uuid.uuid4().hex}"
+        _, done = self._send_chain(write, length, row_id, first=first)
+        return self._hop_seconds(first, done, length)
 
     def database_latency(self) -> dict:
         """Round trip and durable-commit latency of this database, right now (the engine's unit costs)."""
@@ -434,13 +437,15 @@ def report(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chain", type=int, default=50)
+    parser.add_argument("--chain", type=int, default=50, help="nodes in the chain (at least 2: a hop needs two)")
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--pool", default="solo", choices=["solo", "prefork", "threads"])
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--json", type=Path, help="Also write the results to this file.")
     args = parser.parse_args()
+    if args.chain < 2:
+        parser.error("--chain must be at least 2 (the overhead is measured per hop between nodes)")
     if not os.environ.get("REDIS_URL"):
         raise SystemExit("The engine benchmark runs on Redis: set REDIS_URL (and DATABASE_URL=postgres://...).")
 

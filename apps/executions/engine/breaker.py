@@ -61,10 +61,10 @@ def admission(node_type: str) -> tuple[datetime | None, bool]:
 
     The second part spares the common case (no failures recorded) a cache write after every success.
     """
-    if _clean_until.get(node_type, 0.0) > time.monotonic():
+    asked = time.monotonic()
+    if _clean_until.get(node_type, 0.0) > asked:
         return None, False
     opened_key, failures_key = _key(node_type, "opened"), _key(node_type, "failures")
-    asked = time.monotonic()
     values = cache.get_many([opened_key, failures_key])
     opened = values.get(opened_key)
     if opened is None:

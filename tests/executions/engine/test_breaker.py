@@ -120,8 +120,9 @@ def test_a_breaker_with_failures_is_read_every_time(settings):
     assert breaker.admission("slack")[0] is not None
 
 
-def test_zero_local_seconds_reads_the_cache_every_time(settings):
-    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = 0
+@pytest.mark.parametrize("seconds", [0, -1])
+def test_zero_or_negative_local_seconds_reads_the_cache_every_time(settings, seconds):
+    settings.CONCERTMASTER_BREAKER_LOCAL_SECONDS = seconds
     assert breaker.admission("slack") == (None, False)
     _failures_recorded_by_another_worker("slack", 3)
     assert breaker.admission("slack")[0] is not None
