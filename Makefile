@@ -5,17 +5,24 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format venv venv-prod clean
 
-$(VENV)/.installed-dev: requirements/base.txt requirements/prod.txt requirements/dev.txt
+# `make run` installs what running needs (prod.txt); `make test` adds the test and lint tools (dev.txt).
+$(VENV)/.installed-prod: requirements/base.txt requirements/prod.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/prod.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-prod requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $@
 
+venv-prod: $(VENV)/.installed-prod
+
 venv: $(VENV)/.installed-dev
 
-run: venv
+run: venv-prod
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
