@@ -63,7 +63,9 @@ def test_without_wait_it_prints_the_execution_and_returns(no_embedded_worker):
     assert out.getvalue().startswith("Execution ")
 
 
+# The subprocess always runs embedded (its own SQLite file, whatever the suite's database is): one pass covers it.
 @pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="embedded-only; runs in the SQLite pass of make test")
 def test_runs_the_demo_workflow_from_a_fresh_database(tmp_path):
     """What a clean clone does: migrate, bootstrap the demo, run it embedded (in-memory broker, SQLite)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")}
