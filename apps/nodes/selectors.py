@@ -7,6 +7,7 @@ import hashlib
 from django.db.models import Count, Max, QuerySet
 
 from .models import NodeType
+from .registry import registry
 
 
 def node_type_list() -> QuerySet[NodeType]:
@@ -17,6 +18,18 @@ def node_type_list() -> QuerySet[NodeType]:
 def node_type_get(*, name: str) -> NodeType:
     """The node type named `name`; raises NodeType.DoesNotExist."""
     return NodeType.objects.get(name=name)
+
+
+def node_type_config_schema(*, node_type: NodeType) -> dict:
+    """The config schema as the node class declares it, keys in the author's order.
+
+    The row's copy is a jsonb column in PostgreSQL, which stores object keys sorted by length then bytes, so
+    forms built from it would list fields in an order nobody chose. A row whose class is gone (a plugin
+    uninstalled until the next sync) falls back to its stored copy.
+    """
+    if node_type.name in registry:
+        return registry.get(node_type.name).config_schema
+    return node_type.config_schema
 
 
 def node_type_disabled_names() -> set[str]:

@@ -169,3 +169,31 @@ def test_the_openapi_schema_documents_every_node_type_operation():
     parameters = {parameter["name"] for parameter in paths["/api/v1/node-types/"]["get"]["parameters"]}
     assert {"category", "search", "enabled"} <= parameters
     assert reverse("node-type-validate", kwargs={"name": "set"}) == "/api/v1/node-types/set/validate/"
+
+
+def _property_orders(schema: dict, where: str = "") -> dict[str, list[str]]:
+    """The key order of every `properties` object in `schema`, by where it sits."""
+    orders = {}
+    if isinstance(schema.get("properties"), dict):
+        orders[where or "/"] = list(schema["properties"])
+        for name, sub in schema["properties"].items():
+            if isinstance(sub, dict):
+                orders.update(_property_orders(sub, f"{where}/{name}"))
+    return orders
+
+
+def test_config_schemas_keep_the_declared_field_order(api):
+    """The HTTP request form lists method, url, headers, ... as the class declares them, not in jsonb's key order
+    (PostgreSQL reorders the keys of a stored object: shorter keys first)."""
+    declared = registry.get("http_request").config_schema
+    assert list(declared["properties"])[:3] == ["method", "url", "headers"]
+    row = next(row for row in api.get(LIST_URL).json() if row["name"] == "http_request")
+    assert list(row["config_schema"]["properties"]) == list(declared["properties"])
+    assert _property_orders(row["config_schema"]) == _property_orders(declared)
+    detail = api.get(f"{LIST_URL}http_request/").json()
+    assert list(detail["config_schema"]["properties"]) == list(declared["properties"])
+    document = api.get(f"{LIST_URL}http_request/schema/").json()
+    assert list(document["properties"]) == list(declared["properties"])
+    for cls in registry.all():
+        served = api.get(f"{LIST_URL}{cls.type_name}/").json()["config_schema"]
+        assert _property_orders(served) == _property_orders(cls.config_schema), cls.type_name

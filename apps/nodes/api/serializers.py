@@ -1,12 +1,19 @@
 """Node types over the API: read-only rows mirrored from the registry, and config validation."""
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
 from apps.nodes.models import NodeType
+from apps.nodes.selectors import node_type_config_schema
 
 
 class NodeTypeSerializer(serializers.ModelSerializer):
+    config_schema = serializers.SerializerMethodField(
+        help_text="The config's JSON Schema (Draft 2020-12), properties in the order the node declares them."
+    )
+
     class Meta:
         model = NodeType
         fields = [
@@ -22,6 +29,10 @@ class NodeTypeSerializer(serializers.ModelSerializer):
             "is_enabled",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_config_schema(self, node_type: NodeType) -> dict:
+        return node_type_config_schema(node_type=node_type)
 
 
 class ConfigValidateSerializer(StrictSerializer):

@@ -75,7 +75,8 @@ class NodeTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def json_schema(self, request, *args, **kwargs):
         # Not named `schema`: that attribute holds the view's OpenAPI AutoSchema.
         node_type = self.get_object()
-        return Response({"$schema": JSON_SCHEMA_DIALECT, "title": node_type.display_name, **node_type.config_schema})
+        schema = selectors.node_type_config_schema(node_type=node_type)
+        return Response({"$schema": JSON_SCHEMA_DIALECT, "title": node_type.display_name, **schema})
 
     @extend_schema(
         summary="Check a config against the node type: every problem with its JSON pointer",
