@@ -404,3 +404,11 @@ def test_split_refuses_a_number():
 
 def test_split_bad_configs():
     assert paths("split", {"batch_size": 0, "separator": ""}) == ["/batch_size", "/separator"]
+
+
+def test_merge_without_a_mode_asks_for_the_mode_not_for_a_key():
+    """The `if` (mode is by_key) must not match a config without `mode`: only `mode` is missing then."""
+    errors = validate_config("merge", {})
+    assert [(error.path, error.message) for error in errors] == [("", "'mode' is a required property")]
+    assert [error.message for error in validate_config("merge", {"mode": "by_key"})] == ["'key' is a required property"]
+    assert validate_config("merge", {"mode": "append"}) == []

@@ -405,8 +405,9 @@ class MergeNode(Node):
         },
         "required": ["mode"],
         "additionalProperties": False,
-        "if": {"properties": {"mode": {"const": "by_key"}}},
-        "then": {"required": ["mode", "key"]},
+        # `required` inside the `if`: without it the `if` matches a config that has no mode yet.
+        "if": {"properties": {"mode": {"const": "by_key"}}, "required": ["mode"]},
+        "then": {"required": ["key"]},
     }
 
     def run(self, ctx: NodeContext) -> NodeResult:
