@@ -6,7 +6,7 @@ from django.db import models
 from apps.core.models import TenantModel
 from apps.workflows.choices import TriggerKind
 
-from .choices import ExecutionStatus, NodeStatus
+from .choices import BreakerState, ExecutionStatus, NodeStatus
 
 
 class WorkflowExecution(TenantModel):
@@ -81,9 +81,14 @@ class NodeExecution(TenantModel):
     task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task that may run the node.")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     wake_at = models.DateTimeField(null=True, blank=True, help_text="When a waiting or retrying node is due.")
-    started_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the node was first queued in this run (kept across retries and waits)."
+    )
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the last attempt started.")
     finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Compute time of the run that produced the result, in milliseconds."
+    )
 
     class Meta:
         ordering = ["execution", "started_at", "created_at"]
@@ -112,6 +117,20 @@ class NodeExecution(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.node_id} ({self.status})"
+
+    @property
+    def waited_ms(self) -> int | None:
+        """Milliseconds from first queued to finished that were not the result's compute time: queueing, a
+        delay, an approval, retry back-offs (None until the node has finished)."""
+        return waited_ms(queued_at=self.queued_at, finished_at=self.finished_at, duration_ms=self.duration_ms)
+
+
+def waited_ms(*, queued_at, finished_at, duration_ms: int | None) -> int | None:
+    """`finished_at - queued_at - duration_ms` in milliseconds, never below 0; None when a time is unknown."""
+    if queued_at is None or finished_at is None:
+        return None
+    total = int((finished_at - queued_at).total_seconds() * 1000)
+    return max(total - (duration_ms or 0), 0)
 
 
 class ExecutionEvent(TenantModel):
@@ -156,3 +175,31 @@ class WebhookDelivery(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.idempotency_key} -> {self.execution_id}"
+
+
+class CircuitBreaker(TenantModel):
+    """A circuit breaker that has opened at least once, per organization, node type and target.
+
+    The breaker's live state is in the cache (engine/breaker.py); this row mirrors its transitions (open,
+    half-open, closed), written only when one happens, so the admin can list open breakers and reset them.
+    """
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    node_type = models.CharField(max_length=100)
+    target = models.CharField(
+        max_length=300, blank=True, help_text="What failed: a host, a credential; blank for the node type as a whole."
+    )
+    state = models.CharField(max_length=20, choices=BreakerState.choices, default=BreakerState.CLOSED)
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive failures when it last opened.")
+    opened_until = models.DateTimeField(null=True, blank=True, help_text="When the breaker lets a probe through.")
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "node_type", "target"], name="breaker_unique_key"),
+            models.CheckConstraint(condition=models.Q(state__in=BreakerState.values), name="breaker_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node_type} {self.target or '(any target)'}: {self.state}"
