@@ -1,11 +1,11 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
-from apps.core.views import health, metrics
+from apps.core.views import API_NOT_FOUND_URL_NAME, api_not_found, health, metrics
 from apps.executions.views import WebhookView, form_page
 
 admin.site.site_header = "ConcertMaster"
@@ -35,6 +35,8 @@ urlpatterns = [
     path("", include("apps.workflows.urls")),
     path("", include("apps.executions.pages")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
+    # Last: any other URL under /api/ or /hooks/ is a JSON 404, also where DEBUG would answer an HTML page.
+    re_path(r"^(?:api|hooks)/", api_not_found, name=API_NOT_FOUND_URL_NAME),
 ]
 
 # Errors Django answers before DRF (unknown URL, bad request, crash) keep the JSON error shape under /api/.

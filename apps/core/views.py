@@ -7,13 +7,21 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import is_valid_path
 from django.views import defaults as django_defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 NO_WORKER = "No Celery worker answered."
+NOT_FOUND = "Not found."
+SLASH_HINT = "Did you mean {path} (with a trailing slash)?"
+#: Paths whose errors use the API's JSON shape, even those Django answers before any view runs.
+API_PREFIXES = ("/api/", "/hooks/")
+#: URL name of the catch-all route under API_PREFIXES (the last pattern of concertmaster/urls.py).
+API_NOT_FOUND_URL_NAME = "api-not-found"
 
 
 def _database() -> None:
@@ -78,15 +86,31 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _api_error(request: HttpRequest, status: int, error_type: str, detail: str, fallback) -> HttpResponse:
     """Under /api/ and /hooks/, errors Django answers itself use the API's JSON error shape too."""
-    if request.path.startswith(("/api/", "/hooks/")):
+    if request.path.startswith(API_PREFIXES):
         return JsonResponse({"type": error_type, "detail": detail, "errors": []}, status=status)
     return fallback()
 
 
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """Any method on an unknown URL under /api/ or /hooks/: a JSON 404 in both modes.
+
+    With DEBUG on, Django answers a URL no pattern matches with its HTML debug page and never calls
+    handler404, so this catch-all pattern matches first. It keeps APPEND_SLASH: a GET of a known endpoint
+    written without its slash is redirected; other methods (whose body a redirect would lose) are told the URL.
+    """
+    detail = NOT_FOUND
+    if settings.APPEND_SLASH and not request.path_info.endswith("/"):
+        match = is_valid_path(f"{request.path_info}/", getattr(request, "urlconf", None))
+        if match and match.url_name != API_NOT_FOUND_URL_NAME:
+            if request.method in ("GET", "HEAD"):
+                return HttpResponsePermanentRedirect(request.get_full_path(force_append_slash=True))
+            detail = f"{NOT_FOUND} {SLASH_HINT.format(path=f'{request.path}/')}"
+    return JsonResponse({"type": "not_found", "detail": detail, "errors": []}, status=404)
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return _api_error(
-        request, 404, "not_found", "Not found.", lambda: django_defaults.page_not_found(request, exception)
-    )
+    return _api_error(request, 404, "not_found", NOT_FOUND, lambda: django_defaults.page_not_found(request, exception))
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
