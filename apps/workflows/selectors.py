@@ -92,13 +92,10 @@ def form_submission_list(*, access: Access) -> QuerySet[FormSubmission]:
     return FormSubmission.objects.filter(organization_id__in=access.organization_ids(MANAGER_ROLES | {Role.MEMBER}))
 
 
-def trigger_by_token(*, token: str, kind: str) -> Trigger | None:
-    """The active trigger of an active workflow behind a public URL token (webhook or form)."""
-    return (
-        Trigger.objects.select_related("workflow", "organization")
-        .filter(webhook_token=token, kind=kind, is_active=True)
-        .first()
-    )
+def trigger_by_token(*, token: str, kind: str, active_only: bool = True) -> Trigger | None:
+    """The trigger behind a public URL token (webhook or form); only a switched-on one unless `active_only=False`."""
+    triggers = Trigger.objects.select_related("workflow", "organization").filter(webhook_token=token, kind=kind)
+    return (triggers.filter(is_active=True) if active_only else triggers).first()
 
 
 def workflow_shares(*, workflow: Workflow) -> list[dict]:

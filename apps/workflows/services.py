@@ -1,32 +1,64 @@
 """Writes for workflows: create, update (a new definition makes a new version), credentials."""
 
-import json
-import secrets
-import zoneinfo
-
-from croniter import croniter
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from guardian.shortcuts import assign_perm, remove_perm
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
+from apps.core.errors import Conflict
 from apps.nodes.models import NodeType
+from apps.nodes.registry import registry
 from apps.orgs.models import Organization
 
-from .choices import TriggerKind, WorkflowStatus
-from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
-from .validation import definition_validate
+from .choices import WorkflowStatus
+from .models import Credential, Workflow, WorkflowVersion
+from .triggers import (  # noqa: F401  (re-exported: the trigger and form services live beside the trigger kinds)
+    CRON_INVALID,
+    SCHEDULE_NEEDS_CRON,
+    TIMEZONE_INVALID,
+    form_errors,
+    form_submission_create,
+    form_submission_link,
+    schedule_remove,
+    schedule_sync,
+    trigger_create,
+    trigger_delete,
+    trigger_publish,
+    trigger_rotate_secret,
+    trigger_update,
+)
+from .validation import definition_draft_problems, definition_validate
 
 
-def _next_version(*, workflow: Workflow, created_by: AbstractBaseUser | None) -> WorkflowVersion:
-    last = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
+def _prepared(definition: dict) -> dict:
+    """The definition as stored: each node's config through its type's `prepare_config` (a form's field order)."""
+    if not isinstance(definition, dict) or not isinstance(definition.get("nodes"), list):
+        return definition
+    nodes = [
+        {**node, "config": registry.get(node["type"]).prepare_config(node["config"])}
+        if isinstance(node, dict) and node.get("type") in registry and isinstance(node.get("config"), dict)
+        else node
+        for node in definition["nodes"]
+    ]
+    return {**definition, "nodes": nodes}
+
+
+WORKFLOW_STALE = (
+    "Someone saved this workflow after revision {expected} (it is now at revision {current}): "
+    "reload it and apply your change again."
+)
+LEGACY_VARIABLES_NOT_OBJECT = "Must be a JSON object (an old export's top-level variables)."
+
+
+def _next_version(*, workflow: Workflow, created_by: AbstractBaseUser | None) -> WorkflowVersion | None:
+    """Record the working definition as a new version, unless the latest version already holds it."""
+    latest = workflow.versions.order_by("-number").values_list("number", "definition").first()
+    if latest is not None and latest[1] == workflow.definition:
+        return None
     version = WorkflowVersion(
         organization_id=workflow.organization_id,
         workflow=workflow,
-        number=last + 1,
+        number=(latest[0] if latest else 0) + 1,
         definition=workflow.definition,
         created_by=created_by,
     )
@@ -42,45 +74,55 @@ def workflow_create(
     name: str,
     definition: dict,
     description: str = "",
-    variables: dict | None = None,
+    max_concurrent_executions: int | None = None,
     created_by: AbstractBaseUser | None = None,
-    validate: bool = True,
 ) -> Workflow:
-    """Create a workflow and its first version.
+    """Create a workflow; a valid definition is recorded as version 1, one with problems stays a draft.
 
-    With `validate` (the default) an invalid definition raises ValidationError({"definition": [...]}), one
-    message per problem, each starting with its JSON pointer (see apps/workflows/validation.py).
+    Raises DefinitionInvalid (a ValidationError on `definition`) only for what is not a definition at all
+    (see validation.definition_draft_problems); graph and config problems are saved with the draft.
     """
-    if validate:
-        definition_validate(definition)
+    definition = _prepared(definition)
+    problems = definition_draft_problems(definition)
     workflow = Workflow(
         organization=organization,
         name=name,
         description=description,
         definition=definition,
-        variables=variables if variables is not None else definition.get("variables", {}),
+        max_concurrent_executions=max_concurrent_executions,
         created_by=created_by,
     )
     workflow.full_clean()
     workflow.save()
-    _next_version(workflow=workflow, created_by=created_by)
+    if not problems:
+        _next_version(workflow=workflow, created_by=created_by)
     return workflow
 
 
 @transaction.atomic
 def workflow_update(
-    *, workflow: Workflow, user: AbstractBaseUser | None = None, validate: bool = True, **fields
+    *, workflow: Workflow, user: AbstractBaseUser | None = None, revision: int | None = None, **fields
 ) -> Workflow:
-    """Change a workflow's fields; a changed definition is validated (unless `validate=False`) and recorded
-    as a new version."""
-    definition_changed = "definition" in fields and fields["definition"] != workflow.definition
-    if validate and definition_changed:
-        definition_validate(fields["definition"])
+    """Change a workflow's fields and bump its revision; a valid new definition becomes a new version.
+
+    `revision` is the one the change was based on: when someone saved since, Conflict (409) names the
+    current one; None saves whatever happened in between. A definition with graph or config problems is
+    stored as a draft (no version: the latest version keeps running); one that is not a definition at all
+    raises DefinitionInvalid.
+    """
+    current = Workflow.objects.select_for_update().values_list("revision", flat=True).get(pk=workflow.pk)
+    if revision is not None and revision != current:
+        raise Conflict(WORKFLOW_STALE.format(expected=revision, current=current), extra={"current_revision": current})
+    problems = None
+    if "definition" in fields:
+        fields["definition"] = _prepared(fields["definition"])
+        problems = definition_draft_problems(fields["definition"])
     for name, value in fields.items():
         setattr(workflow, name, value)
+    workflow.revision = current + 1
     workflow.full_clean()
-    workflow.save()
-    if definition_changed:
+    workflow.save(update_fields=[*fields, "revision", "updated_at"])
+    if problems == []:
         _next_version(workflow=workflow, created_by=user)
     return workflow
 
@@ -115,18 +157,23 @@ VERSION_OTHER_WORKFLOW = "The version belongs to another workflow."
 @transaction.atomic
 def workflow_delete(*, workflow: Workflow) -> None:
     for trigger in workflow.triggers.all():
-        _schedule_remove(trigger=trigger)
+        schedule_remove(trigger=trigger)
     workflow.delete()
 
 
 @transaction.atomic
 def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
-    """Activate or deactivate a workflow; schedules follow (a schedule fires only while its workflow is active)."""
+    """Activate or deactivate a workflow; schedules follow (a schedule fires only while its workflow is active).
+
+    Activating needs a valid working definition (DefinitionInvalid lists its problems otherwise).
+    """
+    if status == WorkflowStatus.ACTIVE:
+        definition_validate(workflow.definition)
     workflow.status = status
     workflow.full_clean()
     workflow.save(update_fields=["status", "updated_at"])
     for trigger in workflow.triggers.all():
-        _schedule_sync(trigger=trigger)
+        schedule_sync(trigger=trigger)
     return workflow
 
 
@@ -170,9 +217,14 @@ def workflow_export(*, workflow: Workflow) -> dict:
 def workflow_import(
     *, organization: Organization, document: dict, created_by: AbstractBaseUser | None = None, name: str = ""
 ) -> Workflow:
-    """Create a workflow and its triggers from `workflow_export` output (webhooks get fresh tokens and secrets)."""
+    """Create a workflow and its triggers from `workflow_export` output (webhooks get fresh tokens and secrets).
+
+    An export made before variables lived only in the definition has them at the top level: they are merged
+    into `definition.variables` (winning over the definition's, as they did at run time).
+    """
     if document.get("format") != EXPORT_FORMAT:
         raise ValidationError({"format": [IMPORT_BAD_FORMAT.format(expected=EXPORT_FORMAT)]})
+    definition = _with_legacy_variables(document.get("definition") or {}, document.get("variables"))
     workflow = workflow_create(
         organization=organization,
         name=name or document.get("name") or "Imported workflow",
@@ -195,6 +247,17 @@ def workflow_import(
     return workflow
 
 
+def _with_legacy_variables(definition: dict, legacy: object) -> dict:
+    if legacy is None or legacy == {}:
+        return definition
+    if not isinstance(legacy, dict):
+        raise ValidationError({"variables": [LEGACY_VARIABLES_NOT_OBJECT]})
+    variables = definition.get("variables", {}) if isinstance(definition, dict) else None
+    if not isinstance(variables, dict):
+        return definition  # not a definition: workflow_create says so
+    return {**definition, "variables": {**variables, **legacy}}
+
+
 @transaction.atomic
 def workflow_duplicate(*, workflow: Workflow, name: str = "", created_by: AbstractBaseUser | None = None) -> Workflow:
     """A draft copy with the same definition and triggers (new webhook tokens and secrets)."""
@@ -204,137 +267,6 @@ def workflow_duplicate(*, workflow: Workflow, name: str = "", created_by: Abstra
         document=document,
         created_by=created_by,
         name=name or f"{workflow.name} (copy)",
-    )
-
-
-# --- triggers -------------------------------------------------------------------------------------------
-
-CRON_INVALID = "Not a valid 5-field cron expression (minute hour day-of-month month day-of-week)."
-TIMEZONE_INVALID = "Unknown time zone {value!r}."
-SCHEDULE_NEEDS_CRON = "A schedule trigger needs a cron expression."
-FORM_NEEDS_SCHEMA = "A form trigger needs a JSON Schema object with properties."
-FORM_SCHEMA_INVALID = "The form schema is not valid JSON Schema: {error}"
-WEBHOOK_RESPONSE_MODES = ("async", "wait")
-WEBHOOK_MODE_INVALID = "response_mode must be one of: async, wait."
-SCHEDULE_TASK = "concertmaster.schedule_trigger_fire"
-
-
-def _signing_secret() -> str:
-    return "whsec_" + secrets.token_hex(24)
-
-
-def _validate_trigger_config(*, kind: str, config: dict) -> dict:
-    """Check the config of a trigger kind; returns it normalised."""
-    if not isinstance(config, dict):
-        raise ValidationError({"config": ["Must be an object."]})
-    if kind == TriggerKind.SCHEDULE:
-        cron = config.get("cron")
-        if not cron:
-            raise ValidationError({"config/cron": [SCHEDULE_NEEDS_CRON]})
-        if not isinstance(cron, str) or len(cron.split()) != 5 or not croniter.is_valid(cron):
-            raise ValidationError({"config/cron": [CRON_INVALID]})
-        tz_name = config.get("timezone") or "UTC"
-        try:
-            zoneinfo.ZoneInfo(tz_name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as error:
-            raise ValidationError({"config/timezone": [TIMEZONE_INVALID.format(value=tz_name)]}) from error
-        return {**config, "cron": " ".join(cron.split()), "timezone": tz_name}
-    if kind == TriggerKind.FORM:
-        schema = config.get("schema")
-        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
-            raise ValidationError({"config/schema": [FORM_NEEDS_SCHEMA]})
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as error:
-            raise ValidationError({"config/schema": [FORM_SCHEMA_INVALID.format(error=error.message)]}) from error
-    if kind == TriggerKind.WEBHOOK and config.get("response_mode", "async") not in WEBHOOK_RESPONSE_MODES:
-        raise ValidationError({"config/response_mode": [WEBHOOK_MODE_INVALID]})
-    return config
-
-
-@transaction.atomic
-def trigger_create(
-    *,
-    workflow: Workflow,
-    kind: str,
-    name: str = "",
-    config: dict | None = None,
-    is_active: bool = True,
-    signed: bool = True,
-) -> Trigger:
-    """Create a trigger; a webhook gets a signing secret unless `signed` is false. Schedules sync to beat."""
-    trigger = Trigger(
-        organization_id=workflow.organization_id,
-        workflow=workflow,
-        kind=kind,
-        name=name,
-        is_active=is_active,
-        signing_secret=_signing_secret() if kind == TriggerKind.WEBHOOK and signed else "",
-    )
-    trigger.full_clean(exclude=["config"])
-    trigger.config = _validate_trigger_config(kind=kind, config=config or {})
-    trigger.save()
-    _schedule_sync(trigger=trigger)
-    return trigger
-
-
-@transaction.atomic
-def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
-    for name, value in fields.items():
-        setattr(trigger, name, value)
-    trigger.full_clean(exclude=["config"])
-    trigger.config = _validate_trigger_config(kind=trigger.kind, config=trigger.config)
-    trigger.save()
-    _schedule_sync(trigger=trigger)
-    return trigger
-
-
-@transaction.atomic
-def trigger_rotate_secret(*, trigger: Trigger) -> Trigger:
-    trigger.signing_secret = _signing_secret()
-    trigger.save(update_fields=["signing_secret", "updated_at"])
-    return trigger
-
-
-@transaction.atomic
-def trigger_delete(*, trigger: Trigger) -> None:
-    _schedule_remove(trigger=trigger)
-    trigger.delete()
-
-
-def _schedule_name(trigger: Trigger) -> str:
-    return f"trigger:{trigger.pk}"
-
-
-def _schedule_remove(*, trigger: Trigger) -> None:
-    PeriodicTask.objects.filter(name=_schedule_name(trigger)).delete()
-
-
-def _schedule_sync(*, trigger: Trigger) -> None:
-    """Mirror a schedule trigger into django-celery-beat: enabled only while trigger and workflow are active."""
-    if trigger.kind != TriggerKind.SCHEDULE:
-        _schedule_remove(trigger=trigger)
-        return
-    minute, hour, day_of_month, month_of_year, day_of_week = trigger.config["cron"].split()
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute=minute,
-        hour=hour,
-        day_of_month=day_of_month,
-        month_of_year=month_of_year,
-        day_of_week=day_of_week,
-        timezone=trigger.config.get("timezone", "UTC"),
-    )
-    enabled = trigger.is_active and trigger.workflow.status == WorkflowStatus.ACTIVE
-    PeriodicTask.objects.update_or_create(
-        name=_schedule_name(trigger),
-        defaults={
-            "task": SCHEDULE_TASK,
-            "crontab": crontab,
-            "interval": None,
-            "kwargs": json.dumps({"trigger_id": str(trigger.pk)}),
-            "enabled": enabled,
-            "description": f"Schedule trigger of workflow {trigger.workflow.name}",
-        },
     )
 
 
@@ -353,47 +285,6 @@ def credential_update(*, credential: Credential, **fields) -> Credential:
 @transaction.atomic
 def credential_delete(*, credential: Credential) -> None:
     credential.delete()
-
-
-# --- form submissions -----------------------------------------------------------------------------------
-
-
-def form_errors(*, trigger: Trigger, data: object) -> list[dict]:
-    """Per-field errors of a form submission against the trigger's JSON Schema ({"path", "message"})."""
-    validator = Draft202012Validator(trigger.config["schema"], format_checker=Draft202012Validator.FORMAT_CHECKER)
-    errors = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-        path = list(error.absolute_path)
-        if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else ""
-            path, message = [*path, missing], "This field is required."
-        else:
-            message = error.message
-        errors.append({"path": "/" + "/".join(str(p) for p in path) if path else "", "message": message})
-    return errors
-
-
-@transaction.atomic
-def form_submission_create(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:
-    """Store a submission with its per-field errors (an empty list when valid)."""
-    submission = FormSubmission(
-        organization_id=trigger.organization_id,
-        trigger=trigger,
-        data=data if isinstance(data, dict) else {"value": data},
-        errors=form_errors(trigger=trigger, data=data),
-        remote_addr=remote_addr,
-    )
-    # An empty submission is stored too (with its errors): `data` may be blank.
-    submission.full_clean(exclude=["data"])
-    submission.save()
-    return submission
-
-
-@transaction.atomic
-def form_submission_link(*, submission: FormSubmission, execution_id) -> FormSubmission:
-    submission.execution_id = execution_id
-    submission.save(update_fields=["execution_id", "updated_at"])
-    return submission
 
 
 # --- sharing (guardian object permissions) --------------------------------------------------------------
