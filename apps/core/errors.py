@@ -12,3 +12,7 @@ class ApplicationError(Exception):
 
 class InvalidTransition(ApplicationError):
     """A status change the state machine does not allow from the current status."""
+
+
+class Conflict(ApplicationError):
+    """The request was based on a state that changed since (a stale revision); `extra` joins the error body."""

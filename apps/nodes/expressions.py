@@ -18,7 +18,8 @@ from contextvars import ContextVar
 from functools import lru_cache, wraps
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta
+from jinja2 import nodes as jinja_nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -348,3 +349,68 @@ def expression_syntax_errors(value: Any, pointer: str = "") -> list[tuple[str, s
     for key, item in items:
         errors.extend(expression_syntax_errors(item, pointer_join(pointer, key)))
     return errors
+
+
+#: Attributes of the `nodes` mapping itself (`nodes.items()`): a read of them may reach any node.
+_MAPPING_ATTRIBUTES = frozenset(dir(dict))
+
+
+@lru_cache(maxsize=4096)
+def template_node_references(source: str) -> frozenset[str] | None:
+    """The node ids a template reads as `nodes.<id>` or `nodes['<id>']`, from Jinja's syntax tree.
+
+    None when it reads `nodes` in a way only a run resolves (`nodes[trigger.which]`, `nodes | length`).
+    A template that does not parse reads nothing here (the syntax check reports it).
+    """
+    try:
+        tree = environment.parse(source)
+    except TemplateSyntaxError:
+        return frozenset()
+    if "nodes" not in meta.find_undeclared_variables(tree):
+        return frozenset()  # no `nodes`, or only a local variable of that name
+    loads = [name for name in tree.find_all(jinja_nodes.Name) if name.name == "nodes" and name.ctx == "load"]
+    found: set[str] = set()
+    static = 0
+    for access in tree.find_all((jinja_nodes.Getattr, jinja_nodes.Getitem)):
+        target = access.node
+        if not (isinstance(target, jinja_nodes.Name) and target.name == "nodes" and target.ctx == "load"):
+            continue
+        if isinstance(access, jinja_nodes.Getattr):
+            key = None if access.attr in _MAPPING_ATTRIBUTES else access.attr
+        else:
+            arg = access.arg
+            key = arg.value if isinstance(arg, jinja_nodes.Const) and isinstance(arg.value, str) else None
+        if key is None:
+            return None
+        found.add(key)
+        static += 1
+    return frozenset(found) if static == len(loads) else None
+
+
+def node_references(value: Any, pointer: str = "") -> list[tuple[str, frozenset[str] | None]]:
+    """(JSON pointer, node ids) for every string of `value` that reads `nodes`; ids None: any node."""
+    if isinstance(value, str):
+        if not has_expression(value):
+            return []
+        found = template_node_references(value)
+        return [] if found is not None and not found else [(pointer, found)]
+    if isinstance(value, dict):
+        items: Iterable = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    references: list[tuple[str, frozenset[str] | None]] = []
+    for key, item in items:
+        references.extend(node_references(item, pointer_join(pointer, key)))
+    return references
+
+
+def config_node_references(config: Any) -> frozenset[str] | None:
+    """Every node id a node's config reads through expressions; None when one of them may read any node."""
+    found: set[str] = set()
+    for _, ids in node_references(config):
+        if ids is None:
+            return None
+        found |= ids
+    return frozenset(found)

@@ -57,6 +57,10 @@ DUPLICATE_EDGE = "duplicate_edge"
 CYCLE = "cycle"
 NO_TRIGGER = "no_trigger"
 UNREACHABLE_NODE = "unreachable_node"
+UNKNOWN_NODE_REFERENCE = "unknown_node_reference"
+NODE_NOT_UPSTREAM = "node_not_upstream"
+#: Problems that leave no readable definition (refused on save); every other one is a draft's problem.
+UNREADABLE = frozenset({NOT_OBJECT, NOT_LIST, INVALID_NODE_ID, INVALID_NODE_TYPE, INVALID_EDGE})
 
 # Messages: tests assert on these.
 MSG_DEFINITION_NOT_OBJECT = "The definition must be a JSON object."
@@ -80,6 +84,11 @@ MSG_DUPLICATE_EDGE = "This edge repeats an earlier one."
 MSG_CYCLE = "These nodes form a cycle: {path}."
 MSG_NO_TRIGGER = "The workflow needs a trigger node."
 MSG_UNREACHABLE = "The node '{id}' cannot be reached from any trigger."
+MSG_VARIABLES_NOT_OBJECT = "'variables' must be a JSON object."
+MSG_UNKNOWN_REFERENCE = "The expression reads node '{id}', which does not exist."
+MSG_NOT_UPSTREAM = (
+    "The expression reads node '{id}', which does not run before '{node}' (no path of edges leads from it here)."
+)
 MSG_PARSE_MALFORMED = "Malformed workflow definition: {error!r}"
 MSG_PARSE_MISSING_NODE = "The edge {source!r} -> {target!r} names a missing node."
 
@@ -95,6 +104,13 @@ class Problem:
 
 ConfigErrors = Callable[[dict], list[tuple[str, str]]]
 ExpressionErrors = Callable[[Any, str], list[tuple[str, str]]]
+#: (value, pointer) -> (pointer, node ids read there, or None when any node may be read) per expression.
+NodeReferences = Callable[[Any, str], list[tuple[str, frozenset[str] | None]]]
+
+
+def unreadable(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that leave no definition to store: not an object, `nodes` not a list, a node without id."""
+    return [p for p in problems if p.code in UNREADABLE]
 
 
 def _no_config_errors(config: dict) -> list[tuple[str, str]]:
@@ -202,9 +218,16 @@ def _is_name(value: Any) -> bool:
 class _Validation:
     """One run of `validate_definition`: collects problems while walking nodes, edges, then the graph."""
 
-    def __init__(self, node_types: Mapping[str, NodeSpec], expression_errors: ExpressionErrors | None) -> None:
+    def __init__(
+        self,
+        node_types: Mapping[str, NodeSpec],
+        expression_errors: ExpressionErrors | None,
+        node_references: NodeReferences | None = None,
+    ) -> None:
         self.node_types = node_types
         self.expression_errors = expression_errors
+        self.node_references = node_references
+        self.references: list[tuple[str, str, frozenset[str]]] = []  # (node id, pointer, ids it reads)
         self.problems: list[Problem] = []
         self.node_index: dict[str, int] = {}  # id -> index of its first occurrence
         self.specs: dict[str, NodeSpec] = {}  # id -> spec, for nodes of a known type
@@ -224,6 +247,8 @@ class _Validation:
         for key, value in (("nodes", nodes), ("edges", edges)):
             if not isinstance(value, list):
                 self.add(f"/{key}", MSG_NOT_LIST.format(key=key), NOT_LIST)
+        if "variables" in definition and not isinstance(definition["variables"], Mapping):
+            self.add("/variables", MSG_VARIABLES_NOT_OBJECT, NOT_OBJECT)
         for index, node in enumerate(nodes if isinstance(nodes, list) else ()):
             self.check_node(index, node)
         seen_edges: set[Edge] = set()
@@ -239,6 +264,7 @@ class _Validation:
         if isinstance(nodes, list):
             self.check_cycles()
             self.check_reachability()
+            self.check_references()
         return self.problems
 
     def check_node(self, index: int, node: Any) -> None:
@@ -259,7 +285,7 @@ class _Validation:
         config = node.get("config", {})
         config_ok = isinstance(config, Mapping)
         if not config_ok:
-            self.add(f"{path}/config", MSG_CONFIG_NOT_OBJECT, INVALID_CONFIG)
+            self.add(f"{path}/config", MSG_CONFIG_NOT_OBJECT, NOT_OBJECT)
         self.check_settings(path, node)
         spec = self.check_type(path, type_name)
         config_problem_count = len(self.problems)
@@ -270,6 +296,10 @@ class _Validation:
         if config_ok and self.expression_errors is not None:
             for pointer, message in self.expression_errors(config, f"{path}/config"):
                 self.add(pointer, message, BAD_EXPRESSION)
+        if config_ok and node_id is not None and self.node_references is not None:
+            for pointer, ids in self.node_references(config, f"{path}/config"):
+                if ids is not None:  # an expression that may read any node is checked at run time
+                    self.references.append((node_id, pointer, ids))
         if node_id is not None and spec is None:
             self.untyped.append(node_id)
         if node_id is None or spec is None:
@@ -401,16 +431,47 @@ class _Validation:
             if node_id not in reached:
                 self.add(f"/nodes/{index}", MSG_UNREACHABLE.format(id=node_id), UNREACHABLE_NODE)
 
+    def check_references(self) -> None:
+        """Report each expression that reads a node that does not exist or does not run before its node."""
+        predecessors: dict[str, set[str]] = {node_id: set() for node_id in self.node_index}
+        for source, target in self.edge_index:
+            predecessors[target].add(source)
+        upstream: dict[str, set[str]] = {}
+        for node_id, pointer, ids in self.references:
+            if node_id not in upstream:
+                upstream[node_id] = _ancestors(node_id, predecessors)
+            for other in sorted(ids):
+                if other not in self.node_index:
+                    self.add(pointer, MSG_UNKNOWN_REFERENCE.format(id=other), UNKNOWN_NODE_REFERENCE)
+                elif other not in upstream[node_id]:
+                    self.add(pointer, MSG_NOT_UPSTREAM.format(id=other, node=node_id), NODE_NOT_UPSTREAM)
+
+
+def _ancestors(node_id: str, predecessors: Mapping[str, set[str]]) -> set[str]:
+    """Every node with a path of edges to `node_id` (itself only when it is on a cycle)."""
+    found: set[str] = set()
+    queue = deque(predecessors[node_id])
+    while queue:
+        other = queue.popleft()
+        if other not in found:
+            found.add(other)
+            queue.extend(predecessors[other])
+    return found
+
 
 def validate_definition(
     definition: Any,
     *,
     node_types: Mapping[str, NodeSpec],
     expression_errors: ExpressionErrors | None = None,
+    node_references: NodeReferences | None = None,
 ) -> list[Problem]:
-    """Every problem of `definition` at once, in the order: nodes, edges, cycles, triggers and reachability.
+    """Every problem of `definition` at once, in the order: nodes, edges, cycles, triggers and reachability,
+    node references.
 
     `node_types` maps a type name to its spec; `expression_errors(value, pointer)` returns (pointer, message)
-    pairs for the malformed expressions inside `value` (a node's config, found at `pointer`).
+    pairs for the malformed expressions inside `value` (a node's config, found at `pointer`);
+    `node_references(value, pointer)` returns (pointer, node ids) pairs for the expressions that read
+    `nodes.<id>` (ids None: any node), each checked to name a node upstream of the one whose config it is in.
     """
-    return _Validation(node_types, expression_errors).run(definition)
+    return _Validation(node_types, expression_errors, node_references).run(definition)

@@ -11,12 +11,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-from apps.nodes.expressions import expression_syntax_errors
+from apps.nodes.expressions import expression_syntax_errors, node_references
 from apps.nodes.models import NodeType
 from apps.nodes.registry import registry
 from apps.nodes.validation import validate_config
 
-from .graph import NodeSpec, Problem, validate_definition
+from .graph import NodeSpec, Problem, unreadable, validate_definition
 
 #: How one problem reads inside a ValidationError: the JSON pointer first, then the message.
 PROBLEM_FORMAT = "%(path)s: %(message)s"
@@ -62,6 +62,7 @@ def workflow_definition_problems(definition: Any, *, node_types: Mapping[str, No
         definition,
         node_types=node_specs() if node_types is None else node_types,
         expression_errors=expression_syntax_errors,
+        node_references=node_references,
     )
 
 
@@ -80,8 +81,43 @@ def problems_to_validation_error(problems: list[Problem], *, field: str = "defin
     )
 
 
+def problems_payload(problems: list[Problem]) -> list[dict]:
+    """Problems as the API lists them: {"path": JSON pointer, "message", "code"}."""
+    return [{"path": p.path, "message": p.message, "code": p.code} for p in problems]
+
+
+class DefinitionInvalid(ValidationError):
+    """A ValidationError on `definition` (one message per problem) that keeps the problems themselves.
+
+    The API's error handler adds `response_extra` to the error body, so a refused activation or run lists
+    the problems in the shape of the validate endpoint.
+    """
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems_to_validation_error(problems).error_dict)
+        self.problems = problems
+
+    @property
+    def response_extra(self) -> dict:
+        return {"problems": problems_payload(self.problems)}
+
+
 def definition_validate(definition: Any) -> None:
-    """Raise ValidationError({"definition": [...]}) when `definition` has any problem."""
+    """Raise DefinitionInvalid (a ValidationError({"definition": [...]})) when `definition` has any problem."""
     problems = workflow_definition_problems(definition)
     if problems:
-        raise problems_to_validation_error(problems)
+        raise DefinitionInvalid(problems)
+
+
+def definition_draft_problems(definition: Any) -> list[Problem]:
+    """The problems a draft may be saved with; raise DefinitionInvalid when it is not a definition at all.
+
+    Unreadable (graph.UNREADABLE): not an object, `nodes`/`edges`/`variables` of the wrong type, a node or
+    edge that is not an object, a node without a string id or type, an edge end or port that is not a
+    string. Everything else (unknown types, bad configs, missing edges, cycles, references) is a draft's.
+    """
+    problems = workflow_definition_problems(definition)
+    refused = unreadable(problems)
+    if refused:
+        raise DefinitionInvalid(refused)
+    return problems

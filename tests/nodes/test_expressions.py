@@ -180,3 +180,37 @@ def test_reasonable_uses_of_the_guarded_operations_still_work():
     assert render("{{ 'ab' * 3 }}|{{ '%05.1f' % 3.14159 }}|{{ 'x' | center(5) }}|{{ '{:>4}'.format(7) }}", {}) == (
         "ababab|003.1|  x  |   7"
     )
+
+
+# --- node references ---
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ nodes.fetch.output.status }}", {"fetch"}),
+        ("{{ nodes['fetch'].output }} and {{ nodes[\"other-node\"].output }}", {"fetch", "other-node"}),
+        ("{% if nodes.a.output %}{{ nodes.b.output | length }}{% endif %}", {"a", "b"}),
+        ("{{ trigger.nodes.x }} {{ vars.nodes }}", set()),  # `nodes` of other data, not the context's
+        ("plain text", set()),
+        ("{{ broken", set()),  # a syntax error is reported by the syntax check, not here
+        ("{% set nodes = {'x': 1} %}{{ nodes.x }}", set()),  # a local variable named nodes
+    ],
+)
+def test_node_references_are_read_from_the_template_syntax_tree(source, expected):
+    assert expressions.node_references(source) == ([("", frozenset(expected))] if expected else [])
+
+
+@pytest.mark.parametrize("source", ["{{ nodes[trigger.which].output }}", "{{ nodes | length }}", "{{ nodes.items() }}"])
+def test_a_dynamic_read_of_nodes_has_unknown_references(source):
+    assert expressions.node_references(source) == [("", None)]
+
+
+def test_node_references_carry_the_json_pointer_of_their_string():
+    config = {"url": "https://x/{{ nodes.a.output.id }}", "headers": [{"v": "{{ nodes.b.output }}"}], "n": 1}
+    assert expressions.node_references(config, "/nodes/2/config") == [
+        ("/nodes/2/config/url", frozenset({"a"})),
+        ("/nodes/2/config/headers/0/v", frozenset({"b"})),
+    ]
+    assert expressions.config_node_references(config) == frozenset({"a", "b"})
+    assert expressions.config_node_references({"x": "{{ nodes[k] }}", "y": "{{ nodes.a }}"}) is None

@@ -173,7 +173,7 @@ def test_malformed_nodes_and_edges():
         ("/nodes/1/id", graph.INVALID_NODE_ID),
         ("/nodes/2/id", graph.INVALID_NODE_ID),
         ("/nodes/3/type", graph.INVALID_NODE_TYPE),
-        ("/nodes/4/config", graph.INVALID_CONFIG),
+        ("/nodes/4/config", graph.NOT_OBJECT),
         ("/nodes/5/on_error", graph.INVALID_NODE_SETTING),
         ("/nodes/5/timeout_seconds", graph.INVALID_NODE_SETTING),
         ("/nodes/5/retry", graph.INVALID_NODE_SETTING),
@@ -355,3 +355,53 @@ def test_two_hundred_nodes_validate():
     snapshot = copy.deepcopy(definition)
     assert _validate(definition) == []
     assert definition == snapshot
+
+
+# --- node references in expressions ---
+
+
+def _references(value, pointer: str) -> list[tuple[str, frozenset[str] | None]]:
+    """A stand-in for the Jinja reader: `@id` names one node, `@*` any node."""
+    if isinstance(value, dict):
+        return [r for key, item in value.items() for r in _references(item, f"{pointer}/{key}")]
+    if isinstance(value, str) and value.startswith("@"):
+        return [(pointer, None if value == "@*" else frozenset(value[1:].split(",")))]
+    return []
+
+
+def _validate_references(definition) -> list[Problem]:
+    return validate_definition(definition, node_types=NODE_TYPES, node_references=_references)
+
+
+def _chain(*configs: dict) -> dict:
+    """start -> a -> b -> c, plus `side` fed by start only (a parallel branch)."""
+    nodes = [{"id": "start", "type": "manual"}]
+    nodes += [{"id": node_id, "type": "set", "config": config} for node_id, config in zip("abc", configs, strict=False)]
+    nodes.append({"id": "side", "type": "set", "config": {}})
+    edges = [{"source": s, "target": t} for s, t in (("start", "a"), ("a", "b"), ("b", "c"), ("start", "side"))]
+    return {"nodes": nodes, "edges": edges}
+
+
+def test_a_reference_to_an_upstream_node_is_fine():
+    assert _validate_references(_chain({}, {"x": "@a"}, {"x": "@a,b,start", "y": "@*"})) == []
+
+
+def test_a_reference_to_a_missing_node_is_a_problem_at_the_config_field():
+    problems = _validate_references(_chain({}, {"url": "@nope"}, {}))
+    assert problems == [
+        Problem(
+            path="/nodes/2/config/url",
+            message=graph.MSG_UNKNOWN_REFERENCE.format(id="nope"),
+            code=graph.UNKNOWN_NODE_REFERENCE,
+        )
+    ]
+
+
+def test_a_reference_to_a_node_that_is_not_upstream_is_a_problem():
+    problems = _validate_references(_chain({"x": "@c"}, {"y": "@side"}, {"z": "@c"}))
+    assert _codes(problems) == [
+        ("/nodes/1/config/x", graph.NODE_NOT_UPSTREAM),
+        ("/nodes/2/config/y", graph.NODE_NOT_UPSTREAM),
+        ("/nodes/3/config/z", graph.NODE_NOT_UPSTREAM),  # a node reading itself
+    ]
+    assert problems[0].message == graph.MSG_NOT_UPSTREAM.format(id="c", node="a")

@@ -7,7 +7,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from apps.core.errors import ApplicationError, InvalidTransition
+from apps.core.errors import ApplicationError, Conflict, InvalidTransition
 
 VALIDATION_FAILED = "The request is invalid; see errors for each field at fault."
 BODY_TOO_LARGE = "The request body is larger than the limit of {limit} bytes."
@@ -78,6 +78,11 @@ def _body(error_type: str, detail: str, errors: list[dict] | None = None) -> dic
     return {"type": error_type, "detail": detail, "errors": errors or []}
 
 
+def _response_extra(exc: Exception) -> dict:
+    extra = getattr(exc, "response_extra", None)
+    return extra if isinstance(extra, dict) else {}
+
+
 def _convert(exc: Exception) -> Exception:
     """Map Django and domain exceptions to DRF ones so one code path renders them."""
     if isinstance(exc, Http404):
@@ -96,6 +101,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(
             _body("invalid_transition", exc.message, flatten_errors(exc.extra)), status=status.HTTP_409_CONFLICT
         )
+    if isinstance(exc, Conflict):
+        set_rollback()
+        return Response({**_body("conflict", exc.message), **exc.extra}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(
@@ -103,9 +111,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     if isinstance(exc, DjangoValidationError):
         set_rollback()
-        return Response(
-            _body("validation_error", VALIDATION_FAILED, _django_error_items(exc)), status=status.HTTP_400_BAD_REQUEST
-        )
+        # A domain error may add keys of its own (a definition's `problems`) through `response_extra`.
+        body = {**_body("validation_error", VALIDATION_FAILED, _django_error_items(exc)), **_response_extra(exc)}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     exc = _convert(exc)
     if not isinstance(exc, exceptions.APIException):
         return None
