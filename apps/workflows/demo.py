@@ -12,6 +12,9 @@ from .services import workflow_create
 
 DEMO_USERNAME = "admin"
 DEMO_PASSWORD = "concertmaster"
+#: A member of the demo organization without staff status: what an ordinary user of the product sees.
+DEMO_MEMBER_USERNAME = "member"
+DEMO_MEMBER_PASSWORD = "concertmaster"
 DEMO_ORG_SLUG = "demo"
 DEMO_WORKFLOW_NAME = "Greet and check an order"
 
@@ -70,6 +73,10 @@ def demo_bootstrap() -> tuple[Organization, Workflow, bool]:
     if organization is None:
         organization = organization_create(name="Demo", slug=DEMO_ORG_SLUG)
     membership_set(organization=organization, user=user, role=Role.OWNER)
+    member = user_model.objects.filter(username=DEMO_MEMBER_USERNAME).first()
+    if member is None:
+        member = user_model.objects.create_user(DEMO_MEMBER_USERNAME, "member@example.com", DEMO_MEMBER_PASSWORD)
+        membership_set(organization=organization, user=member, role=Role.MEMBER)
     workflow = Workflow.objects.filter(organization=organization, name=DEMO_WORKFLOW_NAME).first()
     if workflow is None:
         workflow = workflow_create(

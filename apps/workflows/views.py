@@ -65,7 +65,9 @@ def editor_config(
             "ws_execution": "/ws/executions/{id}/",
             "editor_page": _template("workflow-edit"),
             "execution_page": _template("execution-page"),
-            "admin_workflow": admin_workflow,
+            # The admin refuses members without staff status: link it for staff only.
+            "admin_workflow": admin_workflow if request.user.is_staff else None,
+            "home": reverse("home"),
         },
     }
 

@@ -32,7 +32,7 @@ def test_editor_requires_login(client, organization):
     workflow = WorkflowFactory(organization=organization)
     response = client.get(reverse("workflow-edit", kwargs={"pk": workflow.pk}))
     assert response.status_code == 302
-    assert reverse("admin:login") in response["Location"]
+    assert response["Location"] == f"{reverse('login')}?next={reverse('workflow-edit', kwargs={'pk': workflow.pk})}"
 
 
 def test_editor_page_carries_the_workflow_and_api_urls(client, organization, user):

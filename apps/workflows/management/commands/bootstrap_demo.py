@@ -1,11 +1,20 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.workflows.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_bootstrap
+from apps.workflows.demo import (
+    DEMO_MEMBER_PASSWORD,
+    DEMO_MEMBER_USERNAME,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    demo_bootstrap,
+)
+
+#: Where `make run` serves (its HOST and PORT defaults).
+SERVER_URL = "http://127.0.0.1:8000/"
 
 
 class Command(BaseCommand):
-    help = "Create the demo organization, admin user and workflow (embedded default only). Idempotent."
+    help = "Create the demo organization, its admin and member users and a workflow (embedded default). Idempotent."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Create the demo even when CONCERTMASTER_DEMO is off.")
@@ -16,4 +25,8 @@ class Command(BaseCommand):
             return
         organization, workflow, _ = demo_bootstrap()
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{organization}' with workflow '{workflow}'."))
-        self.stdout.write(self.style.WARNING(f"Log in at /admin/ as {DEMO_USERNAME} / {DEMO_PASSWORD}"))
+        self.stdout.write(self.style.WARNING(f"Sign in at {SERVER_URL} as {DEMO_USERNAME} / {DEMO_PASSWORD} (staff)"))
+        self.stdout.write(
+            self.style.WARNING(f"  or as {DEMO_MEMBER_USERNAME} / {DEMO_MEMBER_PASSWORD} (a member, no staff status)")
+        )
+        self.stdout.write(f"The admin, for staff: {SERVER_URL}admin/")
