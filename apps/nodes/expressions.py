@@ -7,19 +7,36 @@ evaluate bare expressions such as `item.amount > 10` themselves with `evaluate`.
 
 The sandbox blocks attribute access to internals (`__class__`, `__globals__`, ...). On top of it this
 module caps what one expression may build: `range` sizes (per call and per render), repeated sequences
-(`'a' * n`), powers, padded and formatted strings, and the length of rendered text.
+(`'a' * n`), powers, padded and formatted strings, joins, sums, `~` concatenations and the length of
+rendered text. It also bounds the work: every loop step, call, attribute or item lookup, operator and
+filter or test applied per item spends one operation of a budget (`MAX_OPERATIONS` per render, or one
+budget for a whole node run under `expression_budget`, which may also carry a deadline). Objects that
+are not data (functions, methods) print as a neutral `<function>`, never with a name or heap address,
+and an expression nested too deeply for the parser is a syntax error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache, wraps
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, meta
+from jinja2 import (
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    meta,
+    pass_context,
+    pass_environment,
+    pass_eval_context,
+)
 from jinja2 import nodes as jinja_nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -31,6 +48,11 @@ MAX_RANGE_TOTAL = 100_000
 MAX_LENGTH = 1_000_000
 #: Largest integer power, in bits of the result.
 MAX_POWER_BITS = 100_000
+#: Operations (loop steps, calls, lookups, operators, per-item filters and tests) one render may take by default;
+#: the engine passes CONCERTMASTER_EXPRESSION_MAX_OPERATIONS for a whole node run.
+MAX_OPERATIONS = 1_000_000
+#: Operations between two looks at the clock, when a budget has a deadline.
+_CLOCK_EVERY = 512
 
 RANGE_TOO_LARGE = f"range() is limited to {MAX_RANGE} items."
 RANGE_BUDGET_EXHAUSTED = f"range() calls of one expression are limited to {MAX_RANGE_TOTAL} items in total."
@@ -40,6 +62,9 @@ NESTED_FORMAT_SPEC = "A format specification may not be taken from the arguments
 NOT_DATA = "The expression returned a {kind}, not JSON data."
 EXPRESSION_FAILED = 'Expression "{expression}"{where} failed: {reason}'
 INVALID_SYNTAX = "Invalid expression syntax: {reason}"
+TOO_EXPENSIVE = "The expression is too expensive: it took more than {limit} operations (loop steps, calls, lookups)."
+PAST_DEADLINE = "The expression was still running when the node's time ran out."
+NESTED_TOO_DEEPLY = "The expression is nested too deeply."
 
 _MARKERS = ("{{", "{%", "{#")
 #: A whole string that is one `{{ ... }}` and nothing else (no other delimiters inside).
@@ -49,7 +74,64 @@ _BRACE_SPEC = re.compile(r"\{[^{}]*?:(?P<spec>[^{}]*)\}")
 _NESTED_BRACE_SPEC = re.compile(r"\{[^{}]*:[^{}]*\{")
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
-_range_budget: ContextVar[list[int] | None] = ContextVar("expression_range_budget", default=None)
+
+class _Budget:
+    """What the renders and evaluations of one block (one render, or one node run) may still spend."""
+
+    __slots__ = ("check_at", "deadline", "left", "limit", "range_left")
+
+    def __init__(self, operations: int, deadline: float | None) -> None:
+        self.limit = self.left = operations
+        self.range_left = MAX_RANGE_TOTAL
+        self.deadline = deadline
+        self.check_at = max(operations - _CLOCK_EVERY, -1)
+
+    def spend(self, cost: int = 1) -> None:
+        self.left -= cost
+        if self.left <= self.check_at:
+            self._check()
+
+    def _check(self) -> None:
+        if self.left < 0:
+            raise SecurityError(TOO_EXPENSIVE.format(limit=self.limit))
+        self.check_at = max(self.left - _CLOCK_EVERY, -1)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SecurityError(PAST_DEADLINE)
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("expression_budget", default=None)
+
+
+@contextmanager
+def expression_budget(*, operations: int | None = None, deadline: float | None = None) -> Iterator[None]:
+    """One budget for every render and evaluation inside the block: `operations` (MAX_OPERATIONS when None),
+    and a `deadline` (a `time.monotonic()` value) past which they stop. Inside another block, the outer
+    budget goes on (a node run's budget covers its per-item evaluations)."""
+    if _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(_Budget(operations or MAX_OPERATIONS, deadline))
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def _spend(cost: int = 1) -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.spend(cost)
+
+
+def _counted(iterable: Any) -> Iterator[Any]:
+    """The items of a `{% for %}` loop, one operation each."""
+    budget = _budget.get()
+    if budget is None:
+        yield from iterable
+        return
+    for item in iterable:
+        budget.spend()
+        yield item
 
 
 class ExpressionError(Exception):
@@ -65,6 +147,40 @@ class ExpressionError(Exception):
     @property
     def message(self) -> str:
         return str(self)
+
+
+class _Opaque:
+    """Stands in for an object that is not data where text is made of it: no name, no heap address."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<{self.kind}>"
+
+    __str__ = __repr__
+
+
+_PLAIN = (str, int, float, type(None), range)
+
+
+def _neutral(value: Any) -> Any:
+    """`value` with every object that is not data (functions, methods, classes) replaced by an `_Opaque`."""
+    if isinstance(value, (*_PLAIN, Undefined)):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        return type(value)(_neutral(item) for item in value)
+    if isinstance(value, dict):
+        return {_neutral(key): _neutral(item) for key, item in value.items()}
+    if type(value).__name__ in ("dict_keys", "dict_values", "dict_items"):
+        return [_neutral(item) for item in value]
+    return _Opaque("function" if callable(value) else "object")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(_neutral(value))
 
 
 def _too_large(size: int) -> None:
@@ -165,9 +281,62 @@ def _check_indent(text: Any, width: Any = 4, *args, **kwargs) -> None:
     _too_large(size * (str(text).count("\n") + 1) + len(str(text)))
 
 
-def _check_format_filter(value: Any, *args, **kwargs) -> None:
-    if isinstance(value, str):
-        _check_percent_format(value, tuple(args) or tuple(kwargs.values()))
+def _format_filter(original):
+    """`'%s' | format(x)`: widths capped, and arguments that are not data printed neutrally."""
+
+    @wraps(original)
+    def guarded(value: Any, *args, **kwargs):
+        args = tuple(_neutral(arg) for arg in args)
+        kwargs = {key: _neutral(arg) for key, arg in kwargs.items()}
+        if isinstance(value, str):
+            _check_percent_format(value, args or tuple(kwargs.values()))
+        return _check_size(original(value, *args, **kwargs))
+
+    return guarded
+
+
+def _text_filter(original):
+    """`string` and `pprint`: the value printed with objects that are not data neutral."""
+
+    @wraps(original)
+    def guarded(value: Any, *args, **kwargs):
+        return _check_size(original(_neutral(value), *args, **kwargs))
+
+    return guarded
+
+
+def _join_filter(original):
+    """`join`: the size of the result is known before it is built (separators included)."""
+
+    @pass_eval_context
+    @wraps(original)
+    def guarded(eval_ctx: Any, value: Any, d: Any = "", attribute: Any = None):
+        items = list(value)
+        _spend(len(items))
+        separator = len(d) if isinstance(d, str) else 0
+        _too_large(separator * max(len(items) - 1, 0) + sum(len(item) for item in items if isinstance(item, str)))
+        return _check_size(original(eval_ctx, [_neutral(item) for item in items], _neutral(d), attribute))
+
+    return guarded
+
+
+def _sum_filter(original):
+    """`sum`: lists are added up in linear time and within the size cap (`sum(start=[])` of lists)."""
+
+    @pass_environment
+    @wraps(original)
+    def guarded(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0):
+        items = list(iterable)
+        _spend(len(items))
+        if attribute is None and isinstance(start, list | tuple) and all(isinstance(i, list | tuple) for i in items):
+            _too_large(len(start) + sum(len(item) for item in items))
+            total = list(start)
+            for item in items:
+                total.extend(item)
+            return total if isinstance(start, list) else tuple(total)
+        return _check_size(original(environment, items, attribute, start))
+
+    return guarded
 
 
 def _check_replace_filter(eval_ctx: Any, text: Any, old: Any, new: Any, count: Any = None) -> None:
@@ -175,44 +344,147 @@ def _check_replace_filter(eval_ctx: Any, text: Any, old: Any, new: Any, count: A
 
 
 def _range(*args: int) -> range:
-    """`range` capped per call and, across one render, in total (nested loops over ranges multiply)."""
+    """`range` capped per call and, across one budget, in total (nested loops over ranges multiply)."""
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
         raise SecurityError(RANGE_TOO_LARGE)
-    budget = _range_budget.get()
+    budget = _budget.get()
     if budget is not None:
-        budget[0] -= len(numbers)
-        if budget[0] < 0:
+        budget.range_left -= len(numbers)
+        if budget.range_left < 0:
             raise SecurityError(RANGE_BUDGET_EXHAUSTED)
     return numbers
 
 
+#: The filter each `{% for %}` loop's iterable is passed through (Jinja allows no custom syntax nodes).
+_LOOP_FILTER = "_loop_items"
+
+
+@pass_context
+def _loop_items(context: Any, iterable: Any) -> Iterator[Any]:
+    """The items of a `{% for %}` loop, one operation each (takes the context so it is never run early)."""
+    return _counted(iterable)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator with two changes: loops spend an operation per step, and `~` goes through
+    the environment's `concat_text` (size-checked, objects printed neutrally) instead of a plain join."""
+
+    def visit_Template(self, node: jinja_nodes.Template, frame: Any = None) -> None:
+        for loop in list(node.find_all(jinja_nodes.For)):
+            loop.iter = jinja_nodes.Filter(loop.iter, _LOOP_FILTER, [], [], None, None, lineno=loop.lineno)
+        super().visit_Template(node, frame)
+
+    def visit_Concat(self, node: jinja_nodes.Concat, frame: Any) -> None:
+        self.write("environment.concat_text((")
+        for part in node.nodes:
+            self.visit(part, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _nesting_error(exc: BaseException) -> TemplateSyntaxError:
+    error = TemplateSyntaxError(NESTED_TOO_DEEPLY, 1)
+    error.__cause__ = exc
+    return error
+
+
 class ExpressionEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox with size checks on the operators and calls that can allocate without bound."""
+    """The sandbox with size checks on the operators and calls that can allocate without bound, and an
+    operation budget spent by loop steps, calls, lookups, operators and per-item filters and tests."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
+    code_generator_class = _CodeGenerator
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        super().__init__(
+            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=self._finalize
+        )
         # Only plain helpers: cycler, joiner, lipsum and namespace serve templates, not data expressions.
         self.globals = {"range": _range, "dict": dict}
         self.filters["center"] = _guarded_filter(self.filters["center"], _check_center)
         self.filters["indent"] = _guarded_filter(self.filters["indent"], _check_indent)
-        self.filters["format"] = _guarded_filter(self.filters["format"], _check_format_filter)
+        self.filters["format"] = _format_filter(self.filters["format"])
         self.filters["replace"] = _guarded_filter(self.filters["replace"], _check_replace_filter)
+        self.filters["join"] = _join_filter(self.filters["join"])
+        self.filters["sum"] = _sum_filter(self.filters["sum"])
+        self.filters["string"] = _text_filter(self.filters["string"])
+        self.filters["pprint"] = _text_filter(self.filters["pprint"])
+        self.filters[_LOOP_FILTER] = _loop_items
+
+    @staticmethod
+    def _finalize(value: Any) -> Any:
+        """What `{{ ... }}` prints in text: objects that are not data print neutrally."""
+        return value if isinstance(value, _PLAIN) else _neutral(value)
+
+    @staticmethod
+    def concat_text(parts: tuple) -> str:
+        """`a ~ b ~ ...`: the parts as text, within the size cap."""
+        _spend()
+        texts = [_text(part) for part in parts]
+        _too_large(sum(len(text) for text in texts))
+        return "".join(texts)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _spend()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        _spend()
+        return super().getitem(obj, argument)
+
+    def call_filter(self, *args, **kwargs) -> Any:
+        _spend()
+        return super().call_filter(*args, **kwargs)
+
+    def call_test(self, *args, **kwargs) -> Any:
+        _spend()
+        return super().call_test(*args, **kwargs)
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        _spend()
         if operator == "*":
             _check_repeat(left, right)
         elif operator == "**":
             _check_power(left, right)
         elif operator == "%" and isinstance(left, str):
+            right = _neutral(right)
             _check_percent_format(left, right)
         return _check_size(self.binop_table[operator](left, right))
 
     def call(__self, __context, __obj, *args, **kwargs):
+        _spend()
+        if _formats_text(__obj):
+            args = tuple(_neutral(arg) for arg in args)
+            kwargs = {key: _neutral(arg) for key, arg in kwargs.items()}
         _check_method_call(__obj, args, kwargs)
         return _check_size(super().call(__context, __obj, *args, **kwargs))
+
+    # An expression nested deeper than Python's stack allows is the user's syntax error, not a crash.
+    def _parse(self, *args, **kwargs):
+        try:
+            return super()._parse(*args, **kwargs)
+        except (RecursionError, MemoryError) as exc:
+            raise _nesting_error(exc) from exc
+
+    def compile(self, *args, **kwargs):
+        try:
+            return super().compile(*args, **kwargs)
+        except (RecursionError, MemoryError, SyntaxError) as exc:
+            raise _nesting_error(exc) from exc
+
+    def compile_expression(self, *args, **kwargs):
+        try:
+            return super().compile_expression(*args, **kwargs)
+        except (RecursionError, MemoryError, SyntaxError) as exc:
+            raise _nesting_error(exc) from exc
+
+
+def _formats_text(obj: Any) -> bool:
+    """`'...'.format` and `format_map`: their arguments end up printed."""
+    wrapped = getattr(obj, "__wrapped__", obj)  # the sandbox hands out str.format wrapped
+    owner = getattr(wrapped, "__self__", None)
+    return isinstance(owner, str) and getattr(wrapped, "__name__", "") in ("format", "format_map")
 
 
 environment = ExpressionEnvironment()
@@ -239,6 +511,8 @@ def pointer_join(pointer: str, key: str | int) -> str:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return NESTED_TOO_DEEPLY
     if isinstance(exc, TemplateError):
         return exc.message or type(exc).__name__
     return f"{type(exc).__name__}: {exc}"
@@ -298,23 +572,29 @@ def _render_value(value: Any, context: dict, pointer: str) -> Any:
 
 
 def render(value: Any, context: dict, *, pointer: str = "") -> Any:
-    """Render every string in `value` (nested dicts and lists) over `context`; raise ExpressionError."""
-    token = _range_budget.set([MAX_RANGE_TOTAL])
+    """Render every string in `value` (nested dicts and lists) over `context`; raise ExpressionError.
+
+    The render spends the budget of the enclosing `expression_budget` block, else one of its own."""
+    if _budget.get() is not None:
+        return _render_value(value, context, pointer)
+    token = _budget.set(_Budget(MAX_OPERATIONS, None))
     try:
         return _render_value(value, context, pointer)
     finally:
-        _range_budget.reset(token)
+        _budget.reset(token)
 
 
 def evaluate(expression: str, context: dict) -> Any:
-    """Evaluate one bare expression (no braces), e.g. `item.amount > 10`, to JSON data."""
-    token = _range_budget.set([MAX_RANGE_TOTAL])
+    """Evaluate one bare expression (no braces), e.g. `item.amount > 10`, to JSON data (budget as `render`)."""
+    token = _budget.set(_Budget(MAX_OPERATIONS, None)) if _budget.get() is None else None
     try:
+        _spend()  # an evaluation is an operation, however simple (`item`)
         return to_data(_expression(expression)(**context))
     except Exception as exc:  # as in _render_string
         raise ExpressionError(_describe(exc), expression=expression) from exc
     finally:
-        _range_budget.reset(token)
+        if token is not None:
+            _budget.reset(token)
 
 
 def _syntax_error(compile_: Any, source: str) -> str | None:
