@@ -223,6 +223,9 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+# Deepest nesting of arrays and objects accepted in a JSON body or message (API, webhooks, forms, WebSocket,
+# imports); deeper is a 400 (Python's json module would otherwise fail with a RecursionError near 1,000).
+CONCERTMASTER_JSON_MAX_DEPTH = env.int("CONCERTMASTER_JSON_MAX_DEPTH", default=100)
 # Largest API request body, and largest webhook body, in bytes (413 beyond).
 CONCERTMASTER_API_MAX_BODY_BYTES = env.int("CONCERTMASTER_API_MAX_BODY_BYTES", default=1024 * 1024)
 CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES = env.int("CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
@@ -308,6 +311,10 @@ CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS = env.int("CONCERTMASTER_ENGINE_CH
 CONCERTMASTER_ENGINE_PREPARED_STATEMENTS = env.bool("CONCERTMASTER_ENGINE_PREPARED_STATEMENTS", default=True)
 # A node without `timeout_seconds` fails after this many seconds.
 CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS", default=300)
+# Operations (loop steps, calls, lookups, operators, per-item filters) the expressions of one node run may take:
+# its config's render and its per-item evaluations (map, filter, sort, ...) share them. Past it the node fails with
+# "The expression is too expensive". The node's timeout_seconds bounds their time as well.
+CONCERTMASTER_EXPRESSION_MAX_OPERATIONS = env.int("CONCERTMASTER_EXPRESSION_MAX_OPERATIONS", default=1_000_000)
 # Largest node output stored, in bytes of JSON; a larger output fails the node with a clear error.
 CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = env.int("CONCERTMASTER_NODE_OUTPUT_MAX_BYTES", default=1024 * 1024)
 # Finished executions older than this many days are deleted by the hourly prune task.
