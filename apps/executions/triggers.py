@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import FormSubmission, Trigger
-from apps.workflows.services import form_submission_create, form_submission_link
+from apps.workflows.triggers import form_submission_create, form_submission_link, trigger_start_node
 
 from .choices import EXECUTION_TERMINAL, NodeStatus
 from .models import WebhookDelivery, WorkflowExecution
@@ -28,6 +28,8 @@ SIGNATURE_MALFORMED = "The signature header must look like t=<unix seconds>,v1=<
 SIGNATURE_STALE = "The signature timestamp is outside the {tolerance}-second tolerance."
 SIGNATURE_MISMATCH = "The signature does not match the body."
 WORKFLOW_INACTIVE = "The workflow is not active."
+TRIGGER_INACTIVE = "This trigger is switched off."
+START_NODE_MISSING = "The workflow no longer starts with a {kind} node."
 IDEMPOTENCY_KEY_TOO_LONG = "Idempotency-Key is longer than 200 characters."
 WEBHOOK_RESPONSE_NODE = "webhook_response"
 
@@ -72,8 +74,36 @@ class Delivery:
 
 
 def _check_active(trigger: Trigger) -> None:
+    if not trigger.is_active:
+        raise ApplicationError(TRIGGER_INACTIVE)
     if trigger.workflow.status != WorkflowStatus.ACTIVE:
         raise ApplicationError(WORKFLOW_INACTIVE)
+
+
+def published_node(*, trigger: Trigger) -> dict:
+    """The start node a form or webhook trigger publishes (its config is the form or the webhook's settings)."""
+    node = trigger_start_node(trigger=trigger)
+    if node is None:
+        raise ApplicationError(START_NODE_MISSING.format(kind=trigger.kind))
+    return node
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How a webhook trigger takes calls, read from its webhook start node's config."""
+
+    require_signature: bool
+    wait_for_response: bool
+    timeout_seconds: float
+
+
+def webhook_settings(*, trigger: Trigger) -> WebhookSettings:
+    config = published_node(trigger=trigger).get("config") or {}
+    return WebhookSettings(
+        require_signature=bool(config.get("require_signature", False)),
+        wait_for_response=config.get("response_mode", "immediate") == "response_node",
+        timeout_seconds=min(float(config.get("response_timeout_seconds", 10)), settings.CONCERTMASTER_MAX_WAIT_SECONDS),
+    )
 
 
 def _start(*, trigger: Trigger, data: dict) -> WorkflowExecution:
@@ -112,12 +142,14 @@ def webhook_deliver(*, trigger: Trigger, payload: dict, idempotency_key: str = "
 
 
 def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:
-    """Store a submission; a valid one starts an execution (an invalid one starts nothing)."""
+    """Store a submission, checked once against the form node's fields; a valid one starts an execution whose
+    input (and the form node's output) is the submitted values. An invalid one starts nothing."""
     _check_active(trigger)
+    form_node = published_node(trigger=trigger)
     with transaction.atomic():
-        submission = form_submission_create(trigger=trigger, data=data, remote_addr=remote_addr)
+        submission = form_submission_create(trigger=trigger, data=data, form_node=form_node, remote_addr=remote_addr)
         if not submission.errors:
-            execution = _start(trigger=trigger, data={"form": submission.data, "submission_id": str(submission.pk)})
+            execution = _start(trigger=trigger, data=submission.data)
             form_submission_link(submission=submission, execution_id=execution.pk)
     return submission
 
@@ -144,6 +176,16 @@ def execution_wait(*, execution_id, timeout: float, poll: float = 0.05, until=No
         if done or time.monotonic() >= deadline:
             return execution
         time.sleep(poll)
+
+
+def failed_node_of(execution: WorkflowExecution) -> tuple[str, str]:
+    """(node id, error message) of the node whose failure ended the execution ("" when none is known)."""
+    error = execution.error if isinstance(execution.error, dict) else {}
+    node = execution.node_executions.filter(status=NodeStatus.FAILED).order_by("finished_at").first()
+    if node is not None:
+        node_error = node.error if isinstance(node.error, dict) else {}
+        return node.node_id, str(node_error.get("message") or error.get("message") or "")
+    return str(error.get("node_id") or ""), str(error.get("message") or "")
 
 
 def webhook_response_of(execution: WorkflowExecution) -> dict | None:

@@ -17,13 +17,21 @@ from rest_framework.views import APIView
 from apps.core.api.exceptions import BODY_TOO_LARGE, PayloadTooLarge
 from apps.core.api.serializers import ErrorSerializer
 from apps.core.errors import ApplicationError
-from apps.workflows.choices import TriggerKind
+from apps.nodes.builtin.triggers import FormTrigger
+from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.selectors import trigger_by_token
+from apps.workflows.triggers import trigger_start_node
 
 from . import triggers
+from .choices import ExecutionStatus
 
 NOT_JSON = "The body is not valid JSON: {error}"
 FORM_SUBMITTED = "Thank you, your submission was received."
+RUN_FAILED = "The workflow run {status} at node '{node}': {error}"
+RUN_TIMED_OUT = "The workflow run did not answer within {seconds} seconds; it goes on running."
+FORM_CLOSED = "This form is closed: it does not accept submissions at the moment."
+FORM_WORKFLOW_INACTIVE = "This form is not open yet: it does not accept submissions at the moment."
+FORM_UNAVAILABLE = "This form is not available."
 
 
 class SignatureRejected(exceptions.APIException):
@@ -119,7 +127,8 @@ class WebhookView(APIView):
                 triggers.SIGNATURE_HEADER,
                 str,
                 OpenApiParameter.HEADER,
-                description="t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; required when the trigger is signed.",
+                description="t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>'>; required when the webhook node has "
+                "require_signature.",
             ),
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Deduplicates for 24 h."),
         ],
@@ -130,13 +139,25 @@ class WebhookView(APIView):
             ),
             401: ErrorSerializer,
             409: ErrorSerializer,
+            502: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="response_node mode: the run failed; `node` and `error` name the node at fault.",
+            ),
+            504: OpenApiResponse(
+                response=OpenApiTypes.OBJECT,
+                description="response_node mode: no response within the node's response_timeout_seconds.",
+            ),
         },
     )
     def post(self, request, token: str):
         trigger = _trigger(token, TriggerKind.WEBHOOK)
+        try:
+            webhook = triggers.webhook_settings(trigger=trigger)
+        except ApplicationError as error:
+            raise WorkflowInactive(error.message) from error
         body = _read_body(request)
         idempotency_key = request.headers.get("Idempotency-Key", "").strip()
-        if trigger.signing_secret:
+        if webhook.require_signature:
             try:
                 digest = triggers.signature_verify(
                     secret=trigger.signing_secret, header=request.headers.get(triggers.SIGNATURE_HEADER), body=body
@@ -158,14 +179,17 @@ class WebhookView(APIView):
                 raise WorkflowInactive(error.message) from error
             raise
         execution = delivery.execution
-        if not delivery.replayed and trigger.config.get("response_mode") == "wait":
-            return self._synchronous(trigger, execution)
+        if not delivery.replayed and webhook.wait_for_response:
+            return self._synchronous(execution, webhook.timeout_seconds)
         body = {"execution_id": str(execution.pk), "status": execution.status, "replayed": delivery.replayed}
         return Response(body, status=status.HTTP_200_OK if delivery.replayed else status.HTTP_202_ACCEPTED)
 
-    def _synchronous(self, trigger, execution) -> Response:
-        """Wait for the execution; answer with its webhook_response node's output when there is one."""
-        timeout = min(float(trigger.config.get("timeout_seconds", 10)), settings.CONCERTMASTER_MAX_WAIT_SECONDS)
+    def _synchronous(self, execution, timeout: float) -> Response:
+        """Wait for the execution's webhook_response node and answer with its output.
+
+        A run that fails (or is cancelled) first answers 502 naming the failed node and its error; one still
+        going after the timeout answers 504 with its id (it keeps running).
+        """
         execution = triggers.execution_wait(
             execution_id=execution.pk, timeout=timeout, until=triggers.webhook_response_of
         )
@@ -176,9 +200,15 @@ class WebhookView(APIView):
                 response[name] = str(value)
             return response
         body = {"execution_id": str(execution.pk), "status": execution.status, "replayed": False}
-        if execution.status in triggers.EXECUTION_TERMINAL:
+        if execution.status == ExecutionStatus.SUCCEEDED:
             return Response({**body, "output": execution.output}, status=status.HTTP_200_OK)
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        if execution.status in triggers.EXECUTION_TERMINAL:
+            node_id, message = triggers.failed_node_of(execution)
+            detail = RUN_FAILED.format(status=execution.status, node=node_id or "?", error=message or execution.status)
+            failure = {"type": "execution_failed", "detail": detail, "node": node_id, "error": message}
+            return Response({**failure, **body}, status=status.HTTP_502_BAD_GATEWAY)
+        detail = RUN_TIMED_OUT.format(seconds=f"{timeout:g}")
+        return Response({"type": "timeout", "detail": detail, **body}, status=status.HTTP_504_GATEWAY_TIMEOUT)
 
 
 FORM_ACCEPTED = inline_serializer(
@@ -225,15 +255,13 @@ class FormSubmissionView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _form_fields(schema: dict, values: dict, errors: list[dict]) -> list[dict]:
-    """What the template needs for each property: widget, label, value and its own errors."""
-    required = set(schema.get("required", []))
+def _form_fields(config: dict, values: dict, errors: list[dict]) -> list[dict]:
+    """What the template needs for each field, in the author's order: widget, label, value and its own errors."""
     by_path = {}
     for error in errors:
         by_path.setdefault(error["path"].lstrip("/").split("/")[0], []).append(error["message"])
     fields = []
-    for name, prop in schema.get("properties", {}).items():
-        prop = prop if isinstance(prop, dict) else {}
+    for name, prop, required in FormTrigger.ordered_fields(config):
         kind = prop.get("type", "string")
         if "enum" in prop:
             widget = "select"
@@ -255,7 +283,7 @@ def _form_fields(schema: dict, values: dict, errors: list[dict]) -> list[dict]:
                 "widget": widget,
                 "step": "1" if kind == "integer" else "any",
                 "choices": prop.get("enum", []),
-                "required": name in required,
+                "required": required,
                 "value": values.get(name, prop.get("default", "")),
                 "errors": by_path.get(name, []),
             }
@@ -263,11 +291,11 @@ def _form_fields(schema: dict, values: dict, errors: list[dict]) -> list[dict]:
     return fields
 
 
-def _coerce(schema: dict, post: QueryDict) -> dict:
-    """HTML form strings to the JSON types the schema asks for; empty optional fields are left out."""
+def _coerce(config: dict, post: QueryDict) -> dict:
+    """HTML form strings to the JSON types the fields ask for; empty optional fields are left out."""
     data = {}
-    for name, prop in schema.get("properties", {}).items():
-        kind = prop.get("type", "string") if isinstance(prop, dict) else "string"
+    for name, prop, _required in FormTrigger.ordered_fields(config):
+        kind = prop.get("type", "string")
         if kind == "boolean":
             data[name] = post.get(name) in ("on", "true", "1")
             continue
@@ -281,27 +309,51 @@ def _coerce(schema: dict, post: QueryDict) -> dict:
     return data
 
 
+def _form_closed(trigger, form_node: dict | None) -> tuple[str, int] | None:
+    """Why the form takes no submissions now, and the status to answer with; None when it is open."""
+    if form_node is None:
+        return FORM_UNAVAILABLE, 404
+    if not trigger.is_active:
+        return FORM_CLOSED, 403
+    if trigger.workflow.status != WorkflowStatus.ACTIVE:
+        return FORM_WORKFLOW_INACTIVE, 403
+    return None
+
+
 @require_http_methods(["GET", "POST"])
 def form_page(request: HttpRequest, token: str) -> HttpResponse:
-    """`/forms/<token>`: the form rendered from its JSON Schema, with per-field errors on an invalid post."""
-    trigger = _trigger(token, TriggerKind.FORM)
-    schema = trigger.config["schema"]
+    """`/forms/<token>`: the form node's fields, in the author's order, with per-field errors on an invalid post.
+
+    A form that takes no submissions (trigger switched off, workflow not active) says so before anyone types.
+    """
+    trigger = trigger_by_token(token=token, kind=TriggerKind.FORM, active_only=False)
+    if trigger is None:
+        raise Http404
+    form_node = trigger_start_node(trigger=trigger)
+    config = (form_node or {}).get("config") or {}
+    context = {
+        "title": config.get("title") or trigger.name or trigger.workflow.name,
+        "description": config.get("description", ""),
+        "submit_label": config.get("submit_label") or "Submit",
+        "success_message": config.get("success_message") or FORM_SUBMITTED,
+    }
+    closed = _form_closed(trigger, form_node)
+    if closed is not None:
+        context["closed"] = closed[0]
+        return render(request, "executions/form_page.html", context, status=closed[1])
     values, errors, done, status_code = {}, [], False, 200
     if request.method == "POST":
-        values = _coerce(schema, request.POST)
+        values = _coerce(config, request.POST)
         try:
             submission = triggers.form_submit(trigger=trigger, data=values, remote_addr=request.META.get("REMOTE_ADDR"))
         except ApplicationError as error:
-            errors, status_code = [{"path": "", "message": error.message}], 409
-        else:
-            errors, done = submission.errors, not submission.errors
-            status_code = 400 if errors else 200
-    context = {
-        "title": schema.get("title") or trigger.name or trigger.workflow.name,
-        "description": schema.get("description", ""),
-        "fields": _form_fields(schema, values, errors),
-        "form_errors": [e["message"] for e in errors if not e["path"]],
-        "done": done,
-        "success_message": trigger.config.get("success_message") or FORM_SUBMITTED,
-    }
+            context["closed"] = error.message
+            return render(request, "executions/form_page.html", context, status=409)
+        errors, done = submission.errors, not submission.errors
+        status_code = 400 if errors else 200
+    context.update(
+        fields=_form_fields(config, values, errors),
+        form_errors=[e["message"] for e in errors if not e["path"]],
+        done=done,
+    )
     return render(request, "executions/form_page.html", context, status=status_code)

@@ -127,6 +127,14 @@ class Node(ABC):
         """
         return []
 
+    @classmethod
+    def prepare_config(cls, config: dict) -> dict:
+        """The config as it is stored when a workflow is saved (e.g. a form's field order made explicit).
+
+        Called before validation with the config as the author sent it; return it unchanged or a copy.
+        """
+        return config
+
     @abstractmethod
     def run(self, ctx: NodeContext) -> NodeResult | Suspend:
         """Do the work on `ctx.inputs` with the rendered `ctx.config`; raise NodeError on failure."""

@@ -44,6 +44,7 @@ from .services import (
     workflow_update,
     workflow_version_restore,
 )
+from .triggers import trigger_state
 
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
 NEW_DATA_REQUIRED = "A new credential needs its secret data."
@@ -262,7 +263,7 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     add_roles = WRITER_ROLES
     change_roles = WRITER_ROLES
     audit_entity = "trigger"
-    list_display = ["__str__", "name", "workflow", "kind", "is_active", "organization", "created_at"]
+    list_display = ["__str__", "name", "workflow", "kind", "is_active", "state", "organization", "created_at"]
     list_filter = ["kind", "is_active", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "workflow__name", "organization__name"]
     date_hierarchy = "created_at"
@@ -272,6 +273,11 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["webhook_token", "signing_secret", "created_at"]
     formfield_overrides = JSON_FORM_FIELD
     actions = ["rotate_secrets"]
+
+    @admin.display(description="state")
+    def state(self, obj: Trigger) -> SafeString:
+        state, detail = trigger_state(trigger=obj)
+        return format_html('<strong class="cm-trigger-{}">{}</strong><br><small>{}</small>', state, state, detail)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None):
         # Moving a trigger to another workflow could move it to another organization.

@@ -1,5 +1,9 @@
-"""Webhook, form and schedule triggers: signatures, idempotency, size limits, per-field errors, beat."""
+"""Webhook, form and schedule triggers: signatures, idempotency, size limits, per-field errors, beat.
 
+A form's fields and a webhook's settings are the start node's config; the trigger record publishes it.
+"""
+
+import copy
 import json
 import time
 from datetime import datetime, timedelta
@@ -8,16 +12,25 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from apps.executions import triggers
+from apps.executions import triggers, views
 from apps.executions.models import WebhookDelivery, WorkflowExecution
-from apps.workflows.models import FormSubmission
-from apps.workflows.services import trigger_create, workflow_activate
+from apps.nodes.builtin import triggers as trigger_nodes
+from apps.workflows.models import FormSubmission, Trigger
+from apps.workflows.services import trigger_create, trigger_update, workflow_activate, workflow_update
+from apps.workflows.triggers import (
+    CONFIG_BELONGS_TO_NODE,
+    KIND_DOES_NOT_FIT,
+    PUBLISH_NEEDS_VALID_DEFINITION,
+    STATE_DETAIL,
+)
 from concertmaster.celery import app as celery_app
-from tests.workflows.factories import WorkflowFactory
+from tests.workflows.factories import FORM_DEFINITION, WEBHOOK_DEFINITION, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
 NINE_IN_PARIS = {"cron": "0 9 * * *", "timezone": "Europe/Paris"}
@@ -36,9 +49,26 @@ def workflow(organization):
     return workflow
 
 
+def _active(organization, definition: dict):
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(definition))
+    workflow_activate(workflow=workflow)
+    return workflow
+
+
+def _webhook_definition(**config) -> dict:
+    definition = copy.deepcopy(WEBHOOK_DEFINITION)
+    definition["nodes"][0]["config"] = config
+    return definition
+
+
 @pytest.fixture
-def hook(workflow):
-    return trigger_create(workflow=workflow, kind="webhook")
+def hook_workflow(organization):
+    return _active(organization, WEBHOOK_DEFINITION)
+
+
+@pytest.fixture
+def hook(hook_workflow):
+    return trigger_create(workflow=hook_workflow, kind="webhook")
 
 
 def _post(client, hook, body=SECRET_BODY, *, signature=None, **headers):
@@ -135,18 +165,20 @@ def test_malformed_json_is_400(client, hook):
     assert _post(client, hook, body=body).status_code == 400
 
 
-def test_unknown_token_and_inactive_workflow(client, hook, workflow):
+def test_unknown_token_and_inactive_workflow(client, hook, hook_workflow):
     assert client.post("/hooks/nope", data=b"{}", content_type="application/json").status_code == 404
     from apps.workflows.services import workflow_deactivate
 
-    workflow_deactivate(workflow=workflow)
+    workflow_deactivate(workflow=hook_workflow)
     response = _post(client, hook)
     assert response.status_code == 409
     assert response.json()["detail"] == triggers.WORKFLOW_INACTIVE
 
 
-def test_unsigned_webhook_accepts_plain_calls(client, workflow):
-    hook = trigger_create(workflow=workflow, kind="webhook", signed=False)
+def test_unsigned_webhook_accepts_plain_calls(client, organization):
+    """A webhook node without require_signature takes unsigned calls (its trigger still has a secret)."""
+    hook = trigger_create(workflow=_active(organization, _webhook_definition()), kind="webhook")
+    assert hook.signing_secret
     url = f"/hooks/{hook.webhook_token}?src=test"
     response = client.post(url, data="a=1", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 202
@@ -174,39 +206,35 @@ def test_signature_verify_accepts_any_of_several_v1():
 
 # --- form --------------------------------------------------------------------------------------------------
 
-FORM_SCHEMA = {
-    "title": "Contact us",
-    "type": "object",
-    "required": ["email", "age"],
-    "properties": {
-        "email": {"type": "string", "format": "email", "title": "Email"},
-        "age": {"type": "integer", "minimum": 18},
-        "topic": {"type": "string", "enum": ["sales", "support"]},
-        "subscribe": {"type": "boolean"},
-    },
-}
+
+@pytest.fixture
+def form_workflow(organization):
+    return _active(organization, FORM_DEFINITION)
 
 
 @pytest.fixture
-def form(workflow):
-    return trigger_create(workflow=workflow, kind="form", config={"schema": FORM_SCHEMA})
+def form(form_workflow):
+    return trigger_create(workflow=form_workflow, kind="form")
 
 
-def test_form_api_valid_submission_starts_an_execution(api_client, form):
+def test_form_api_valid_submission_starts_an_execution_with_the_values_as_input(api_client, form):
     url = f"/api/v1/forms/{form.webhook_token}/submissions/"
     response = api_client.post(url, {"email": "a@example.com", "age": 30}, format="json")
     assert response.status_code == 201
     submission = FormSubmission.objects.get()
     assert str(submission.execution_id) == response.json()["execution_id"]
-    assert WorkflowExecution.objects.get().trigger_data["form"] == {"email": "a@example.com", "age": 30}
+    assert WorkflowExecution.objects.get().trigger_data == {"email": "a@example.com", "age": 30}
 
 
 def test_form_api_invalid_submission_has_per_field_errors_and_starts_nothing(api_client, form):
     url = f"/api/v1/forms/{form.webhook_token}/submissions/"
     response = api_client.post(url, {"email": "not-an-email", "topic": "other"}, format="json")
     assert response.status_code == 400
-    paths = {error["path"] for error in response.json()["errors"]}
-    assert paths == {"/email", "/age", "/topic"}
+    assert response.json()["errors"] == [
+        {"path": "/age", "message": trigger_nodes.FIELD_REQUIRED},
+        {"path": "/email", "message": trigger_nodes.FIELD_FORMATS["email"]},
+        {"path": "/topic", "message": trigger_nodes.FIELD_NOT_CHOICE},
+    ]
     assert FormSubmission.objects.get().errors
     assert not WorkflowExecution.objects.exists()
 
@@ -217,7 +245,7 @@ def test_form_api_refuses_non_objects(api_client, form):
     assert api_client.post("/api/v1/forms/unknown/submissions/", {}, format="json").status_code == 404
 
 
-def test_form_page_renders_accessibly(client, form):
+def test_form_page_renders_the_form_node_accessibly(client, form):
     response = client.get(f"/forms/{form.webhook_token}")
     html = response.content.decode()
     assert response.status_code == 200
@@ -227,24 +255,177 @@ def test_form_page_renders_accessibly(client, form):
     assert 'aria-required="true"' in html
 
 
-def test_form_page_post_shows_per_field_errors(client, form):
+def test_form_page_post_shows_per_field_errors_for_the_public(client, form):
     response = client.post(f"/forms/{form.webhook_token}", {"email": "a@example.com", "age": "12"})
     html = response.content.decode()
     assert response.status_code == 400
     assert 'id="err_age"' in html and 'aria-invalid="true"' in html
+    assert trigger_nodes.FIELD_TOO_SMALL.format(limit=18) in html
+    assert "is less than the minimum" not in html
     assert 'value="a@example.com"' in html
     assert not WorkflowExecution.objects.exists()
+
+
+def test_public_error_texts_name_what_to_fix(organization):
+    """Each field's error reads as a person would write it, not as the validator's message."""
+    fields = {
+        "type": "object",
+        "required": ["name", "email"],
+        "properties": {
+            "name": {"type": "string", "minLength": 2, "maxLength": 5},
+            "email": {"type": "string", "format": "email"},
+            "seats": {"type": "integer", "maximum": 9},
+            "site": {"type": "string", "format": "uri"},
+        },
+    }
+    config = {"title": "t", "fields": fields}
+    errors = trigger_nodes.FormTrigger.submission_errors
+    assert [e.as_dict() for e in errors(config, {})] == [
+        {"path": "/email", "message": "This field is required."},
+        {"path": "/name", "message": "This field is required."},
+    ]
+    bad = {"name": "A", "email": "nope", "seats": 1.5, "site": "x"}
+    assert {e.path: e.message for e in errors(config, bad)} == {
+        "/name": "Please enter at least 2 characters.",
+        "/email": "Enter a valid email address.",
+        "/seats": "Please enter a whole number.",
+        "/site": trigger_nodes.FIELD_FORMATS["uri"],
+    }
+    assert {e.path: e.message for e in errors(config, {"name": "Abcdefg", "email": "a@b.co", "seats": 10})} == {
+        "/name": "Please enter at most 5 characters.",
+        "/seats": "Please enter a number of at most 9.",
+    }
 
 
 def test_form_page_post_valid(client, form):
     response = client.post(f"/forms/{form.webhook_token}", {"email": "a@example.com", "age": "40", "subscribe": "on"})
     assert response.status_code == 200
     assert 'role="status"' in response.content.decode()
-    assert WorkflowExecution.objects.get().trigger_data["form"] == {
-        "email": "a@example.com",
-        "age": 40,
-        "subscribe": True,
-    }
+    assert WorkflowExecution.objects.get().trigger_data == {"email": "a@example.com", "age": 40, "subscribe": True}
+
+
+def test_form_page_of_a_draft_workflow_says_so_before_anyone_types(client, organization):
+    """GET on the form of a workflow that is not active: a sentence, no inputs, a non-2xx status."""
+    draft = WorkflowFactory(organization=organization, definition=copy.deepcopy(FORM_DEFINITION))
+    form = trigger_create(workflow=draft, kind="form")
+    response = client.get(f"/forms/{form.webhook_token}")
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert views.FORM_WORKFLOW_INACTIVE in html
+    assert "<input" not in html and "<form" not in html
+    assert client.post(f"/forms/{form.webhook_token}", {"email": "a@example.com", "age": "40"}).status_code == 403
+    assert not FormSubmission.objects.exists()
+
+
+def test_form_page_of_a_switched_off_trigger_says_it_is_closed(client, form):
+    trigger_update(trigger=form, is_active=False)
+    response = client.get(f"/forms/{form.webhook_token}")
+    assert response.status_code == 403
+    assert views.FORM_CLOSED in response.content.decode()
+    assert "<input" not in response.content.decode()
+
+
+def test_form_page_lists_fields_in_the_authors_order(client, organization):
+    """The author's order survives storage: PostgreSQL's jsonb would list a, email, message, company_name."""
+    order = ["message", "company_name", "email", "a"]
+    fields = {"type": "object", "properties": {name: {"type": "string"} for name in order}}
+    definition = copy.deepcopy(FORM_DEFINITION)
+    definition["nodes"][0]["config"] = {"title": "Order", "fields": fields}
+    form = trigger_create(workflow=_active(organization, definition), kind="form")
+    html = client.get(f"/forms/{form.webhook_token}").content.decode()
+    positions = [html.index(f'id="id_{name}"') for name in order]
+    assert positions == sorted(positions)
+    if connection.vendor == "postgresql":  # the stored object itself lost the order; field_order kept it
+        stored = Trigger.objects.get(pk=form.pk).workflow.latest_version.definition["nodes"][0]["config"]
+        assert list(stored["fields"]["properties"]) != order
+        assert stored["field_order"] == order
+
+
+def test_publishing_a_form_workflow_gives_it_a_form_url(api_client, organization, member_factory):
+    """Publishing a form workflow creates its trigger (token, switch) from the start node; no config duplicated."""
+    workflow = _active(organization, FORM_DEFINITION)
+    api_client.force_authenticate(member_factory(organization, "admin"))
+    response = api_client.post("/api/v1/triggers/publish/", {"workflow": str(workflow.pk)}, format="json")
+    assert response.status_code == 200, response.json()
+    (published,) = response.json()
+    assert published["kind"] == "form" and published["config"] == {} and published["start_node"] == "start"
+    assert published["state"] == "live"
+    assert published["form_url"].endswith(f"/forms/{Trigger.objects.get().webhook_token}")
+    again = api_client.post("/api/v1/triggers/publish/", {"workflow": str(workflow.pk)}, format="json")
+    assert [t["id"] for t in again.json()] == [published["id"]]
+    assert Trigger.objects.count() == 1
+
+
+def test_publishing_needs_a_valid_definition(api_client, organization, member_factory):
+    workflow = _active(organization, FORM_DEFINITION)
+    broken = copy.deepcopy(FORM_DEFINITION)
+    broken["nodes"][1]["type"] = "no_such_node"
+    workflow_update(workflow=workflow, definition=broken)
+    api_client.force_authenticate(member_factory(organization, "admin"))
+    for url, body in [
+        ("/api/v1/triggers/publish/", {"workflow": str(workflow.pk)}),
+        ("/api/v1/triggers/", {"workflow": str(workflow.pk), "kind": "form"}),
+    ]:
+        response = api_client.post(url, body, format="json")
+        assert response.status_code == 400
+        errors = response.json()["errors"]
+        assert {"path": "/workflow", "message": PUBLISH_NEEDS_VALID_DEFINITION} in errors
+        assert any(error["path"].startswith("/definition/nodes/1") for error in errors)
+    assert not Trigger.objects.exists()
+
+
+def test_trigger_state_says_why_it_starts_nothing(api_client, organization, member_factory):
+    """state/state_detail: workflow_inactive on a draft, inactive when switched off, live otherwise."""
+    api_client.force_authenticate(member_factory(organization, "member"))
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(FORM_DEFINITION))
+    form = trigger_create(workflow=workflow, kind="form")
+
+    def state():
+        body = api_client.get(f"/api/v1/triggers/{form.pk}/").json()
+        return body["state"], body["state_detail"]
+
+    assert state() == ("workflow_inactive", STATE_DETAIL["workflow_inactive"].format(status="draft"))
+    workflow_activate(workflow=workflow)
+    assert state()[0] == "live"
+    trigger_update(trigger=form, is_active=False)
+    assert state()[0] == "inactive"
+    assert "switched off" in state()[1]
+
+
+# --- which triggers fit which start nodes --------------------------------------------------------------------
+
+
+def test_a_schedule_on_a_form_workflow_is_refused(form_workflow):
+    with pytest.raises(ValidationError) as caught:
+        trigger_create(workflow=form_workflow, kind="schedule", config={"cron": "* * * * *"})
+    message = KIND_DOES_NOT_FIT.format(kind="schedule", wanted="schedule or manual", found="form")
+    assert caught.value.message_dict == {"kind": [message]}
+    assert not Trigger.objects.exists()
+
+
+def test_a_schedule_on_a_form_workflow_is_refused_by_the_api(api_client, form_workflow, member_factory):
+    api_client.force_authenticate(member_factory(form_workflow.organization, "admin"))
+    body = {"workflow": str(form_workflow.pk), "kind": "schedule", "config": {"cron": "* * * * *"}}
+    response = api_client.post("/api/v1/triggers/", body, format="json")
+    assert response.status_code == 400
+    message = KIND_DOES_NOT_FIT.format(kind="schedule", wanted="schedule or manual", found="form")
+    assert response.json()["errors"] == [{"path": "/kind", "message": message}]
+    assert not PeriodicTask.objects.exists()
+
+
+@pytest.mark.parametrize(("kind", "definition"), [("form", WEBHOOK_DEFINITION), ("webhook", FORM_DEFINITION)])
+def test_form_and_webhook_triggers_need_their_start_node(organization, kind, definition):
+    workflow = _active(organization, definition)
+    with pytest.raises(ValidationError) as caught:
+        trigger_create(workflow=workflow, kind=kind)
+    assert list(caught.value.message_dict) == ["kind"]
+
+
+def test_webhook_settings_come_from_the_start_node_only(hook_workflow):
+    with pytest.raises(ValidationError) as caught:
+        trigger_create(workflow=hook_workflow, kind="webhook", config={"response_mode": "wait"})
+    expected = CONFIG_BELONGS_TO_NODE.format(kind="webhook", node="webhook", keys="response_mode")
+    assert caught.value.message_dict == {"config": [expected]}
 
 
 # --- schedule ----------------------------------------------------------------------------------------------

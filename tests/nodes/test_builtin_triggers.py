@@ -148,19 +148,30 @@ def test_form_outputs_a_valid_submission():
     assert run("form", {"title": "Sign up", "fields": FIELDS}, submission) == {"main": submission}
 
 
-def test_form_refuses_an_invalid_submission_listing_every_problem():
+def test_form_refuses_an_invalid_submission_listing_every_problem_for_the_public():
     config = {"title": "Sign up", "fields": FIELDS}
     assert [
         (e.path, e.message) for e in triggers.FormTrigger.submission_errors(config, {"email": "x", "seats": 0})
     ] == [
-        ("", "'plan' is a required property"),
-        ("/email", "'x' is not a 'email'"),
-        ("/seats", "0 is less than the minimum of 1"),
+        ("/email", triggers.FIELD_FORMATS["email"]),
+        ("/plan", triggers.FIELD_REQUIRED),
+        ("/seats", triggers.FIELD_TOO_SMALL.format(limit=1)),
     ]
     with pytest.raises(NodeError) as caught:
         run("form", config, {"email": "x", "seats": 0})
     assert len(caught.value.data["errors"]) == 3
     assert caught.value.retryable is False
+
+
+def test_form_field_order_is_made_explicit_and_kept():
+    """prepare_config records the author's order; a later save keeps it, appends new fields, drops removed ones."""
+    fields = {"type": "object", "properties": {"zeta": {}, "b": {}, "alpha": {}}}
+    prepared = triggers.FormTrigger.prepare_config({"title": "t", "fields": fields})
+    assert prepared["field_order"] == ["zeta", "b", "alpha"]
+    stored = {**prepared, "fields": {"type": "object", "properties": {"b": {}, "new": {}, "zeta": {}}}}
+    assert triggers.FormTrigger.prepare_config(stored)["field_order"] == ["zeta", "b", "new"]
+    assert [name for name, _, _ in triggers.FormTrigger.ordered_fields(stored)] == ["zeta", "b", "new"]
+    assert paths("form", {"title": "t", "fields": fields, "field_order": ["nope"]}) == ["/field_order/0"]
 
 
 def test_form_bad_configs():

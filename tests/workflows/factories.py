@@ -12,6 +12,34 @@ SIMPLE_DEFINITION = {
     "edges": [{"source": "start", "target": "log"}],
 }
 
+WEBHOOK_DEFINITION = {
+    "nodes": [
+        {"id": "start", "type": "webhook", "config": {"require_signature": True}},
+        {"id": "log", "type": "log", "config": {"message": "hi"}},
+    ],
+    "edges": [{"source": "start", "target": "log"}],
+}
+
+#: A form start node's fields, in the author's order (not jsonb's: shorter keys first).
+FORM_FIELDS = {
+    "type": "object",
+    "required": ["email", "age"],
+    "properties": {
+        "email": {"type": "string", "format": "email", "title": "Email"},
+        "age": {"type": "integer", "minimum": 18},
+        "topic": {"type": "string", "enum": ["sales", "support"]},
+        "subscribe": {"type": "boolean"},
+    },
+}
+
+FORM_DEFINITION = {
+    "nodes": [
+        {"id": "start", "type": "form", "config": {"title": "Contact us", "fields": FORM_FIELDS}},
+        {"id": "log", "type": "log", "config": {"message": "hi {{ trigger.email }}"}},
+    ],
+    "edges": [{"source": "start", "target": "log"}],
+}
+
 
 class WorkflowFactory(factory.django.DjangoModelFactory):
     """Creates workflows through the service, so each has its first version."""

@@ -23,15 +23,22 @@ from apps.workflows.models import (
     WorkflowVersion,
 )
 from apps.workflows.services import CRON_INVALID, form_submission_create, trigger_create
+from apps.workflows.triggers import KIND_DOES_NOT_FIT
 from tests.orgs.factories import MembershipFactory, UserFactory
-from tests.workflows.factories import SIMPLE_DEFINITION, CredentialFactory, TriggerFactory, WorkflowFactory
+from tests.workflows.factories import (
+    FORM_DEFINITION,
+    SIMPLE_DEFINITION,
+    WEBHOOK_DEFINITION,
+    CredentialFactory,
+    TriggerFactory,
+    WorkflowFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "s3cret-token-value"
 MODELS = [Workflow, WorkflowVersion, Trigger, Credential, FormSubmission]
 READ_ONLY = {WorkflowVersion, FormSubmission}
-FORM_SCHEMA = {"type": "object", "properties": {"email": {"type": "string"}}, "required": ["email"]}
 
 
 def staff_with_role(organization: Organization, role: str):
@@ -52,14 +59,17 @@ def org_admin_client(client, org_admin):
 
 
 def make_rows(organization: Organization) -> dict[type, object]:
-    workflow = WorkflowFactory(organization=organization, name=f"flow-of-{organization.slug}")
-    form = trigger_create(workflow=workflow, kind="form", config={"schema": FORM_SCHEMA})
+    definition = copy.deepcopy(FORM_DEFINITION)
+    workflow = WorkflowFactory(organization=organization, name=f"flow-of-{organization.slug}", definition=definition)
+    form = trigger_create(workflow=workflow, kind="form")
     return {
         Workflow: workflow,
         WorkflowVersion: workflow.latest_version,
         Trigger: TriggerFactory(workflow=workflow, name=f"trigger-of-{organization.slug}"),
         Credential: CredentialFactory(organization=organization, name=f"cred-of-{organization.slug}"),
-        FormSubmission: form_submission_create(trigger=form, data={"email": "a@example.com"}),
+        FormSubmission: form_submission_create(
+            trigger=form, data={"email": "a@example.com"}, form_node=definition["nodes"][0]
+        ),
     }
 
 
@@ -172,7 +182,7 @@ def test_adding_a_workflow_with_a_trigger(org_admin_client, organization, org_ad
         "name": "From the admin",
         "description": "",
         "status": "active",
-        "definition": json.dumps(SIMPLE_DEFINITION),
+        "definition": json.dumps(WEBHOOK_DEFINITION),
         "variables": "{}",
         "max_concurrent_executions": "3",
         "triggers-TOTAL_FORMS": "1",
@@ -302,7 +312,7 @@ def test_trigger_config_error_is_shown_on_the_form(org_admin_client, organizatio
 
 
 def test_webhook_trigger_gets_a_secret_and_rotates_it(org_admin_client, organization):
-    workflow = WorkflowFactory(organization=organization)
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(WEBHOOK_DEFINITION))
     org_admin_client.post(url(Trigger, "add"), {"workflow": workflow.pk, "kind": "webhook", "config": "{}"})
     trigger = Trigger.objects.get(workflow=workflow)
     first_secret = trigger.signing_secret
@@ -317,6 +327,30 @@ def test_webhook_trigger_gets_a_secret_and_rotates_it(org_admin_client, organiza
     assert trigger.signing_secret.startswith("whsec_")
     assert trigger.signing_secret != first_secret
     assert AuditLog.objects.filter(action="trigger.rotate_secret", target_id=str(trigger.pk)).exists()
+
+
+def test_a_trigger_that_does_not_fit_the_start_node_is_refused_in_the_admin(org_admin_client, organization):
+    """A schedule on a form workflow would fire and fail every minute: the add form names the field at fault."""
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(FORM_DEFINITION))
+
+    response = org_admin_client.post(
+        url(Trigger, "add"), {"workflow": workflow.pk, "kind": "schedule", "config": '{"cron": "* * * * *"}'}
+    )
+
+    assert response.status_code == 200
+    message = KIND_DOES_NOT_FIT.format(kind="schedule", wanted="schedule or manual", found="form")
+    assert escape(message) in response.content.decode()
+    assert not Trigger.objects.exists()
+
+
+def test_the_trigger_list_shows_each_triggers_state(org_admin_client, organization):
+    draft = WorkflowFactory(organization=organization, definition=copy.deepcopy(FORM_DEFINITION))
+    trigger_create(workflow=draft, kind="form")
+
+    page = org_admin_client.get(url(Trigger, "changelist")).content.decode()
+
+    assert '<strong class="cm-trigger-workflow_inactive">workflow_inactive</strong>' in page
+    assert "The workflow is draft, not active" in page
 
 
 def test_activating_a_workflow_enables_its_schedule(org_admin_client, organization):

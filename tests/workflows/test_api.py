@@ -9,8 +9,16 @@ from guardian.shortcuts import assign_perm
 from apps.core.api.serializers import UNKNOWN_FIELD
 from apps.orgs.models import AuditLog
 from apps.workflows.models import Credential, Trigger, Workflow
-from apps.workflows.services import CRON_INVALID, EXPORT_FORMAT, FORM_NEEDS_SCHEMA, TIMEZONE_INVALID
-from tests.workflows.factories import SIMPLE_DEFINITION, CredentialFactory, TriggerFactory, WorkflowFactory
+from apps.workflows.services import CRON_INVALID, EXPORT_FORMAT, TIMEZONE_INVALID
+from apps.workflows.triggers import CONFIG_BELONGS_TO_NODE
+from tests.workflows.factories import (
+    FORM_DEFINITION,
+    SIMPLE_DEFINITION,
+    WEBHOOK_DEFINITION,
+    CredentialFactory,
+    TriggerFactory,
+    WorkflowFactory,
+)
 
 pytestmark = pytest.mark.django_db
 MARS = TIMEZONE_INVALID.format(value="Mars/Base")
@@ -29,6 +37,11 @@ def as_role(api_client, organization, member_factory):
 @pytest.fixture
 def workflow(organization):
     return WorkflowFactory(organization=organization)
+
+
+@pytest.fixture
+def hook_workflow(organization):
+    return WorkflowFactory(organization=organization, definition=copy.deepcopy(WEBHOOK_DEFINITION))
 
 
 def _definition():
@@ -148,7 +161,8 @@ def test_activate_deactivate(as_role, api_client, workflow):
     assert AuditLog.objects.filter(action__in=["workflow.activate", "workflow.deactivate"]).count() == 2
 
 
-def test_export_import_round_trip(as_role, api_client, workflow):
+def test_export_import_round_trip(as_role, api_client, hook_workflow):
+    workflow = hook_workflow
     as_role("member")
     TriggerFactory(workflow=workflow, kind="webhook", signing_secret="whsec_x")
     document = api_client.get(f"/api/v1/workflows/{workflow.pk}/export/").json()
@@ -197,15 +211,16 @@ def test_shared_workflow_with_object_permission_only(api_client, workflow, other
 
 
 @pytest.mark.parametrize(("role", "expected"), [("viewer", 403), ("member", 403), ("admin", 201), ("owner", 201)])
-def test_trigger_create_needs_admin(as_role, api_client, workflow, role, expected):
+def test_trigger_create_needs_admin(as_role, api_client, hook_workflow, role, expected):
     as_role(role)
-    body = {"workflow": str(workflow.pk), "kind": "webhook"}
+    body = {"workflow": str(hook_workflow.pk), "kind": "webhook"}
     assert api_client.post("/api/v1/triggers/", body, format="json").status_code == expected
 
 
-def test_webhook_trigger_shows_url_and_secret_on_create_only(as_role, api_client, workflow):
+def test_webhook_trigger_shows_url_and_secret_on_create_only(as_role, api_client, hook_workflow):
     as_role("admin")
-    response = api_client.post("/api/v1/triggers/", {"workflow": str(workflow.pk), "kind": "webhook"}, format="json")
+    body = {"workflow": str(hook_workflow.pk), "kind": "webhook"}
+    response = api_client.post("/api/v1/triggers/", body, format="json")
     body = response.json()
     assert body["signing_secret"].startswith("whsec_")
     assert body["webhook_url"].endswith(f"/hooks/{Trigger.objects.get().webhook_token}")
@@ -253,11 +268,20 @@ def test_schedule_trigger_syncs_to_beat(as_role, api_client, workflow):
     assert not PeriodicTask.objects.filter(pk=task.pk).exists()
 
 
-def test_form_trigger_needs_a_schema(as_role, api_client, workflow):
+@pytest.mark.parametrize("kind", ["form", "webhook"])
+def test_form_and_webhook_triggers_keep_no_config(as_role, api_client, organization, kind):
+    """The start node's config is the form or webhook: a trigger record declaring its own is refused."""
     as_role("admin")
-    body = {"workflow": str(workflow.pk), "kind": "form", "config": {"schema": {"type": "object"}}}
+    definition = FORM_DEFINITION if kind == "form" else WEBHOOK_DEFINITION
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(definition))
+    config = {"schema": {"type": "object"}} if kind == "form" else {"response_mode": "wait"}
+    body = {"workflow": str(workflow.pk), "kind": kind, "config": config}
     response = api_client.post("/api/v1/triggers/", body, format="json")
-    assert {"path": "/config/schema", "message": FORM_NEEDS_SCHEMA} in response.json()["errors"]
+    assert response.status_code == 400
+    node = "form" if kind == "form" else "webhook"
+    message = CONFIG_BELONGS_TO_NODE.format(kind=kind, node=node, keys=", ".join(config))
+    assert response.json()["errors"] == [{"path": "/config", "message": message}]
+    assert not Trigger.objects.exists()
 
 
 def test_trigger_kind_cannot_change(as_role, api_client, workflow):
@@ -328,9 +352,11 @@ def test_workflow_list_query_count_is_flat(as_role, api_client, organization, dj
 def test_form_submissions_are_listed_for_members(as_role, api_client, workflow):
     from apps.workflows.services import form_submission_create, trigger_create
 
-    schema = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
-    form = trigger_create(workflow=workflow, kind="form", config={"schema": schema})
-    invalid = form_submission_create(trigger=form, data={})
+    fields = {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}}
+    form_node = {"id": "start", "type": "form", "config": {"title": "A", "fields": fields}}
+    workflow = WorkflowFactory(organization=workflow.organization, definition={"nodes": [form_node], "edges": []})
+    form = trigger_create(workflow=workflow, kind="form")
+    invalid = form_submission_create(trigger=form, data={}, form_node=form_node)
     as_role("member")
     body = api_client.get("/api/v1/form-submissions/", {"trigger": str(form.pk)}).json()
     assert [s["id"] for s in body["results"]] == [str(invalid.pk)]

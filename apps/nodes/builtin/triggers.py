@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+from jsonschema import Draft202012Validator
 
 from apps.nodes.base import Node, NodeContext, NodeError, NodeResult
 from apps.nodes.choices import Category
@@ -24,6 +25,29 @@ UNKNOWN_TIMEZONE = "Unknown time zone {timezone!r}."
 INVALID_FIRED_AT = "The schedule tick time {value!r} is not an ISO 8601 date-time."
 FIELDS_NOT_OBJECT_SCHEMA = 'The form fields must be a JSON Schema with "type": "object".'
 SUBMISSION_INVALID = "The form submission is invalid: {errors}"
+#: What a person filling in a public form reads for each kind of problem (JSON Schema keyword -> text).
+FIELD_REQUIRED = "This field is required."
+FIELD_TOO_SHORT = "Please enter at least {limit} characters."
+FIELD_TOO_SHORT_ONE = "Please enter at least 1 character."
+FIELD_TOO_LONG = "Please enter at most {limit} characters."
+FIELD_TOO_SMALL = "Please enter a number of at least {limit}."
+FIELD_TOO_LARGE = "Please enter a number of at most {limit}."
+FIELD_NOT_ABOVE = "Please enter a number greater than {limit}."
+FIELD_NOT_BELOW = "Please enter a number less than {limit}."
+FIELD_NOT_WHOLE = "Please enter a whole number."
+FIELD_NOT_NUMBER = "Please enter a number."
+FIELD_NOT_CHOICE = "Please choose one of the options."
+FIELD_PATTERN = "Please enter a value in the expected format."
+FIELD_UNKNOWN = "This form has no field named {name!r}."
+FIELD_INVALID = "Please enter a valid value."
+FIELD_FORMATS = {
+    "email": "Enter a valid email address.",
+    "uri": "Enter a valid URL, starting with https://.",
+    "date": "Enter a valid date (YYYY-MM-DD).",
+    "date-time": "Enter a valid date and time.",
+    "time": "Enter a valid time.",
+}
+FIELD_ORDER_UNKNOWN = "field_order names {name!r}, which is not one of the form's fields."
 
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -99,11 +123,13 @@ class WebhookTrigger(Node):
     display_name = "Webhook"
     icon = "webhook"
     description = (
-        "Starts a workflow when an HTTP request reaches the workflow's webhook URL. It outputs the request as "
-        "`{method, headers, query, body}` (header names in lower case), so later nodes read "
-        "`trigger.body.amount`. `methods` lists the accepted HTTP methods; `require_signature` demands an "
-        "HMAC-SHA256 signature made with the trigger's signing secret; `response_mode` chooses between "
-        'answering at once ("immediate") and waiting for a webhook_response node ("response_node").'
+        "Starts a workflow when an HTTP request reaches the workflow's webhook URL (published from the triggers "
+        "dialog or `POST /api/v1/triggers/publish/`). It outputs the request as `{method, headers, query, body}` "
+        "(header names in lower case), so later nodes read `trigger.body.amount`. This node's config is the "
+        "webhook's: `methods` lists the accepted HTTP methods; `require_signature` demands an HMAC-SHA256 "
+        "signature made with the trigger's signing secret (unsigned calls get 401); `response_mode` chooses "
+        'between answering at once with 202 ("immediate") and waiting up to `response_timeout_seconds` for a '
+        'webhook_response node ("response_node"; a failed run answers 502, a run still going 504).'
     )
     inputs = ()
     config_schema = {
@@ -118,6 +144,13 @@ class WebhookTrigger(Node):
             },
             "response_mode": {"enum": ["immediate", "response_node"], "default": "immediate"},
             "require_signature": {"type": "boolean", "default": False},
+            "response_timeout_seconds": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": 300,
+                "default": 10,
+                "description": "response_node mode: how long the caller waits for the response.",
+            },
         },
         "additionalProperties": False,
     }
@@ -214,10 +247,13 @@ class FormTrigger(Node):
     display_name = "Form"
     icon = "form"
     description = (
-        "Starts a workflow when someone submits the workflow's public form. `fields` is a JSON Schema of "
-        "type object: its properties are the form's inputs (titles, formats, enums and `required` included), "
-        "and the editor and the public page draw the form from it. A submission that does not match the "
-        "schema is refused with every problem listed; a valid one is output as it is."
+        "Starts a workflow when someone submits the workflow's public form (published from the triggers "
+        "dialog or `POST /api/v1/triggers/publish/`). This node's config is the form: `title`, `description`, "
+        "`fields` (a JSON Schema of type object: its properties are the inputs, with titles, formats, enums "
+        "and `required`), `field_order` (the order the inputs are shown in; filled from the order of "
+        "`fields.properties` when the workflow is saved, new fields are appended), `submit_label` and "
+        "`success_message`. A submission is checked against `fields` once, when it arrives: an invalid one is "
+        "refused with a message per field and starts nothing; a valid one is the node's output as it is."
     )
     inputs = ()
     config_schema = {
@@ -226,6 +262,12 @@ class FormTrigger(Node):
             "title": {"type": "string", "minLength": 1, "maxLength": 200},
             "description": {"type": "string", "maxLength": 2000},
             "fields": {"type": "object", "description": "JSON Schema (type object) of the submission."},
+            "field_order": {
+                "type": "array",
+                "items": {"type": "string"},
+                "uniqueItems": True,
+                "description": "Names of the fields in the order the form shows them.",
+            },
             "submit_label": {"type": "string", "minLength": 1, "maxLength": 50, "default": "Submit"},
             "success_message": {"type": "string", "maxLength": 500},
         },
@@ -239,14 +281,60 @@ class FormTrigger(Node):
         errors = _embedded_schema_errors(fields, "/fields")
         if not errors and fields.get("type") != "object":
             errors.append((pointer_join("/fields", "type"), FIELDS_NOT_OBJECT_SCHEMA))
+        properties = fields.get("properties") if isinstance(fields.get("properties"), dict) else {}
+        for index, name in enumerate(config.get("field_order", [])):
+            if name not in properties:
+                errors.append((f"/field_order/{index}", FIELD_ORDER_UNKNOWN.format(name=name)))
         return errors
 
     @classmethod
+    def prepare_config(cls, config: dict) -> dict:
+        """Record the author's field order in `field_order` before the config is stored.
+
+        PostgreSQL's jsonb keeps object keys sorted by length, so the order of `fields.properties` is lost
+        once stored; a list keeps it. Names already listed keep their place, new fields follow in the order
+        given, removed ones are dropped.
+        """
+        fields = config.get("fields")
+        if not isinstance(fields, dict) or not isinstance(fields.get("properties"), dict):
+            return config
+        names = list(fields["properties"])
+        listed = config.get("field_order")
+        listed = [name for name in listed if name in names] if isinstance(listed, list) else []
+        order = list(dict.fromkeys([*listed, *names]))
+        return {**config, "field_order": order}
+
+    @classmethod
+    def ordered_fields(cls, config: dict) -> list[tuple[str, dict, bool]]:
+        """(name, JSON Schema of the field, required) for every field, in the author's order."""
+        fields = config.get("fields") or {}
+        properties = fields.get("properties") if isinstance(fields.get("properties"), dict) else {}
+        required = set(fields.get("required") or [])
+        listed = [name for name in config.get("field_order") or [] if name in properties]
+        names = list(dict.fromkeys([*listed, *properties]))
+        return [
+            (name, properties[name] if isinstance(properties[name], dict) else {}, name in required) for name in names
+        ]
+
+    @classmethod
     def submission_errors(cls, config: dict, submission: Any) -> list[ConfigError]:
-        """Every problem of a form submission, each with a JSON pointer to the field at fault."""
-        return instance_errors(config["fields"], submission)
+        """Every problem of a form submission, each at the JSON pointer of its field, worded for the public."""
+        validator = Draft202012Validator(config["fields"], format_checker=Draft202012Validator.FORMAT_CHECKER)
+        errors = []
+        for error in validator.iter_errors(submission):
+            path = [str(part) for part in error.absolute_path]
+            if error.validator == "required":
+                # One error per missing field; its message is "<repr of the name> is a required property".
+                absent = [name for name in error.validator_value if name not in error.instance]
+                path.append(next((name for name in absent if error.message.startswith(repr(name))), absent[0]))
+            elif error.validator == "additionalProperties":
+                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+                path.append(extra[0] if extra else "")
+            errors.append(ConfigError("".join(f"/{part}" for part in path), _public_message(error)))
+        return sorted(errors, key=lambda error: (error.path, error.message))
 
     def run(self, ctx: NodeContext) -> NodeResult:
+        # A public submission was checked when it arrived; an execute call or a test run is checked here.
         submission = {} if ctx.input is None else ctx.input
         errors = self.submission_errors(ctx.config, submission)
         if errors:
@@ -256,3 +344,39 @@ class FormTrigger(Node):
                 data={"errors": [error.as_dict() for error in errors]},
             )
         return NodeResult.single(submission)
+
+
+def _public_message(error: Any) -> str:
+    """The text a person filling in the form reads for one jsonschema error."""
+    keyword, limit = error.validator, error.validator_value
+    if keyword == "required":
+        return FIELD_REQUIRED
+    if keyword == "minLength":
+        return FIELD_TOO_SHORT_ONE if limit == 1 else FIELD_TOO_SHORT.format(limit=limit)
+    if keyword == "maxLength":
+        return FIELD_TOO_LONG.format(limit=limit)
+    if keyword == "format":
+        return FIELD_FORMATS.get(limit, FIELD_INVALID)
+    if keyword in ("enum", "const"):
+        return FIELD_NOT_CHOICE
+    if keyword == "pattern":
+        return FIELD_PATTERN
+    if keyword == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return FIELD_UNKNOWN.format(name=extra[0] if extra else "")
+    if keyword == "type":
+        kinds = limit if isinstance(limit, list) else [limit]
+        if "integer" in kinds:
+            return FIELD_NOT_WHOLE
+        if "number" in kinds:
+            return FIELD_NOT_NUMBER
+        return FIELD_INVALID
+    numeric = {
+        "minimum": FIELD_TOO_SMALL,
+        "maximum": FIELD_TOO_LARGE,
+        "exclusiveMinimum": FIELD_NOT_ABOVE,
+        "exclusiveMaximum": FIELD_NOT_BELOW,
+    }
+    if keyword in numeric:
+        return numeric[keyword].format(limit=limit)
+    return FIELD_INVALID

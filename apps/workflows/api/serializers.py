@@ -9,6 +9,16 @@ from rest_framework import serializers
 from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
 from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from apps.workflows.triggers import (
+    STATE_INACTIVE,
+    STATE_LIVE,
+    STATE_NO_START_NODE,
+    STATE_WORKFLOW_INACTIVE,
+    start_node,
+    trigger_state,
+)
+
+TRIGGER_STATES = [STATE_LIVE, STATE_INACTIVE, STATE_WORKFLOW_INACTIVE, STATE_NO_START_NODE]
 
 MUST_BE_OBJECT = "Must be a JSON object."
 UNKNOWN_USER = "No user with this username or email."
@@ -165,32 +175,30 @@ class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
             },
         ),
         OpenApiExample(
-            "Contact form",
+            "Publish the workflow's form node",
             request_only=True,
-            value={
-                "workflow": "<workflow id>",
-                "kind": "form",
-                "config": {
-                    "schema": {
-                        "title": "Contact us",
-                        "type": "object",
-                        "required": ["email"],
-                        "properties": {"email": {"type": "string", "format": "email"}, "message": {"type": "string"}},
-                    }
-                },
-            },
+            value={"workflow": "<workflow id>", "kind": "form"},
         ),
     ]
 )
 class TriggerSerializer(StrictModelSerializer):
     workflow = serializers.PrimaryKeyRelatedField(queryset=Workflow.objects.none())
-    config = serializers.JSONField(required=False, validators=[_object])
-    signed = serializers.BooleanField(
-        write_only=True, required=False, default=True, help_text="Webhooks: require signed calls (default)."
+    config = serializers.JSONField(
+        required=False,
+        validators=[_object],
+        help_text="Schedules only ({cron, timezone}). A form's or webhook's settings are its start node's config.",
     )
     has_signing_secret = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     form_url = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField(
+        help_text="live; inactive (the trigger is switched off); workflow_inactive (the workflow is not active); "
+        "start_node_missing (the workflow no longer starts with a node this kind fits)."
+    )
+    state_detail = serializers.SerializerMethodField(help_text="The state as a sentence for people.")
+    start_node = serializers.SerializerMethodField(
+        help_text="Id of the start node this trigger publishes (its config is the form or webhook), or null."
+    )
 
     class Meta:
         model = Trigger
@@ -202,14 +210,26 @@ class TriggerSerializer(StrictModelSerializer):
             "name",
             "config",
             "is_active",
-            "signed",
+            "state",
+            "state_detail",
+            "start_node",
             "has_signing_secret",
             "webhook_url",
             "form_url",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "organization", "has_signing_secret", "webhook_url", "form_url", "created_at"]
+        read_only_fields = [
+            "id",
+            "organization",
+            "state",
+            "state_detail",
+            "start_node",
+            "has_signing_secret",
+            "webhook_url",
+            "form_url",
+            "created_at",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -223,12 +243,24 @@ class TriggerSerializer(StrictModelSerializer):
                 if frozen in attrs and attrs[frozen] != getattr(self.instance, frozen):
                     raise serializers.ValidationError({frozen: ["Cannot be changed; create another trigger."]})
                 attrs.pop(frozen, None)
-            attrs.pop("signed", None)
         return attrs
 
     def _absolute(self, url: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None else url
+
+    @extend_schema_field(serializers.ChoiceField(choices=TRIGGER_STATES))
+    def get_state(self, trigger: Trigger) -> str:
+        return trigger_state(trigger=trigger)[0]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_state_detail(self, trigger: Trigger) -> str:
+        return trigger_state(trigger=trigger)[1]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_start_node(self, trigger: Trigger) -> str | None:
+        node = start_node(definition=trigger.workflow.definition, kind=trigger.kind)
+        return node.get("id") if node is not None else None
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_signing_secret(self, trigger: Trigger) -> bool:
@@ -252,6 +284,18 @@ class TriggerCreatedSerializer(TriggerSerializer):
 
     class Meta(TriggerSerializer.Meta):
         fields = [*TriggerSerializer.Meta.fields, "signing_secret"]
+
+
+class TriggerPublishSerializer(StrictSerializer):
+    workflow = serializers.PrimaryKeyRelatedField(
+        queryset=Workflow.objects.none(), help_text="The workflow whose form and webhook start nodes to publish."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        view = self.context.get("view")
+        if view is not None:
+            self.fields["workflow"].queryset = view.writable_workflows()
 
 
 class CredentialSerializer(OrganizationChoiceMixin, StrictModelSerializer):

@@ -28,6 +28,7 @@ from .serializers import (
     ShareInputSerializer,
     ShareSerializer,
     TriggerCreatedSerializer,
+    TriggerPublishSerializer,
     TriggerSerializer,
     ValidationResultSerializer,
     WorkflowSerializer,
@@ -368,6 +369,36 @@ class TriggerViewSet(
         with transaction.atomic():
             self.audit(organization=instance.workflow.organization, action="trigger.delete", target=instance)
             services.trigger_delete(trigger=instance)
+
+    @extend_schema(
+        summary="Publish the workflow's form and webhook start nodes: create or switch on their triggers (admin)",
+        description=(
+            "Each `form` or `webhook` start node of the workflow gets a live trigger (its public URL in `form_url` "
+            "or `webhook_url`); an existing one is switched on. The definition must be valid (400 lists its "
+            "problems). A newly created webhook trigger's signing secret is in this response only."
+        ),
+        tags=["triggers"],
+        request=TriggerPublishSerializer,
+        responses={200: TriggerCreatedSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"])
+    def publish(self, request):
+        serializer = TriggerPublishSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        workflow = serializer.validated_data["workflow"]
+        self.require_role_permission(organization_id=workflow.organization_id, permission=MANAGE)
+        with transaction.atomic():
+            published = services.trigger_publish(workflow=workflow)
+            for trigger, created in published:
+                action = "trigger.create" if created else "trigger.publish"
+                data = {"kind": trigger.kind, "workflow": str(workflow.pk)}
+                self.audit(organization=workflow.organization, action=action, target=trigger, data=data)
+        body = []
+        for trigger, created in published:
+            item = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
+            item["signing_secret"] = trigger.signing_secret if created else None
+            body.append(item)
+        return Response(body)
 
     @extend_schema(
         summary="Issue a new signing secret (the old one stops working); shown once",
