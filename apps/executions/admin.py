@@ -99,6 +99,7 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
         "last_seq",
         "events_link",
         "trigger_data_json",
+        "variables_override_json",
         "context_json",
         "output_json",
         "error_json",
@@ -109,6 +110,7 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
     status_label = status_badge()
     trigger_data_json = json_display("trigger_data", "trigger data")
     context_json = json_display("context")
+    variables_override_json = json_display("variables_override", "variables override")
     output_json = json_display("output")
     error_json = json_display("error")
 

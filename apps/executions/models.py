@@ -21,6 +21,11 @@ class WorkflowExecution(TenantModel):
     trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
     trigger_data = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
+    variables_override = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Variables the run was started with, over its version's (null: none given).",
+    )
     output = models.JSONField(null=True, blank=True, help_text="What the last nodes produced.")
     error = models.JSONField(null=True, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)

@@ -28,6 +28,9 @@ WORKFLOW_HAS_NO_VERSION = "The workflow has no saved version to run."
 VERSION_OF_OTHER_WORKFLOW = "The version does not belong to this workflow."
 DECISION_APPROVED = "approved"
 DECISION_REJECTED = "rejected"
+#: Starts by a person (editor, API, admin, `run_workflow`): they run what they see, so the working copy must be
+#: valid. Triggers (webhook, schedule, form) run the latest version even while an invalid draft is edited.
+MANUAL_KINDS = frozenset({TriggerKind.MANUAL, TriggerKind.API})
 
 
 @transaction.atomic
@@ -39,15 +42,20 @@ def execution_start(
     triggered_by: AbstractBaseUser | None = None,
     version: WorkflowVersion | None = None,
     correlation_id: str = "",
+    variables: dict | None = None,
 ) -> WorkflowExecution:
     """Start a run of the workflow's latest version (or `version`) with `trigger_data` as its input.
 
-    The definition is validated first (a ValidationError lists every problem). When the workflow already
+    `variables` override the version's variables for this run (stored on the execution as its
+    `variables_override`). A manual or API start of the latest version needs a valid working definition,
+    the version is validated in any case (DefinitionInvalid lists every problem). When the workflow already
     runs `max_concurrent_executions` executions, or older ones are waiting, this one stays pending and
     starts in order when a slot frees up. The first nodes are dispatched when the transaction commits.
     """
     if workflow.status == WorkflowStatus.ARCHIVED:
         raise ApplicationError(WORKFLOW_ARCHIVED)
+    if trigger_kind in MANUAL_KINDS and version is None:
+        definition_validate(workflow.definition)
     version = version or workflow.latest_version
     if version is None:
         raise ApplicationError(WORKFLOW_HAS_NO_VERSION)
@@ -70,6 +78,7 @@ def execution_start(
         triggered_by=triggered_by,
         # The request's id when a request starts it (API, webhook, form, admin), else one of its own.
         correlation_id=correlation_id or current_correlation_id() or new_correlation_id(),
+        variables=variables,
     )
     if not held_back:
         with runtime.locked(execution.pk) as unit:

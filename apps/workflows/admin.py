@@ -9,8 +9,8 @@ from django.db.models import Max
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from guardian.admin import GuardedModelAdminMixin
 
 from apps.core.admin import (
@@ -25,6 +25,7 @@ from apps.core.admin import (
     organization_ids,
     status_badge,
 )
+from apps.core.errors import Conflict
 from apps.orgs.choices import MANAGER_ROLES, WRITER_ROLES
 from apps.orgs.services import audit_log_record
 
@@ -45,11 +46,18 @@ from .services import (
     workflow_version_restore,
 )
 from .triggers import trigger_state
+from .validation import workflow_definition_problems
 
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
 NEW_DATA_REQUIRED = "A new credential needs its secret data."
 NEW_DATA_NOT_OBJECT = "Credential data must be a non-empty JSON object."
 TRIGGER_FIELDS = ("kind", "name", "config", "is_active")
+STALE_ADMIN_SAVE = (
+    "Someone saved this workflow while you were editing it (it is now at revision {current}; you started "
+    "from revision {expected}). Open it again to see their change, then make yours."
+)
+SAVED_AS_DRAFT = "Saved as a draft: {count} problem(s) keep it from running (the latest version still runs): {problems}"
+NO_PROBLEMS = "None: the definition can run."
 
 
 def save_trigger(trigger: Trigger, changed_data: list[str]) -> Trigger:
@@ -88,6 +96,30 @@ class TriggerInline(OrgScopedAdminMixin, admin.StackedInline):
     extra = 0
 
 
+class WorkflowAdminForm(forms.ModelForm):
+    """The workflow form carries the revision it was opened at: a save based on an older one is refused."""
+
+    base_revision = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Workflow
+        fields = ["organization", "name", "description", "status", "definition", "max_concurrent_executions"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["base_revision"].initial = self.instance.revision
+
+    def clean(self):
+        cleaned = super().clean()
+        base = cleaned.get("base_revision")
+        if self.instance.pk is not None and base is not None:
+            current = Workflow.objects.filter(pk=self.instance.pk).values_list("revision", flat=True).first()
+            if current is not None and current != base:
+                raise ValidationError(STALE_ADMIN_SAVE.format(current=current, expected=base))
+        return cleaned
+
+
 @admin.register(Workflow)
 class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     """Workflows, written through the workflow services: a changed definition is validated and recorded
@@ -99,6 +131,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
 
     add_roles = WRITER_ROLES
     change_roles = WRITER_ROLES
+    form = WorkflowAdminForm
     # Guardian's change form plus the editor's "Open editor" and "Run" links.
     change_form_template = "admin/workflows/workflow/change_form.html"
     audit_entity = "workflow"
@@ -114,13 +147,15 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
         "description",
         "status",
         "definition",
-        "variables",
+        "definition_problems",
         "max_concurrent_executions",
+        "revision",
+        "base_revision",
         "created_by",
         "created_at",
         "updated_at",
     ]
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["definition_problems", "revision", "created_by", "created_at", "updated_at"]
     formfield_overrides = JSON_FORM_FIELD
     inlines = [TriggerInline, WorkflowVersionInline]
     actions = ["activate_workflows", "deactivate_workflows"]
@@ -134,6 +169,18 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     def latest_version(self, obj: Workflow) -> str:
         return f"v{obj._latest_version}" if obj._latest_version else "—"
 
+    @admin.display(description="problems")
+    def definition_problems(self, obj: Workflow) -> str:
+        """What keeps the working definition from running (a draft is saved with them)."""
+        if obj.pk is None:
+            return "—"
+        problems = workflow_definition_problems(obj.definition)
+        if not problems:
+            return NO_PROBLEMS
+        return format_html_join(
+            mark_safe("<br>"), "<code>{}</code>: {}", ((p.path or "/", p.message) for p in problems)
+        )
+
     def save_model(self, request: HttpRequest, obj: Workflow, form, change: bool) -> None:
         if change:
             workflow = Workflow.objects.get(pk=obj.pk)
@@ -144,18 +191,25 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
                 name=obj.name,
                 definition=obj.definition,
                 description=obj.description,
-                variables=obj.variables or None,
+                max_concurrent_executions=obj.max_concurrent_executions,
                 created_by=request.user,
             )
             fields = {"status": obj.status}
-            if obj.max_concurrent_executions is not None:
-                fields["max_concurrent_executions"] = obj.max_concurrent_executions
         status = fields.pop("status", workflow.status)
         if fields:
-            workflow = workflow_update(workflow=workflow, user=request.user, **fields)
+            try:
+                workflow = workflow_update(
+                    workflow=workflow, user=request.user, revision=form.cleaned_data.get("base_revision"), **fields
+                )
+            except Conflict as error:  # saved by someone between the form's check and this save
+                raise ValidationError(error.message) from error
         if status != workflow.status:
             workflow = workflow_set_status(workflow=workflow, status=status)
         adopt(obj, workflow)
+        problems = workflow_definition_problems(workflow.definition)
+        if problems:
+            listed = "; ".join(f"{p.path or '/'}: {p.message}" for p in problems[:5])
+            self.message_user(request, SAVED_AS_DRAFT.format(count=len(problems), problems=listed), messages.WARNING)
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is not Trigger:

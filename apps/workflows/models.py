@@ -19,14 +19,18 @@ def _token() -> str:
 
 
 class Workflow(TenantModel):
-    """A graph of nodes. `definition` is the working copy; each save also records a WorkflowVersion."""
+    """A graph of nodes. `definition` is the working copy (a draft while it has problems); each save of a
+    valid definition also records a WorkflowVersion, which is what runs. Its variables live in the
+    definition (`definition.variables`), so versions carry them."""
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=20, choices=WorkflowStatus.choices, default=WorkflowStatus.DRAFT)
     definition = models.JSONField(default=dict, blank=True)
-    variables = models.JSONField(default=dict, blank=True)
+    revision = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Bumped by every save; a save based on an older one is refused."
+    )
     max_concurrent_executions = models.PositiveIntegerField(
         null=True, blank=True, help_text="Executions beyond this many wait in order. Empty: no limit."
     )

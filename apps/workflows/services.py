@@ -204,7 +204,6 @@ def workflow_export(*, workflow: Workflow) -> dict:
         "name": workflow.name,
         "description": workflow.description,
         "definition": workflow.definition,
-        "variables": workflow.variables,
         "node_types": [{"type": name, "version": versions.get(name)} for name in type_names],
         "triggers": [
             {"kind": t.kind, "name": t.name, "config": t.config, "is_active": t.is_active}
@@ -229,8 +228,7 @@ def workflow_import(
         organization=organization,
         name=name or document.get("name") or "Imported workflow",
         description=document.get("description", ""),
-        definition=document.get("definition") or {},
-        variables=document.get("variables"),
+        definition=definition,
         created_by=created_by,
     )
     for index, raw in enumerate(document.get("triggers") or []):

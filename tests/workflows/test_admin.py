@@ -12,7 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from guardian.shortcuts import assign_perm
 
 from apps.orgs.models import AuditLog, Organization
-from apps.workflows.admin import NEW_DATA_NOT_OBJECT, NEW_DATA_REQUIRED
+from apps.workflows.admin import NEW_DATA_NOT_OBJECT, NEW_DATA_REQUIRED, SAVED_AS_DRAFT, STALE_ADMIN_SAVE
 from apps.workflows.models import (
     Credential,
     FormSubmission,
@@ -22,7 +22,7 @@ from apps.workflows.models import (
     WorkflowUserObjectPermission,
     WorkflowVersion,
 )
-from apps.workflows.services import CRON_INVALID, form_submission_create, trigger_create
+from apps.workflows.services import CRON_INVALID, form_submission_create, trigger_create, workflow_update
 from apps.workflows.triggers import KIND_DOES_NOT_FIT
 from tests.orgs.factories import MembershipFactory, UserFactory
 from tests.workflows.factories import (
@@ -96,7 +96,7 @@ def workflow_form(workflow: Workflow, **changes) -> dict:
         "description": workflow.description,
         "status": workflow.status,
         "definition": json.dumps(workflow.definition),
-        "variables": json.dumps(workflow.variables),
+        "base_revision": str(workflow.revision),
         "max_concurrent_executions": "",
         "triggers-TOTAL_FORMS": "0",
         "triggers-INITIAL_FORMS": "0",
@@ -183,7 +183,6 @@ def test_adding_a_workflow_with_a_trigger(org_admin_client, organization, org_ad
         "description": "",
         "status": "active",
         "definition": json.dumps(WEBHOOK_DEFINITION),
-        "variables": "{}",
         "max_concurrent_executions": "3",
         "triggers-TOTAL_FORMS": "1",
         "triggers-INITIAL_FORMS": "0",
@@ -208,19 +207,53 @@ def test_adding_a_workflow_with_a_trigger(org_admin_client, organization, org_ad
     assert AuditLog.objects.filter(action="workflow.create", target_id=str(workflow.pk)).exists()
 
 
-def test_invalid_graph_is_shown_on_the_definition_field(org_admin_client, organization):
+def test_an_invalid_graph_is_saved_as_a_draft_with_its_problems(org_admin_client, organization):
     workflow = WorkflowFactory(organization=organization)
     definition = copy.deepcopy(SIMPLE_DEFINITION)
     definition["nodes"].append({"id": "orphan", "type": "no_such_type", "config": {}})
 
     response = org_admin_client.post(
-        url(Workflow, "change", workflow.pk), workflow_form(workflow, definition=json.dumps(definition))
+        url(Workflow, "change", workflow.pk), workflow_form(workflow, definition=json.dumps(definition)), follow=True
     )
 
     assert response.status_code == 200
-    assert "/nodes/2/type" in response.content.decode()
-    assert workflow.versions.count() == 1
-    assert not AuditLog.objects.filter(action="workflow.update").exists()
+    messages = [str(m) for m in response.context["messages"]]
+    assert any(m.startswith(SAVED_AS_DRAFT.split(":")[0]) and "/nodes/2/type" in m for m in messages), messages
+    workflow.refresh_from_db()
+    assert workflow.definition == definition
+    assert workflow.versions.count() == 1  # the draft is not a version: v1 keeps running
+    page = org_admin_client.get(url(Workflow, "change", workflow.pk)).content.decode()
+    assert "/nodes/2/type" in page  # the problems field of the change form
+
+
+def test_an_invalid_draft_cannot_be_activated_from_the_form(org_admin_client, organization):
+    workflow = WorkflowFactory(organization=organization)
+    definition = {**SIMPLE_DEFINITION, "edges": []}
+
+    response = org_admin_client.post(
+        url(Workflow, "change", workflow.pk),
+        workflow_form(workflow, definition=json.dumps(definition), status="active"),
+    )
+
+    assert response.status_code == 200
+    assert "/nodes/1" in response.content.decode()
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.definition) == ("draft", SIMPLE_DEFINITION)
+
+
+def test_a_stale_save_is_refused_with_a_clear_message(org_admin_client, organization):
+    workflow = WorkflowFactory(organization=organization)
+    opened = workflow_form(workflow, name="Mine")  # the form as it was opened, at revision 1
+    workflow_update(workflow=workflow, name="Theirs")  # someone else saves meanwhile: revision 2
+
+    response = org_admin_client.post(url(Workflow, "change", workflow.pk), opened)
+
+    assert response.status_code == 200
+    assert escape(STALE_ADMIN_SAVE.format(current=2, expected=1)) in response.content.decode()
+    workflow.refresh_from_db()
+    assert (workflow.name, workflow.revision) == ("Theirs", 2)
+    page = org_admin_client.get(url(Workflow, "change", workflow.pk)).content.decode()
+    assert 'name="base_revision" value="2"' in page
 
 
 def test_invalid_definition_json_is_a_form_error(org_admin_client, organization):

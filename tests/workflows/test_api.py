@@ -70,15 +70,15 @@ def test_create_with_a_concurrency_limit(as_role, api_client):
     assert Workflow.objects.get(pk=response.json()["id"]).max_concurrent_executions == 2
 
 
-def test_invalid_definition_is_400_addressed_by_json_pointer(as_role, api_client):
+def test_invalid_definition_is_a_draft_whose_problems_are_addressed_by_json_pointer(as_role, api_client):
     as_role("member")
     definition = _definition()
     definition["nodes"][1]["type"] = "no_such_node"
     response = api_client.post("/api/v1/workflows/", {"name": "Bad", "definition": definition}, format="json")
-    assert response.status_code == 400
-    paths = [error["path"] for error in response.json()["errors"]]
-    assert "/definition/nodes/1/type" in paths
-    assert not Workflow.objects.filter(name="Bad").exists()
+    assert response.status_code == 201
+    paths = [problem["path"] for problem in response.json()["problems"]]
+    assert "/nodes/1/type" in paths
+    assert not Workflow.objects.get(name="Bad").versions.exists()
 
 
 def test_definition_must_be_an_object(as_role, api_client):

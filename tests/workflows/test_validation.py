@@ -9,8 +9,9 @@ from apps.nodes.registry import registry
 from apps.workflows import graph
 from apps.workflows.demo import DEMO_DEFINITION, demo_bootstrap
 from apps.workflows.models import Workflow
-from apps.workflows.services import workflow_create, workflow_update
+from apps.workflows.services import workflow_activate, workflow_create, workflow_update
 from apps.workflows.validation import (
+    DefinitionInvalid,
     definition_validate,
     node_specs,
     problems_to_validation_error,
@@ -167,29 +168,38 @@ def test_percent_signs_in_messages_survive():
 
 
 @pytest.mark.django_db
-def test_workflow_create_refuses_an_invalid_definition_unless_told_not_to_validate(organization):
+def test_workflow_create_saves_an_invalid_definition_as_a_draft_without_a_version(organization):
     definition = _definition(edges=[])
-    with pytest.raises(ValidationError) as excinfo:
-        workflow_create(organization=organization, name="Broken", definition=definition)
-    assert [e.params["path"] for e in excinfo.value.error_dict["definition"]] == ["/nodes/1", "/nodes/2"]
+    draft = workflow_create(organization=organization, name="Draft", definition=definition)
+    assert draft.definition == definition
+    assert draft.latest_version is None
+    with pytest.raises(DefinitionInvalid) as excinfo:
+        workflow_create(organization=organization, name="Broken", definition={"nodes": {}, "edges": []})
+    assert [p.path for p in excinfo.value.problems] == ["/nodes"]
     assert not Workflow.objects.filter(name="Broken").exists()
-    draft = workflow_create(organization=organization, name="Draft", definition=definition, validate=False)
-    assert draft.latest_version.number == 1
 
 
 @pytest.mark.django_db
-def test_workflow_update_validates_a_changed_definition_only(organization):
-    workflow = workflow_create(organization=organization, name="W", definition=_definition(), validate=False)
-    with pytest.raises(ValidationError) as excinfo:
-        workflow_update(workflow=workflow, definition={"nodes": [], "edges": []})
-    assert excinfo.value.message_dict == {"definition": ["/nodes: " + graph.MSG_NO_TRIGGER]}
-    workflow.refresh_from_db()
-    assert workflow.versions.count() == 1
-    workflow_update(workflow=workflow, definition={"nodes": [], "edges": []}, validate=False)
-    assert workflow.versions.count() == 2
-    # An unchanged (even invalid) definition is not re-validated when other fields change.
-    workflow_update(workflow=workflow, name="Renamed", definition={"nodes": [], "edges": []})
+def test_workflow_update_records_a_version_for_a_valid_new_definition_only(organization):
+    workflow = workflow_create(organization=organization, name="W", definition=_definition())
+    workflow_update(workflow=workflow, definition={"nodes": [], "edges": []})
+    assert (workflow.versions.count(), workflow.revision) == (1, 2)
+    assert Workflow.objects.get(pk=workflow.pk).definition == {"nodes": [], "edges": []}
+    # Back to what the latest version holds: valid, and nothing new to record.
+    workflow_update(workflow=workflow, definition=_definition())
+    assert (workflow.versions.count(), workflow.revision) == (1, 3)
+    workflow_update(workflow=workflow, name="Renamed", definition=_definition(edges=[]))
     assert Workflow.objects.get(pk=workflow.pk).name == "Renamed"
+    assert workflow.versions.count() == 1
+
+
+@pytest.mark.django_db
+def test_activation_needs_a_valid_working_definition(organization):
+    workflow = workflow_create(organization=organization, name="W", definition=_definition(edges=[]))
+    with pytest.raises(DefinitionInvalid) as excinfo:
+        workflow_activate(workflow=workflow)
+    assert [p.code for p in excinfo.value.problems] == [graph.UNREACHABLE_NODE, graph.UNREACHABLE_NODE]
+    assert Workflow.objects.get(pk=workflow.pk).status == "draft"
 
 
 @pytest.mark.django_db
@@ -198,3 +208,20 @@ def test_the_demo_workflow_is_valid():
     assert workflow_definition_problems(DEMO_DEFINITION) == []
     _, workflow, _ = demo_bootstrap()
     assert workflow.definition == DEMO_DEFINITION
+
+
+@pytest.mark.django_db
+def test_expressions_reading_missing_or_later_nodes_are_problems_at_their_field():
+    definition = _definition()
+    definition["nodes"][2]["config"] = {"text": "{{ nodes.nope.output.status }}", "times": "{{ nodes['route'].x }}"}
+    definition["nodes"][1]["config"]["cases"] = ["a", "b", "{{ nodes.say.output }}"]
+
+    problems = workflow_definition_problems(definition)
+
+    assert [(p.path, p.code, p.message) for p in problems] == [
+        ("/nodes/1/config/cases/2", graph.NODE_NOT_UPSTREAM, graph.MSG_NOT_UPSTREAM.format(id="say", node="route")),
+        ("/nodes/2/config/text", graph.UNKNOWN_NODE_REFERENCE, graph.MSG_UNKNOWN_REFERENCE.format(id="nope")),
+    ]
+    definition["nodes"][2]["config"]["text"] = "{{ nodes.start.output.name }} {{ nodes[trigger.which] }}"
+    definition["nodes"][1]["config"]["cases"] = ["a", "b"]
+    assert workflow_definition_problems(definition) == []

@@ -6,6 +6,8 @@ from rest_framework import serializers
 from apps.core.api.serializers import StrictSerializer
 from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
 
+VARIABLES_NOT_OBJECT = "Must be a JSON object: variable names and their values for this run."
+
 
 class NodeExecutionSerializer(serializers.ModelSerializer):
     class Meta:
@@ -41,6 +43,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "status",
             "trigger_kind",
             "trigger_data",
+            "variables_override",
             "output",
             "error",
             "parent",
@@ -75,10 +78,27 @@ class EventsQuerySerializer(StrictSerializer):
 
 
 @extend_schema_serializer(
-    examples=[OpenApiExample("Input", request_only=True, value={"input": {"amount": 120, "customer": "ada"}})]
+    examples=[
+        OpenApiExample("Input", request_only=True, value={"input": {"amount": 120, "customer": "ada"}}),
+        OpenApiExample(
+            "Input and variables for this run",
+            request_only=True,
+            value={"input": {"amount": 120}, "variables": {"threshold": 50}},
+        ),
+    ]
 )
 class ExecuteInputSerializer(StrictSerializer):
     input = serializers.JSONField(required=False, default=dict, help_text="Available to nodes as `trigger`.")
+    variables = serializers.JSONField(
+        required=False,
+        default=None,
+        help_text="This run's variables over the version's (`vars`); stored as the execution's variables_override.",
+    )
+
+    def validate_variables(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError(VARIABLES_NOT_OBJECT)
+        return value
 
 
 class ExecuteQuerySerializer(StrictSerializer):

@@ -198,6 +198,7 @@ class WorkflowRunViewSet(ScopedViewSet):
                 trigger_kind=kind,
                 trigger_data=body.validated_data["input"],
                 triggered_by=self.access.person,
+                variables=body.validated_data["variables"],
             )
             self.audit(
                 organization=workflow.organization,

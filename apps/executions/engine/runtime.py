@@ -18,14 +18,13 @@ or has an error (that statement checks both): a node sent back to pending in a p
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +39,7 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidTransition
+from apps.nodes.expressions import config_node_references
 from apps.workflows.graph import Graph, parse_definition
 from apps.workflows.models import Workflow, WorkflowVersion
 
@@ -122,15 +122,18 @@ def compiled_graph(version_id: Any) -> CompiledGraph:
 def _compiled_graph(version_id: str) -> CompiledGraph:
     definition = WorkflowVersion.objects.values_list("definition", flat=True).get(pk=version_id)
     graph = parse_definition(definition)
-    reads = {
-        node_id: (
-            tuple(other for other in graph.nodes if other != node_id)
-            if "nodes" in json.dumps(node.get("config", {}))
-            else tuple(sorted({edge.source for edge in graph.inbound[node_id]}))
-        )
-        for node_id, node in graph.nodes.items()
-    }
+    reads = {node_id: _reads(graph, node_id, node) for node_id, node in graph.nodes.items()}
     return CompiledGraph(definition=definition, graph=graph, order=graph.order(), reads=reads)
+
+
+def _reads(graph: Graph, node_id: str, node: Mapping) -> tuple[str, ...]:
+    """The nodes whose outputs a node may read: its sources and the nodes its expressions name (validation
+    keeps those upstream), or every other node when an expression reads `nodes` dynamically."""
+    named = config_node_references(node.get("config", {}))
+    if named is None:
+        return tuple(other for other in graph.nodes if other != node_id)
+    sources = {edge.source for edge in graph.inbound[node_id]}
+    return tuple(sorted((sources | (named & graph.nodes.keys())) - {node_id}))
 
 
 @dataclass
@@ -492,8 +495,12 @@ def create_execution(
     parent: WorkflowExecution | None = None,
     parent_node_id: str = "",
     correlation_id: str = "",
+    variables: dict | None = None,
 ) -> WorkflowExecution:
-    """Insert a pending execution and one pending row per node (the caller starts it or leaves it queued)."""
+    """Insert a pending execution and one pending row per node (the caller starts it or leaves it queued).
+
+    `vars` are the version's variables, updated by `variables` (the run's override, stored with it).
+    """
     definition = version.definition
     execution = WorkflowExecution(
         organization_id=workflow.organization_id,
@@ -502,7 +509,8 @@ def create_execution(
         status=ExecutionStatus.PENDING,
         trigger_kind=trigger_kind,
         trigger_data=input if input is not None else {},
-        context={"vars": {**definition.get("variables", {}), **(workflow.variables or {})}},
+        context={"vars": {**definition.get("variables", {}), **(variables or {})}},
+        variables_override=variables,
         parent=parent,
         parent_node_id=parent_node_id,
         triggered_by=triggered_by,

@@ -17,6 +17,7 @@ from apps.workflows.triggers import (
     start_node,
     trigger_state,
 )
+from apps.workflows.validation import node_specs, problems_payload, workflow_definition_problems
 
 TRIGGER_STATES = [STATE_LIVE, STATE_INACTIVE, STATE_WORKFLOW_INACTIVE, STATE_NO_START_NODE]
 
@@ -48,6 +49,12 @@ class OrganizationChoiceMixin:
         return attrs
 
 
+class ProblemSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="JSON pointer into the definition.")
+    message = serializers.CharField()
+    code = serializers.CharField(required=False)
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -72,8 +79,18 @@ class OrganizationChoiceMixin:
 )
 class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
     organization = serializers.UUIDField(source="organization_id", required=False)
-    definition = serializers.JSONField(validators=[_object])
-    variables = serializers.JSONField(required=False, validators=[_object])
+    definition = serializers.JSONField(
+        validators=[_object],
+        help_text="The working copy, saved even with problems (a draft); its `variables` are the workflow's.",
+    )
+    revision = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="Bumped by every save. On PATCH/PUT: the revision your change is based on (or If-Match); "
+        "409 when someone saved since.",
+    )
+    is_valid = serializers.SerializerMethodField(help_text="The working definition has no problems: it can run.")
+    problems = serializers.SerializerMethodField(help_text="What keeps the working definition from running.")
     latest_version = serializers.SerializerMethodField()
     permissions = serializers.SerializerMethodField(help_text="What you may do with this workflow.")
 
@@ -86,14 +103,25 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "description",
             "status",
             "definition",
-            "variables",
+            "revision",
+            "is_valid",
+            "problems",
             "max_concurrent_executions",
             "latest_version",
             "permissions",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "status", "latest_version", "permissions", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "status",
+            "is_valid",
+            "problems",
+            "latest_version",
+            "permissions",
+            "created_at",
+            "updated_at",
+        ]
 
     def validate(self, attrs):
         if self.instance is not None and "organization_id" in attrs:
@@ -104,6 +132,25 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             attrs["organization"] = attrs.pop("organization_id", None)
             attrs = self.resolve_organization(attrs)
         return attrs
+
+    def _problems(self, workflow: Workflow) -> list[dict]:
+        """The working definition's problems, found once per workflow; node types read once per response."""
+        cache = self.context.setdefault("definition_problems", {})
+        if workflow.pk not in cache:
+            if "node_types" not in self.context:
+                self.context["node_types"] = node_specs()
+            node_types = self.context["node_types"]
+            problems = workflow_definition_problems(workflow.definition, node_types=node_types)
+            cache[workflow.pk] = problems_payload(problems)
+        return cache[workflow.pk]
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_is_valid(self, workflow: Workflow) -> bool:
+        return not self._problems(workflow)
+
+    @extend_schema_field(ProblemSerializer(many=True))
+    def get_problems(self, workflow: Workflow) -> list[dict]:
+        return self._problems(workflow)
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_latest_version(self, workflow: Workflow) -> int | None:
@@ -128,12 +175,6 @@ class DefinitionInputSerializer(StrictSerializer):
     definition = serializers.JSONField(required=False, validators=[_object], help_text="Defaults to the saved one.")
 
 
-class ProblemSerializer(serializers.Serializer):
-    path = serializers.CharField(help_text="JSON pointer into the definition.")
-    message = serializers.CharField()
-    code = serializers.CharField(required=False)
-
-
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     problems = ProblemSerializer(many=True)
@@ -147,8 +188,7 @@ class ExportSerializer(serializers.Serializer):
     format = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
-    definition = serializers.JSONField()
-    variables = serializers.JSONField()
+    definition = serializers.JSONField(help_text="With its variables (older exports also had a top-level one).")
     node_types = serializers.ListField(child=serializers.DictField())
     triggers = serializers.ListField(child=serializers.DictField())
 

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.core.api.permissions import CHANGE, CREATE, MANAGE, VIEW
@@ -15,7 +16,7 @@ from apps.core.api.viewsets import ScopedViewSet
 from apps.orgs.models import Organization
 from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
-from apps.workflows.validation import workflow_definition_problems
+from apps.workflows.validation import problems_payload, workflow_definition_problems
 
 from .filters import CredentialFilter, FormSubmissionFilter, TriggerFilter, WorkflowFilter
 from .serializers import (
@@ -38,6 +39,28 @@ from .serializers import (
 TAG_WORKFLOWS = ["workflows"]
 WORKFLOW_PK = OpenApiParameter("workflow_pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Workflow id.")
 VERSION_NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="Version number.")
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description='The revision the change is based on, as the ETag of GET: "7". 409 when someone saved since.',
+)
+IF_MATCH_INVALID = 'If-Match must be a workflow revision as its ETag gives it, e.g. "7".'
+REVISION_MISMATCH = "The revision field and the If-Match header name different revisions."
+
+
+def based_on_revision(*, request, body_revision: int | None) -> int | None:
+    """The revision a PATCH/PUT is based on, from `If-Match: "<revision>"` or the body; None: not given."""
+    header = request.headers.get("If-Match", "").strip()
+    if not header or header == "*":
+        return body_revision
+    value = header.removeprefix("W/").strip('"')
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise ValidationError({"If-Match": [IF_MATCH_INVALID]})
+    if body_revision is not None and body_revision != int(value):
+        raise ValidationError({"revision": [REVISION_MISMATCH]})
+    return int(value)
 
 
 def workflow_from_url(*, access, workflow_pk: str):
@@ -54,10 +77,23 @@ def workflow_from_url(*, access, workflow_pk: str):
 
 @extend_schema_view(
     list=extend_schema(summary="Workflows you can see", tags=TAG_WORKFLOWS),
-    retrieve=extend_schema(summary="One workflow with its working definition", tags=TAG_WORKFLOWS),
-    create=extend_schema(summary="Create a workflow (member); its first version is recorded", tags=TAG_WORKFLOWS),
-    update=extend_schema(summary="Replace a workflow; a changed definition becomes a new version", tags=TAG_WORKFLOWS),
-    partial_update=extend_schema(summary="Change a workflow (new definition: new version)", tags=TAG_WORKFLOWS),
+    retrieve=extend_schema(
+        summary="One workflow with its working definition and its problems (ETag: its revision)", tags=TAG_WORKFLOWS
+    ),
+    create=extend_schema(
+        summary="Create a workflow (member); saved as a draft with its problems, version 1 when valid",
+        tags=TAG_WORKFLOWS,
+    ),
+    update=extend_schema(
+        summary="Replace a workflow; a valid new definition becomes a new version, an invalid one a draft",
+        tags=TAG_WORKFLOWS,
+        parameters=[IF_MATCH],
+    ),
+    partial_update=extend_schema(
+        summary="Change a workflow (valid new definition: new version; with problems: a draft)",
+        tags=TAG_WORKFLOWS,
+        parameters=[IF_MATCH],
+    ),
     destroy=extend_schema(summary="Delete a workflow (admin)", tags=TAG_WORKFLOWS),
 )
 class WorkflowViewSet(
@@ -88,22 +124,29 @@ class WorkflowViewSet(
             self._shared = selectors.shared_workflow_permissions(access=self.access)
         return selectors.workflow_permissions(access=self.access, workflow=obj, shared=self._shared)
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A workflow in a response carries its revision as ETag too: what the next save sends as If-Match.
+        if response.status_code < 300 and isinstance(response.data, dict) and "revision" in response.data:
+            revision = response.data["revision"]
+            response["ETag"] = f'"{revision}"'
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
+        data.pop("revision", None)
         organization = Organization.objects.get(pk=data.pop("organization"))
         self.require_role_permission(organization_id=organization.pk, permission=CREATE)
-        limit = data.pop("max_concurrent_executions", None)
         with transaction.atomic():
             workflow = services.workflow_create(organization=organization, created_by=self.access.person, **data)
-            if limit is not None:
-                services.workflow_update(workflow=workflow, user=self.access.person, max_concurrent_executions=limit)
             self.audit(organization=organization, action="workflow.create", target=workflow)
         serializer.instance = selectors.workflow_get(access=self.access, pk=workflow.pk)
 
     def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        revision = based_on_revision(request=self.request, body_revision=data.pop("revision", None))
         with transaction.atomic():
             workflow = services.workflow_update(
-                workflow=serializer.instance, user=self.access.person, **serializer.validated_data
+                workflow=serializer.instance, user=self.access.person, revision=revision, **data
             )
             self.audit(
                 organization=workflow.organization,
@@ -135,8 +178,7 @@ class WorkflowViewSet(
         data = DefinitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         problems = workflow_definition_problems(data.validated_data.get("definition", workflow.definition))
-        body = [{"path": p.path, "message": p.message, "code": p.code} for p in problems]
-        return Response({"valid": not problems, "problems": body})
+        return Response({"valid": not problems, "problems": problems_payload(problems)})
 
     def _set_status(self, verb: str):
         workflow = self.get_object()

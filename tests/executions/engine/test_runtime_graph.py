@@ -203,7 +203,7 @@ def test_a_bad_expression_fails_the_node_without_retrying(engine_worker):
             {
                 "id": "e",
                 "type": "test.echo",
-                "config": {"value": "{{ nodes.missing.output }}"},
+                "config": {"value": "{{ nodes.start.output.missing.deeper }}"},
                 "retry": {"max_attempts": 3},
             },
         ],
