@@ -1,7 +1,5 @@
 """Public entry points that start executions: the webhook endpoint and the form page and submission endpoint."""
 
-import json
-
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -17,6 +15,7 @@ from rest_framework.views import APIView
 from apps.core.api.exceptions import BODY_TOO_LARGE, PayloadTooLarge
 from apps.core.api.serializers import ErrorSerializer
 from apps.core.errors import ApplicationError
+from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 from apps.nodes.builtin.triggers import FormTrigger
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.selectors import trigger_by_token
@@ -88,7 +87,9 @@ def _parse(request, body: bytes):
     content_type = request.content_type or ""
     if content_type == "application/json" or content_type.endswith("+json"):
         try:
-            return json.loads(body or b"null")
+            return json_loads_bounded(body or b"null")  # nesting limit: a 400, not a RecursionError
+        except JSONTooDeep as error:
+            raise exceptions.ParseError(error.message) from error
         except (ValueError, UnicodeDecodeError) as error:
             raise exceptions.ParseError(NOT_JSON.format(error=error)) from error
     if content_type == "application/x-www-form-urlencoded":
