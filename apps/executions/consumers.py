@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.utils import timezone
 
+from apps.core.jsonparse import json_loads_bounded
 from apps.orgs.selectors import access_for_api_key, access_for_user
 
 from .events import EVENT_VERSION
@@ -176,6 +177,11 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         # A malformed frame from the client is ignored rather than ending the consumer with a traceback.
         with contextlib.suppress(ValueError):
             await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        # Nested past CONCERTMASTER_JSON_MAX_DEPTH: a ValueError, ignored like any malformed frame (see receive).
+        return json_loads_bounded(text_data)
 
     async def receive_json(self, content, **kwargs) -> None:
         if self.stream is not None and isinstance(content, dict) and content.get("type") == "ping":

@@ -1,7 +1,12 @@
-"""Parsers that refuse oversized bodies with a 413 instead of reading them whole."""
+"""Parsers that refuse oversized bodies with a 413 instead of reading them whole, and JSON nested too deeply with a
+400."""
 
 from django.conf import settings
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.utils.json import strict_constant
+
+from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 
 from .exceptions import BODY_TOO_LARGE, PayloadTooLarge
 
@@ -37,10 +42,18 @@ class LimitedStream:
 
 
 class LimitedJSONParser(JSONParser):
-    """JSON with a body size limit."""
+    """JSON with a body size limit and a nesting limit (CONCERTMASTER_JSON_MAX_DEPTH)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = (parser_context or {}).get("request")
+        parser_context = parser_context or {}
+        request = parser_context.get("request")
         if request is not None:
             check_declared_length(request.META)
-        return super().parse(LimitedStream(stream, body_limit()), media_type, parser_context)
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        body = LimitedStream(stream, body_limit()).read()
+        try:
+            return json_loads_bounded(body.decode(encoding), parse_constant=strict_constant if self.strict else None)
+        except JSONTooDeep as exc:
+            raise ParseError(exc.message) from exc
+        except ValueError as exc:  # malformed JSON or text (UnicodeDecodeError is a ValueError)
+            raise ParseError(f"JSON parse error - {exc}") from exc

@@ -19,9 +19,16 @@ import jmespath
 from dateutil.relativedelta import relativedelta
 from jmespath.exceptions import JMESPathError
 
+from apps.core.jsonparse import json_loads_bounded
 from apps.nodes.base import Node, NodeContext, NodeError, NodeResult
 from apps.nodes.choices import Category
-from apps.nodes.expressions import ExpressionError, evaluate, expression_syntax_error, has_expression
+from apps.nodes.expressions import (
+    ExpressionError,
+    evaluate,
+    expression_budget,
+    expression_syntax_error,
+    has_expression,
+)
 from apps.nodes.registry import register
 
 NOT_A_LIST = "{what} must be a list (got {kind})."
@@ -55,13 +62,15 @@ def _items(ctx: NodeContext, key: str = "items") -> list:
 
 
 def _per_item(ctx: NodeContext, expression: str, items: list) -> list:
-    """Evaluate `expression` once per item, with `item`, `index` and `input` in scope."""
+    """Evaluate `expression` once per item, with `item`, `index` and `input` in scope. The items share one
+    operation budget: the node run's, set by the engine (else one for this call)."""
     results = []
-    for index, item in enumerate(items):
-        try:
-            results.append(evaluate(expression, {"item": item, "index": index, "input": ctx.input}))
-        except ExpressionError as exc:
-            raise NodeError(ITEM_FAILED.format(index=index, error=exc), retryable=False) from exc
+    with expression_budget():
+        for index, item in enumerate(items):
+            try:
+                results.append(evaluate(expression, {"item": item, "index": index, "input": ctx.input}))
+            except ExpressionError as exc:
+                raise NodeError(ITEM_FAILED.format(index=index, error=exc), retryable=False) from exc
     return results
 
 
@@ -480,8 +489,8 @@ class TemplateNode(Node):
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        return json_loads_bounded(text)
+    except json.JSONDecodeError as exc:  # JSONTooDeep included
         raise NodeError(INVALID_JSON.format(line=exc.lineno, column=exc.colno, error=exc.msg), retryable=False) from exc
 
 
