@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core import mail as email_config
 from apps.core.logging import configure_structlog, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -257,6 +258,29 @@ SPECTACULAR_SETTINGS = {
         "apps.core.api.schema.strip_database_integer_bounds",
     ],
 }
+
+# =============================================================================
+# EMAIL
+# =============================================================================
+# EMAIL_URL (smtp+tls://user:password@host:587, smtp+ssl://...:465, smtp://host:25, consolemail://,
+# filemail:///path) or the EMAIL_* variables. With neither, the embedded default writes each message as a file
+# under var/mail (an email_send node succeeds after `make run`); production sends through SMTP on EMAIL_HOST.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(email_config.email_url_settings(EMAIL_URL, base_dir=BASE_DIR))
+else:
+    EMAIL_BACKEND = env("EMAIL_BACKEND", default=email_config.FILE_BACKEND if EMBEDDED else email_config.SMTP_BACKEND)
+    EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+    EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Seconds an SMTP connection may block (Django's default is forever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ConcertMaster <concertmaster@localhost>")
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 # =============================================================================
 # SECURITY (production)
