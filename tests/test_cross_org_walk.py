@@ -54,12 +54,19 @@ def world(db, organization, other_organization, client):
     """A victim organization holding one of everything, and an owner of another organization logged in."""
     owner = UserFactory()
     MembershipFactory(user=owner, organization=organization, role="owner")
-    workflow = WorkflowFactory(organization=organization)
+    form_node = {"id": "form", "type": "form", "config": {"title": "A", "fields": {"type": "object"}}}
+    definition = {
+        "nodes": [
+            {"id": "hook", "type": "webhook", "config": {}},
+            form_node,
+            {"id": "log", "type": "log", "config": {"message": "x"}},
+        ],
+        "edges": [{"source": "hook", "target": "log"}, {"source": "form", "target": "log"}],
+    }
+    workflow = WorkflowFactory(organization=organization, definition=definition)
     hook = trigger_create(workflow=workflow, kind="webhook")
-    form = trigger_create(
-        workflow=workflow, kind="form", config={"schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
-    )
-    submission = form_submission_create(trigger=form, data={"a": "b"})
+    form = trigger_create(workflow=workflow, kind="form")
+    submission = form_submission_create(trigger=form, data={"a": "b"}, form_node=form_node)
     execution = execution_start(workflow=workflow)
     ExecutionEventFactory(execution=execution, seq=execution.last_seq + 1)
     api_key, _ = api_key_create(organization=organization, name="victim")

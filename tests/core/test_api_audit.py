@@ -47,7 +47,8 @@ def test_each_mutation_is_audited(api_client, organization, member_factory):
     call("post", f"/api/v1/executions/{running.pk}/pause/", expected=200)
     call("post", f"/api/v1/executions/{running.pk}/resume/", expected=200)
 
-    trigger = call("post", "/api/v1/triggers/", {"workflow": workflow, "kind": "webhook"})["id"]
+    schedule = {"workflow": workflow, "kind": "schedule", "config": {"cron": "0 9 * * *"}}
+    trigger = call("post", "/api/v1/triggers/", schedule)["id"]
     call("patch", f"/api/v1/triggers/{trigger}/", {"name": "renamed"})
     call("post", f"/api/v1/triggers/{trigger}/rotate-secret/", expected=200)
     call("delete", f"/api/v1/triggers/{trigger}/")

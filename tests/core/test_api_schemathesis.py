@@ -4,6 +4,7 @@ Every operation is called with generated valid and invalid data as an organizati
 no response may be a 5xx, and every response must match the document (status code, content type, body).
 """
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from apps.orgs.services import api_key_create
 from apps.workflows.services import trigger_create
-from tests.workflows.factories import WorkflowFactory
+from tests.workflows.factories import WEBHOOK_DEFINITION, WorkflowFactory
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 
@@ -54,8 +55,8 @@ def admin_headers(db, organization, settings, _keep_test_connection):
     rest = dict(settings.REST_FRAMEWORK)
     rest["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(rest["DEFAULT_THROTTLE_RATES"], "100000/min")
     settings.REST_FRAMEWORK = rest
-    workflow = WorkflowFactory(organization=organization)
-    trigger_create(workflow=workflow, kind="webhook", signed=False)
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(WEBHOOK_DEFINITION))
+    trigger_create(workflow=workflow, kind="webhook")
     _, raw = api_key_create(organization=organization, name="schemathesis", scopes=["admin"])
     return {"Authorization": f"Bearer {raw}"}
 

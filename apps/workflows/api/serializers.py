@@ -215,7 +215,7 @@ class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
             },
         ),
         OpenApiExample(
-            "Publish the workflow's form node",
+            "Publish a form node",
             request_only=True,
             value={"workflow": "<workflow id>", "kind": "form"},
         ),

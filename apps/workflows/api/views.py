@@ -417,13 +417,14 @@ class TriggerViewSet(
         description=(
             "Each `form` or `webhook` start node of the workflow gets a live trigger (its public URL in `form_url` "
             "or `webhook_url`); an existing one is switched on. The definition must be valid (400 lists its "
-            "problems). A newly created webhook trigger's signing secret is in this response only."
+            "problems). A newly created webhook trigger's signing secret is in this response only (empty for the "
+            "others)."
         ),
         tags=["triggers"],
         request=TriggerPublishSerializer,
         responses={200: TriggerCreatedSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def publish(self, request):
         serializer = TriggerPublishSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -438,7 +439,7 @@ class TriggerViewSet(
         body = []
         for trigger, created in published:
             item = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
-            item["signing_secret"] = trigger.signing_secret if created else None
+            item["signing_secret"] = trigger.signing_secret if created else ""
             body.append(item)
         return Response(body)
 
