@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -17,6 +19,7 @@ from apps.core.admin import (
     OrgScopedAdminMixin,
     ReadOnlyAdminMixin,
     TenantAdminMixin,
+    badge,
     format_duration,
     json_display,
     status_badge,
@@ -26,9 +29,12 @@ from apps.orgs.services import audit_log_record
 from apps.workflows.admin import WorkflowAdmin
 
 from . import services
-from .choices import NodeStatus
+from .choices import BreakerState, NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
-from .models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
+from .models import CircuitBreaker, ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
+
+#: Times in these admins show seconds (Django's default DATETIME_FORMAT stops at minutes: a node's run is seconds).
+SECONDS_FORMAT = "Y-m-d H:i:s"
 
 
 def node_duration_ms(node: NodeExecution) -> int | None:
@@ -40,11 +46,38 @@ def node_duration_ms(node: NodeExecution) -> int | None:
     return None
 
 
-class NodeExecutionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
+def seconds_display(field_name: str, description: str | None = None):
+    """A column showing the datetime `field_name` to the second, in the current time zone."""
+
+    @admin.display(description=description or field_name.replace("_", " "), ordering=field_name)
+    def display(self, obj) -> str:
+        value = getattr(obj, field_name)
+        return date_format(timezone.localtime(value), SECONDS_FORMAT) if value else "—"
+
+    return display
+
+
+class NodeTimesMixin:
+    """The times of a node run to the second, its compute time and how long it waited."""
+
+    queued = seconds_display("queued_at", "first queued")
+    started = seconds_display("started_at", "started")
+    finished = seconds_display("finished_at", "finished")
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj: NodeExecution) -> str:
+        return format_duration(node_duration_ms(obj))
+
+    @admin.display(description="waited")
+    def waited(self, obj: NodeExecution) -> str:
+        return format_duration(obj.waited_ms)
+
+
+class NodeExecutionInline(NodeTimesMixin, ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
     """The execution's nodes in the order they ran (not yet started ones last)."""
 
     model = NodeExecution
-    fields = ["node_id", "node_type", "status_label", "attempt", "started_at", "finished_at", "duration"]
+    fields = ["node_id", "node_type", "status_label", "attempt", "started", "finished", "duration", "waited"]
     readonly_fields = fields
     show_change_link = True
     extra = 0
@@ -53,10 +86,6 @@ class NodeExecutionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.Tabular
 
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).order_by(F("started_at").asc(nulls_last=True), "created_at", "node_id")
-
-    @admin.display(description="duration")
-    def duration(self, obj: NodeExecution) -> str:
-        return format_duration(node_duration_ms(obj))
 
 
 @admin.register(WorkflowExecution)
@@ -67,8 +96,8 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
         "organization",
         "status_label",
         "trigger_kind",
-        "created_at",
-        "started_at",
+        "created",
+        "started",
         "duration",
         "triggered_by",
     ]
@@ -92,9 +121,9 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
         "correlation_id",
         "parent",
         "parent_node_id",
-        "created_at",
-        "started_at",
-        "finished_at",
+        "created",
+        "started",
+        "finished",
         "duration",
         "last_seq",
         "events_link",
@@ -113,6 +142,9 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
     variables_override_json = json_display("variables_override", "variables override")
     output_json = json_display("output")
     error_json = json_display("error")
+    created = seconds_display("created_at", "created")
+    started = seconds_display("started_at", "started")
+    finished = seconds_display("finished_at", "finished")
 
     @admin.display(description="id", ordering="id")
     def short_id(self, obj: WorkflowExecution) -> str:
@@ -129,8 +161,18 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
 
 
 @admin.register(NodeExecution)
-class NodeExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
-    list_display = ["node_id", "execution", "node_type", "status_label", "attempt", "started_at", "duration"]
+class NodeExecutionAdmin(NodeTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "node_id",
+        "execution",
+        "node_type",
+        "status_label",
+        "attempt",
+        "started",
+        "finished",
+        "duration",
+        "waited",
+    ]
     list_filter = ["status", "node_type", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["node_id", "node_type", "execution__workflow__name"]
     date_hierarchy = "created_at"
@@ -143,10 +185,11 @@ class NodeExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin)
         "status_label",
         "attempt",
         "task_id",
-        "created_at",
-        "started_at",
-        "finished_at",
+        "queued",
+        "started",
+        "finished",
         "duration",
+        "waited",
         "lease_expires_at",
         "wake_at",
         "ports",
@@ -165,14 +208,10 @@ class NodeExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin)
     error_json = json_display("error")
     state_json = json_display("state", "engine state")
 
-    @admin.display(description="duration", ordering="duration_ms")
-    def duration(self, obj: NodeExecution) -> str:
-        return format_duration(node_duration_ms(obj))
-
 
 @admin.register(ExecutionEvent)
 class ExecutionEventAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
-    list_display = ["execution", "seq", "type", "node_id", "at"]
+    list_display = ["execution", "seq", "type", "node_id", "at_seconds"]
     list_filter = ["type", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["type", "node_id", "execution__workflow__name"]
     date_hierarchy = "at"
@@ -181,6 +220,7 @@ class ExecutionEventAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
     readonly_fields = fields
 
     data_json = json_display("data")
+    at_seconds = seconds_display("at", "at")
 
 
 @admin.register(WebhookDelivery)
@@ -194,6 +234,78 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
     list_select_related = ["trigger__workflow", "execution__workflow", "organization"]
     fields = ["idempotency_key", "trigger", "execution", "organization", "created_at"]
     readonly_fields = fields
+
+
+@admin.register(CircuitBreaker)
+class CircuitBreakerAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Circuit breakers that have opened, per organization, node type and target; "reset" closes them.
+
+    The engine keeps a breaker's live state in the cache; these rows follow its transitions. An open breaker whose
+    cool-down has passed lets the next node through as a probe: it shows as "probe due".
+    """
+
+    list_display = [
+        "node_type",
+        "target_label",
+        "organization",
+        "state_now",
+        "failures",
+        "opened_until_seconds",
+        "updated",
+        "last_error_short",
+    ]
+    list_filter = ["state", "node_type", ("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["node_type", "target", "last_error"]
+    list_select_related = ["organization"]
+    fields = [
+        "organization",
+        "node_type",
+        "target_label",
+        "state_now",
+        "failures",
+        "opened_until_seconds",
+        "updated",
+        "last_error",
+    ]
+    readonly_fields = fields
+    opened_until_seconds = seconds_display("opened_until", "opened until")
+    updated = seconds_display("updated_at", "last transition")
+
+    @admin.display(description="target", ordering="target")
+    def target_label(self, obj: CircuitBreaker) -> str:
+        return obj.target or "(the node type)"
+
+    @admin.display(description="state", ordering="state")
+    def state_now(self, obj: CircuitBreaker) -> SafeString:
+        if obj.state == BreakerState.OPEN and obj.opened_until and obj.opened_until <= timezone.now():
+            return badge(BreakerState.HALF_OPEN, "Open, probe due")
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="last error")
+    def last_error_short(self, obj: CircuitBreaker) -> str:
+        return obj.last_error if len(obj.last_error) <= 80 else f"{obj.last_error[:79]}…"
+
+
+BREAKERS_RESET = "Reset {count} circuit breaker(s): their nodes run again."
+
+
+@admin.action(description="Reset (close) selected circuit breakers", permissions=["run"])
+def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
+    count = 0
+    for row in queryset.select_related("organization"):
+        services.circuit_breaker_reset(circuit_breaker=row)
+        audit_log_record(
+            organization=row.organization,
+            actor=request.user,
+            action="circuit_breaker.reset",
+            target=row,
+            data={"via": "admin", "node_type": row.node_type, "target": row.target},
+        )
+        count += 1
+    modeladmin.message_user(request, BREAKERS_RESET.format(count=count), messages.SUCCESS)
+
+
+CircuitBreakerAdmin.actions = [reset_circuit_breakers]
 
 
 # --- operator actions (the engine's control services) -----------------------------------------------------

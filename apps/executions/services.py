@@ -19,9 +19,9 @@ from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.validation import definition_validate
 
 from .choices import ExecutionStatus
-from .engine import runtime
+from .engine import breaker, runtime
 from .engine.recovery import active_count
-from .models import NodeExecution, WorkflowExecution
+from .models import CircuitBreaker, NodeExecution, WorkflowExecution
 
 WORKFLOW_ARCHIVED = "An archived workflow cannot run; restore it first."
 WORKFLOW_HAS_NO_VERSION = "The workflow has no saved version to run."
@@ -161,3 +161,10 @@ def execution_reject(
             comment=comment,
             identities=_identities(user),
         )
+
+
+def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker) -> CircuitBreaker:
+    """Close a circuit breaker by hand: its state in the cache (what the engine reads) and its row."""
+    breaker.reset(breaker.key_for(circuit_breaker.organization_id, circuit_breaker.node_type, circuit_breaker.target))
+    circuit_breaker.refresh_from_db()
+    return circuit_breaker

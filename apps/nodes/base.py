@@ -135,6 +135,16 @@ class Node(ABC):
         """
         return config
 
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        """What a failure of this node says is broken, from its rendered config: the engine's circuit breaker is
+        kept per organization, node type and this target (an HTTP node answers the host it calls).
+
+        None (the default): a credential the node uses, when the config names one, else the node type as a
+        whole within the organization.
+        """
+        return None
+
     @abstractmethod
     def run(self, ctx: NodeContext) -> NodeResult | Suspend:
         """Do the work on `ctx.inputs` with the rendered `ctx.config`; raise NodeError on failure."""

@@ -149,6 +149,20 @@ def redact(url: str) -> str:
     return str(parsed.copy_with(query=None, fragment=None, username=None, password=None))
 
 
+def breaker_host(url: object) -> str | None:
+    """`host[:port]` of an http(s) URL, lower-cased: the circuit breaker's target of a node calling it (None when
+    `url` is not such a URL: the node then fails on its own, and the breaker keys it by type)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return None
+    return f"{parsed.host}:{parsed.port}" if parsed.port else parsed.host
+
+
 def _check_url(url: str) -> httpx.URL:
     try:
         parsed = httpx.URL(url)

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.executions.models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
+from apps.executions.models import CircuitBreaker, ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
 from apps.orgs.models import Organization
 from tests.executions.factories import ExecutionEventFactory, NodeExecutionFactory, WorkflowExecutionFactory
 from tests.orgs.factories import MembershipFactory, UserFactory
@@ -16,7 +16,7 @@ from tests.workflows.factories import TriggerFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [WorkflowExecution, NodeExecution, ExecutionEvent, WebhookDelivery]
+MODELS = [WorkflowExecution, NodeExecution, ExecutionEvent, WebhookDelivery, CircuitBreaker]
 
 
 @pytest.fixture
@@ -43,6 +43,12 @@ def make_rows(organization: Organization) -> dict[type, object]:
             idempotency_key=f"key-of-{organization.slug}",
             execution=execution,
         ),
+        CircuitBreaker: CircuitBreaker.objects.create(
+            organization=organization,
+            node_type="http_request",
+            target=f"host-of-{organization.slug}-{workflow.pk.hex[:8]}",
+            state="open",
+        ),
     }
 
 
@@ -53,6 +59,8 @@ def listed_as(row) -> str:
         return row.node_id
     if isinstance(row, ExecutionEvent):
         return row.type
+    if isinstance(row, CircuitBreaker):
+        return row.target
     return row.idempotency_key
 
 
@@ -113,6 +121,29 @@ def test_node_executions_inline_in_run_order_with_durations(admin_client, organi
     assert '<span class="cm-badge cm-badge--succeeded">Succeeded</span>' in page
 
 
+def test_node_times_show_seconds_and_the_wait_beside_the_compute_time(admin_client, organization):
+    execution = WorkflowExecutionFactory(workflow=WorkflowFactory(organization=organization))
+    queued = timezone.localtime(timezone.now()).replace(microsecond=0)
+    row = NodeExecutionFactory(
+        execution=execution,
+        node_id="slept",
+        status="succeeded",
+        queued_at=queued,
+        started_at=queued + timedelta(seconds=6, milliseconds=100),
+        finished_at=queued + timedelta(seconds=6, milliseconds=250),
+        duration_ms=17,
+    )
+    started = (queued + timedelta(seconds=6)).strftime("%Y-%m-%d %H:%M:%S")
+
+    for page_url in (url(WorkflowExecution, "change", execution.pk), url(NodeExecution, "change", row.pk)):
+        page = admin_client.get(page_url).content.decode()
+        assert "17 ms" in page
+        assert "6.23 s" in page  # waited: 6.25 s from first queued to finished, less the 17 ms computed
+        assert started in page
+    changelist = admin_client.get(url(NodeExecution, "changelist")).content.decode()
+    assert "6.23 s" in changelist and started in changelist
+
+
 def test_execution_json_is_pretty_and_escaped(admin_client, organization):
     execution = WorkflowExecutionFactory(
         workflow=WorkflowFactory(organization=organization),
@@ -163,7 +194,7 @@ def test_viewers_see_executions(client, organization):
     assert client.get(url(NodeExecution, "changelist")).status_code == 200
 
 
-@pytest.mark.parametrize("model", [WorkflowExecution, NodeExecution, ExecutionEvent])
+@pytest.mark.parametrize("model", [WorkflowExecution, NodeExecution, ExecutionEvent, CircuitBreaker])
 def test_changelist_queries_do_not_grow_with_rows(org_admin_client, organization, django_assert_max_num_queries, model):
     make_rows(organization)
     with django_assert_max_num_queries(30) as one_row:

@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -30,7 +30,7 @@ from apps.workflows.models import Credential
 
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
-from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
 from . import breaker, statements
 from . import scheduler as sched
 from .runtime import (
@@ -114,6 +114,22 @@ ABANDONED = object()
 
 
 @dataclass(frozen=True)
+class Blocked:
+    """The node's circuit breaker is open: the node is parked until `until` without spending an attempt."""
+
+    until: datetime
+    key: breaker.Key
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The circuit breaker a run went through: its key, and whether a success must reset it (it holds failures)."""
+
+    key: breaker.Key
+    dirty: bool
+
+
+@dataclass(frozen=True)
 class Claim:
     """Everything a claimed node needs to run, read while the execution was locked."""
 
@@ -128,8 +144,8 @@ class Claim:
     inputs: dict
     expression_context: dict
     resume: dict | None
-    #: The node type's breaker has failures or is open: a success must reset it.
-    breaker_dirty: bool = True
+    #: When the node was first queued in this run (None for rows older than the column).
+    queued_at: datetime | None = None
     #: The execution's correlation id, bound to the run's logs.
     correlation_id: str = ""
     #: From a one-statement claim (PostgreSQL): the version, the sequence number the claim took and every
@@ -149,10 +165,10 @@ def run_node(
             return
         with bound_contextvars(node_id=claim.node_id, correlation_id=claim.correlation_id or None):
             started = time.monotonic()
-            outcome, config = execute(claim)
+            outcome, config, gate = execute(claim)
             if outcome is ABANDONED:
                 return
-            complete_node(claim, outcome, time.monotonic() - started, config=config)
+            complete_node(claim, outcome, time.monotonic() - started, config=config, gate=gate)
 
 
 def claim_node(
@@ -167,6 +183,7 @@ def claim_node(
         claim = _claim_in_one_statement(execution_id, node_execution_id, task_id, node_id, version_id)
         if claim is not _SLOW_PATH:
             return claim
+    # The circuit breaker is asked once the config is rendered (its key may name a host): see `execute`.
     with locked(execution_id, durable=False) as unit:
         rows = _claim_rows(unit, node_id) if node_id else {}
         node = (
@@ -183,10 +200,6 @@ def claim_node(
                 set_node_status(node, NodeStatus.PENDING)
                 node.save(update_fields=["status", "updated_at"])
             return None
-        blocked_until, breaker_dirty = breaker.admission(node.node_type)
-        if blocked_until is not None:
-            _park_for_breaker(unit, node, blocked_until)
-            return None
         resume = node.state.get("resume")
         set_node_status(node, NodeStatus.RUNNING)
         if resume is None:
@@ -197,10 +210,10 @@ def claim_node(
         node.save(update_fields=["status", "attempt", "started_at", "lease_expires_at", "updated_at"])
         unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
         finished = {nid: row for nid, row in rows.items() if nid != node.node_id} if rows else None
-        return _build_claim(unit, node, task_id, resume, finished, breaker_dirty)
+        return _build_claim(unit, node, task_id, resume, finished)
 
 
-#: The one-statement claim cannot take this node (its breaker is not closed): the locked path decides.
+#: The one-statement claim cannot take this node (not in the version's graph): the locked path decides.
 _SLOW_PATH = object()
 
 
@@ -210,10 +223,6 @@ def _claim_in_one_statement(
     compiled = compiled_graph(version_id)
     graph = compiled.graph
     if node_id not in graph.nodes:
-        return _SLOW_PATH
-    spec = compiled.node(node_id)
-    blocked_until, breaker_dirty = breaker.admission(spec["type"])
-    if blocked_until is not None:  # parking the node is the locked path's
         return _SLOW_PATH
     now = timezone.now()
     claimed = statements.claim(
@@ -233,7 +242,7 @@ def _claim_in_one_statement(
     transaction.on_commit(lambda: publisher.put(events))
     node = claimed.node
     resume = node.state.get("resume")
-    claim = _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished, breaker_dirty)
+    claim = _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished)
     return replace(claim, version_id=version_id, seen_seq=claimed.execution.last_seq, states=claimed.states)
 
 
@@ -246,12 +255,23 @@ def _claim_rows(unit: Unit, node_id: str) -> dict[str, NodeExecution]:
     return {row.node_id: row for row in rows}
 
 
-def _park_for_breaker(unit: Unit, node: NodeExecution, until) -> None:
+def _park_for_breaker(unit: Unit, node: NodeExecution, blocked: Blocked, *, spent: bool) -> None:
+    """Put a node taken for a run back as `retrying` until its breaker lets it through; the attempt its claim
+    counted (`spent`: not a resumed run) is given back, and what it resumes with is kept."""
     set_node_status(node, NodeStatus.RETRYING)
-    node.wake_at = until
-    node.save(update_fields=["status", "wake_at", "updated_at"])
-    unit.event(EventType.NODE_RETRYING, node.node_id, reason="circuit_open", wake_at=until.isoformat())
-    unit.wake_later(node, (until - timezone.now()).total_seconds())
+    if spent:
+        node.attempt -= 1
+    node.wake_at = blocked.until
+    node.lease_expires_at = None
+    node.save(update_fields=["status", "attempt", "wake_at", "lease_expires_at", "updated_at"])
+    unit.event(
+        EventType.NODE_RETRYING,
+        node.node_id,
+        reason="circuit_open",
+        wake_at=blocked.until.isoformat(),
+        breaker_target=blocked.key.target,
+    )
+    unit.wake_later(node, (blocked.until - timezone.now()).total_seconds())
 
 
 def _build_claim(
@@ -260,7 +280,6 @@ def _build_claim(
     task_id: str,
     resume: dict | None,
     rows: dict[str, NodeExecution] | None,
-    breaker_dirty: bool,
 ) -> Claim:
     execution = unit.execution
     compiled = unit.graph
@@ -269,7 +288,7 @@ def _build_claim(
         rows = {row.node_id: row for row in reads}
     done = (NodeStatus.SUCCEEDED, NodeStatus.FAILED)
     finished = {nid: (row.ports, row.output) for nid, row in rows.items() if row.status in done}
-    return _claim_from(execution, node, compiled, task_id, resume, finished, breaker_dirty)
+    return _claim_from(execution, node, compiled, task_id, resume, finished)
 
 
 def _claim_from(
@@ -279,7 +298,6 @@ def _claim_from(
     task_id: str,
     resume: dict | None,
     finished: dict[str, tuple[list, Any]],
-    breaker_dirty: bool,
 ) -> Claim:
     """The Claim of a node just taken, from its execution and the (ports, output) of its finished sources."""
     graph = compiled.graph
@@ -311,7 +329,7 @@ def _claim_from(
         inputs=inputs,
         expression_context=expression_context,
         resume=resume,
-        breaker_dirty=breaker_dirty,
+        queued_at=node.queued_at,
         correlation_id=execution.correlation_id,
     )
 
@@ -319,20 +337,27 @@ def _claim_from(
 # --- running -------------------------------------------------------------------------------------------------
 
 
-def execute(claim: Claim) -> tuple[Any, dict | None]:
-    """Run the claimed node; returns (a NodeResult, a Suspend, a Failure or ABANDONED; the rendered config,
-    None when it could not be rendered)."""
+def execute(claim: Claim) -> tuple[Any, dict | None, Gate | None]:
+    """Run the claimed node; returns (a NodeResult, a Suspend, a Failure, Blocked or ABANDONED; the rendered
+    config, None when it could not be rendered; the circuit breaker the run went through, None when it failed
+    before asking)."""
     try:
         node_class = registry.get(claim.node_type)
     except UnknownNodeType as exc:
-        return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False), None
+        return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False), None, None
     try:
         config = render(claim.spec.get("config", {}), claim.expression_context, pointer="/config")
     except ExpressionError as exc:
-        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer}), None
-    credentials = _credentials(claim.organization_id, node_class.credential_fields, config)
-    if isinstance(credentials, Failure):
-        return credentials, config
+        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer}), None, None
+    found = _credentials(claim.organization_id, node_class.credential_fields, config)
+    if isinstance(found, Failure):
+        return found, config, None
+    key = breaker.key_for(claim.organization_id, claim.node_type, _breaker_target(node_class, config, found))
+    blocked_until, dirty = breaker.admission(key)
+    if blocked_until is not None:
+        return Blocked(until=blocked_until, key=key), config, None
+    gate = Gate(key=key, dirty=dirty)
+    credentials = {name: credential.data for name, credential in found.items()}
     ctx = NodeContext(
         node_id=claim.node_id,
         execution_id=claim.execution_id,
@@ -347,18 +372,31 @@ def execute(claim: Claim) -> tuple[Any, dict | None]:
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
     )
     timeout = float(claim.spec.get("timeout_seconds") or settings.CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS)
-    return run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim)), config
+    outcome = run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim))
+    return outcome, config, gate
 
 
-def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) -> dict | Failure:
+def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) -> dict[str, Credential] | Failure:
     names = [config[name] for name in fields if isinstance(config.get(name), str) and config.get(name)]
     if not names:
         return {}
-    found = {c.name: c.data for c in Credential.objects.filter(organization_id=organization_id, name__in=names)}
+    found = {c.name: c for c in Credential.objects.filter(organization_id=organization_id, name__in=names)}
     for name in names:
         if name not in found:
             return Failure(ERROR_CREDENTIAL, MSG_CREDENTIAL_MISSING.format(name=name), retryable=False)
     return found
+
+
+def _breaker_target(node_class: type, config: dict, credentials: dict[str, Credential]) -> str | None:
+    """The node type's own target (a host), else the credentials it uses, else None (the type as a whole)."""
+    try:
+        target = node_class.breaker_target(config)
+    except Exception:  # a third-party hook must not stop the run: its nodes share one breaker instead
+        logger.warning("%s.breaker_target failed; keyed by type", node_class.__name__, exc_info=True)
+        target = None
+    if target is None and credentials:
+        target = "credential:" + ",".join(sorted(str(credential.pk) for credential in credentials.values()))
+    return target
 
 
 def _renew_lease(claim: Claim) -> bool:
@@ -487,14 +525,21 @@ def _failure_from_exception(exc: BaseException) -> Failure:
 # --- completing ------------------------------------------------------------------------------------------------
 
 
-def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | None = None) -> None:
+def complete_node(
+    claim: Claim, outcome: Any, seconds: float, *, config: dict | None = None, gate: Gate | None = None
+) -> None:
     """Record the outcome once, with the execution locked, and ask the scheduler what is next.
 
     The run's input (by port) and rendered config are stored with the outcome, for the API, admin and editor.
+    `gate` is the circuit breaker the run went through: the outcome is recorded in it (None: in none).
     """
     if isinstance(outcome, NodeResult):
         outcome = _serialize(outcome)
-    if claim.states is not None and isinstance(outcome, dict) and _succeed_unlocked(claim, outcome, seconds, config):
+    if (
+        claim.states is not None
+        and isinstance(outcome, dict)
+        and _succeed_unlocked(claim, outcome, seconds, config, gate)
+    ):
         return
     with locked(claim.execution_id, nodes=True) as unit:
         node = unit.node(claim.node_id)
@@ -502,22 +547,26 @@ def complete_node(claim: Claim, outcome: Any, seconds: float, *, config: dict | 
             # A duplicate delivery, or the node was cancelled or re-queued meanwhile: the outcome is dropped.
             logger.info("Discarding the outcome of node %s (task %s): no longer its run", claim.node_id, claim.task_id)
             return
+        if isinstance(outcome, Blocked):
+            _park_for_breaker(unit, node, outcome, spent=claim.resume is None)
+            return
         node.duration_ms = int(seconds * 1000)
+        node.queued_at = claim.queued_at  # read by the claim: for the timing in the events, not written
         node.lease_expires_at = None
         node.input = _recorded(claim.inputs)
         node.rendered_config = _recorded(config) if config is not None else None
         if isinstance(outcome, Suspend):
             suspend(unit, node, outcome)
         elif isinstance(outcome, Failure):
-            fail(unit, node, outcome)
+            fail(unit, node, outcome, breaker_key=gate.key if gate else None)
         else:
-            succeed(unit, node, outcome, reset_breaker=claim.breaker_dirty)
+            succeed(unit, node, outcome, breaker_key=gate.key if gate and gate.dirty else None)
         advance(unit)
         node_type = node.node_type
         unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
 
 
-def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict | None) -> bool:
+def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict | None, gate: Gate | None) -> bool:
     """The common step of a run, on PostgreSQL: a success whose successors are simply queued (none skipped, the
     execution not ending) is recorded in one statement that checks the execution is unchanged since the claim
     (`statements.complete_unlocked`). False when that does not apply or the check fails: the caller records
@@ -537,6 +586,7 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
         workflow_id=claim.expression_context["execution"]["workflow_id"],
     )
     next_tasks = {node_id: new_task_id() for node_id in step.ready}
+    timing = _timing(claim.queued_at, now, duration_ms)
 
     def event(offset: int, type_: str, node_id: str, data: dict) -> ExecutionEvent:
         return ExecutionEvent(
@@ -551,7 +601,7 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
         )
 
     events = [
-        event(1, EventType.NODE_SUCCEEDED, claim.node_id, {"ports": ports, "duration_ms": duration_ms}),
+        event(1, EventType.NODE_SUCCEEDED, claim.node_id, {"ports": ports, **timing}),
         *(event(2 + index, EventType.NODE_QUEUED, node_id, {}) for index, node_id in enumerate(next_tasks)),
     ]
     queued = statements.complete_unlocked(
@@ -582,8 +632,8 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
         if node_id in queued
     ]
     after = [lambda: metrics.observe_node(node_type=claim.node_type, seconds=seconds)]
-    if claim.breaker_dirty:
-        after.append(lambda: breaker.record_success(claim.node_type))
+    if gate is not None and gate.dirty:
+        after.append(lambda: breaker.record_success(gate.key))
     transaction.on_commit(lambda: hand_over(events, dispatches, [], [], after))
     return True
 
@@ -624,7 +674,25 @@ def _serialize(result: NodeResult) -> dict | Failure:
         return Failure(ERROR_OUTPUT_TOO_LARGE, message, retryable=False)
 
 
-def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bool = True) -> None:
+def _timing(queued_at: datetime | None, finished_at: datetime | None, duration_ms: int | None) -> dict:
+    """A finished node's `duration_ms` (its result's compute time) and `waited_ms` (the rest since first queued),
+    as its event carries them."""
+    return {
+        "duration_ms": duration_ms,
+        "waited_ms": waited_ms(queued_at=queued_at, finished_at=finished_at, duration_ms=duration_ms),
+    }
+
+
+def _node_timing(node: NodeExecution) -> dict:
+    """`_timing` of a node row, with what it holds (a row read for the scheduler holds no times: None)."""
+    deferred = node.get_deferred_fields()
+    queued_at = None if "queued_at" in deferred else node.queued_at
+    duration_ms = None if "duration_ms" in deferred else node.duration_ms
+    return _timing(queued_at, node.finished_at, duration_ms)
+
+
+def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, breaker_key: breaker.Key | None = None) -> None:
+    """Record a success; `breaker_key`: a breaker holding failures, which the success clears."""
     ports, output = sched.pack_outputs(outputs)
     set_node_status(node, NodeStatus.SUCCEEDED)
     node.ports = ports
@@ -633,19 +701,18 @@ def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, reset_breaker: bo
     node.finished_at = timezone.now()
     node.state = {}
     unit.save_node(node, _outcome_fields(node, "ports", "output", "finished_at"))
-    unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, duration_ms=node.duration_ms)
-    if reset_breaker:
-        node_type = node.node_type
-        unit.after_commit.append(lambda: breaker.record_success(node_type))
+    unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, **_node_timing(node))
+    if breaker_key is not None:
+        unit.after_commit.append(lambda: breaker.record_success(breaker_key))
 
 
-def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:
-    """A failed attempt: retry it later, or fail the node and apply its on_error."""
+def fail(unit: Unit, node: NodeExecution, failure: Failure, *, breaker_key: breaker.Key | None = None) -> None:
+    """A failed attempt: retry it later, or fail the node and apply its on_error. A retryable failure counts in
+    the circuit breaker `breaker_key` (the one the run went through)."""
     error = failure.as_error(node.attempt)
-    node_type = node.node_type
     unit.after_commit.append(lambda: metrics.count_error(error_type=failure.type))
-    if failure.retryable:
-        unit.after_commit.append(lambda: breaker.record_failure(node_type))
+    if failure.retryable and breaker_key is not None:
+        unit.after_commit.append(lambda: breaker.record_failure(breaker_key, failure.message))
     spec = unit.graph.node(node.node_id)
     retry = spec.get("retry") or {}
     now = timezone.now()
@@ -668,7 +735,7 @@ def fail(unit: Unit, node: NodeExecution, failure: Failure) -> None:
     node.ports = sorted(ports) if ports else []
     node.output = {"error": error} if ports else None
     node.save(update_fields=_outcome_fields(node, "ports", "output", "finished_at"))
-    unit.event(EventType.NODE_FAILED, node.node_id, error=error, handled=ports is not None)
+    unit.event(EventType.NODE_FAILED, node.node_id, error=error, handled=ports is not None, **_node_timing(node))
     if ports is None:
         halt(unit, {"node_id": node.node_id, **error})
 

@@ -33,8 +33,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Value, When
+from django.db.models import Case, CharField, F, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
@@ -452,6 +453,7 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
         lease_expires_at=lease,
         wake_at=None,
         updated_at=now,
+        queued_at=Coalesce(F("queued_at"), Value(now)),  # first queued: a node sent back by a pause keeps it
     )
 
 
@@ -655,6 +657,7 @@ _RESET_FIELDS = [
     "state",
     "task_id",
     "wake_at",
+    "queued_at",
     "started_at",
     "finished_at",
     "duration_ms",
@@ -734,6 +737,7 @@ def retry_failed_execution(unit: Unit, *, by: str = "") -> list[str]:
         node.state = {}
         node.task_id = ""
         node.wake_at = None
+        node.queued_at = None
         node.started_at = None
         node.finished_at = None
         node.duration_ms = None

@@ -85,7 +85,7 @@ WITH execution AS (
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id AND node.node_id = %(node_id)s
       AND node.status = %(queued)s AND node.task_id = %(task)s
-    RETURNING node.node_id, node.node_type, node.attempt, node.state
+    RETURNING node.node_id, node.node_type, node.attempt, node.state, node.queued_at
 ), started AS (
     INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
     SELECT %(event)s, %(now)s, %(now)s, execution.organization_id, execution.id, execution.last_seq, %(type)s,
@@ -97,6 +97,7 @@ SELECT json_build_object(
     'trigger_data', execution.trigger_data, 'context', execution.context, 'started_at', execution.started_at,
     'trigger_kind', execution.trigger_kind, 'correlation_id', execution.correlation_id,
     'node_id', claimed.node_id, 'node_type', claimed.node_type, 'attempt', claimed.attempt, 'state', claimed.state,
+    'queued_at', claimed.queued_at,
     'finished', (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
                  FROM {_NODE} AS source
                  WHERE source.execution_id = execution.id
@@ -166,7 +167,7 @@ def claim(
     # One JSON column: psycopg sets up a loader per result column and type, which cost more than the values.
     taken = _json(row[0])
     seq, node_id, node_type, attempt = taken["seq"], taken["node_id"], taken["node_type"], taken["attempt"]
-    started_at = taken["started_at"]
+    started_at, queued_at = taken["started_at"], taken["queued_at"]
     execution = WorkflowExecution(
         id=uuid.UUID(str(execution_id)),
         organization_id=taken["organization_id"],
@@ -189,6 +190,7 @@ def claim(
         attempt=attempt,
         state=taken["state"],
         task_id=task_id,
+        queued_at=datetime.fromisoformat(queued_at).astimezone(UTC) if queued_at else None,
         started_at=now,
         lease_expires_at=lease,
     )
@@ -272,7 +274,7 @@ WITH execution AS (
 ), queued AS (
     UPDATE {_NODE} AS node
     SET status = %(queued)s, task_id = next.task_id, lease_expires_at = %(lease)s, wake_at = NULL,
-        updated_at = %(now)s
+        updated_at = %(now)s, queued_at = COALESCE(node.queued_at, %(now)s)
     FROM done, jsonb_each_text(%(next)s::jsonb) AS next(node_id, task_id)
     WHERE node.execution_id = %(execution)s AND node.node_id = next.node_id AND node.status = %(pending)s
     RETURNING node.node_id, node.id

@@ -121,6 +121,10 @@ class HttpRequestNode(Node):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        return http.breaker_host(config.get("url"))
+
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
         headers = dict(config.get("headers") or {})

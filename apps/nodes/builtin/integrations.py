@@ -62,6 +62,10 @@ class SlackMessageNode(Node):
         "additionalProperties": False,
     }
 
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        return http.breaker_host(config.get("webhook_url"))  # else the credential holding it
+
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
         url = config.get("webhook_url")
@@ -105,6 +109,10 @@ class OutgoingWebhookNode(Node):
         "required": ["url", "credential"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        return http.breaker_host(config.get("url"))
 
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
@@ -157,6 +165,10 @@ class GithubIssueNode(Node):
         "required": ["owner", "repo", "title", "credential"],
         "additionalProperties": False,
     }
+
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        return http.breaker_host(config.get("api_base", GITHUB_API))
 
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config

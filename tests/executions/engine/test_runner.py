@@ -120,7 +120,7 @@ def test_retry_delay_is_exponential_capped_and_jittered(retry, attempt, low, hig
 def test_credentials_named_in_the_config_are_decrypted_for_the_node(organization):
     CredentialFactory(organization=organization, name="api", data={"token": "t0k"})
     found = runner._credentials(str(organization.pk), ("credential",), {"credential": "api", "other": "x"})
-    assert found == {"api": {"token": "t0k"}}
+    assert {name: credential.data for name, credential in found.items()} == {"api": {"token": "t0k"}}
     missing = runner._credentials(str(organization.pk), ("credential",), {"credential": "nope"})
     assert missing.message == runner.MSG_CREDENTIAL_MISSING.format(name="nope")
     assert runner._credentials(str(organization.pk), (), {"credential": "api"}) == {}
@@ -146,9 +146,10 @@ def test_an_unknown_node_type_fails_without_retrying():
         expression_context={},
         resume=None,
     )
-    failure, config = runner.execute(claim)
+    failure, config, gate = runner.execute(claim)
     assert failure.type == runner.ERROR_UNKNOWN_TYPE
     assert config is None
+    assert gate is None  # a run that never asked the circuit breaker records nothing in it
     assert not failure.retryable
 
 

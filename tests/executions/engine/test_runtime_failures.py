@@ -136,12 +136,12 @@ def test_an_output_under_the_cap_is_stored(engine_worker, settings):
     assert node(execution, "big").output == "x" * 500
 
 
-def _breaker_state_becomes(node_type: str, expected: str, timeout: float = 10.0) -> bool:
+def _breaker_state_becomes(key: breaker.Key, expected: str, timeout: float = 10.0) -> bool:
     """The worker records an outcome just after the completion commits, so the state may lag a moment."""
     deadline = time.monotonic() + timeout
-    while breaker.state(node_type) != expected and time.monotonic() < deadline:
+    while breaker.state(key) != expected and time.monotonic() < deadline:
         time.sleep(0.02)
-    return breaker.state(node_type) == expected
+    return breaker.state(key) == expected
 
 
 def test_the_breaker_opens_after_consecutive_failures_and_parks_nodes(engine_worker, settings):
@@ -150,26 +150,31 @@ def test_the_breaker_opens_after_consecutive_failures_and_parks_nodes(engine_wor
     failing = make_workflow([TRIGGER, {"id": "call", "type": "test.fail", "on_error": "continue"}], [("start", "call")])
     for _ in range(2):
         assert wait_finished(start(failing)).status == "succeeded"
-    assert _breaker_state_becomes("test.fail", breaker.OPEN)
+    # A node type without a target of its own has one breaker per organization.
+    assert _breaker_state_becomes(breaker.key_for(failing.organization_id, "test.fail"), breaker.OPEN)
 
     execution = start(failing)
     parked = wait_node(execution, "call", "retrying")
     assert parked.attempt == 0  # parking spends no attempt
     event = ExecutionEvent.objects.get(execution=execution, node_id="call", type="node_retrying")
     assert event.data["reason"] == "circuit_open"
+    assert event.data["breaker_target"] == ""
     assert 50 <= (parked.wake_at - parked.updated_at).total_seconds() <= 61
 
-    other = make_workflow([TRIGGER, {"id": "ok", "type": "test.noop"}], [("start", "ok")])
+    other = make_workflow(
+        [TRIGGER, {"id": "ok", "type": "test.noop"}], [("start", "ok")], organization=failing.organization
+    )
     assert wait_finished(start(other)).status == "succeeded"  # other node types are not affected
 
 
 def test_a_half_open_breaker_lets_one_probe_through_and_closes_on_success(engine_worker, settings):
     settings.CONCERTMASTER_BREAKER_THRESHOLD = 1
-    settings.CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = 0.5
-    breaker.record_failure("test.noop")
-    assert breaker.state("test.noop") == breaker.OPEN
+    settings.CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = 1.5  # long enough for the node to reach the open breaker
     workflow = make_workflow([TRIGGER, {"id": "n", "type": "test.noop"}], [("start", "n")])
+    key = breaker.key_for(workflow.organization_id, "test.noop")
+    breaker.record_failure(key)
+    assert breaker.state(key) == breaker.OPEN
     execution = wait_finished(start(workflow), timeout=20)
     assert execution.status == "succeeded"
     assert "node_retrying" in event_types(execution, "n")
-    assert _breaker_state_becomes("test.noop", breaker.CLOSED)
+    assert _breaker_state_becomes(key, breaker.CLOSED)

@@ -214,9 +214,12 @@ def test_a_success_whose_successors_are_simply_queued_is_one_statement(test_node
     assert (start_row.input, start_row.rendered_config) == ({"main": {}}, {"rendered": True})
     assert start_row.lease_expires_at is None
     assert a.status == "queued" and a.task_id and a.lease_expires_at is not None
+    assert a.queued_at == start_row.finished_at  # the statement records when the successor was first queued
+    assert taken.queued_at == start_row.queued_at is not None
     rows = list(ExecutionEvent.objects.filter(execution=execution).order_by("seq").values_list("seq", "type", "data"))
+    waited = start_row.waited_ms
     assert rows[-2:] == [
-        (taken.seen_seq + 1, "node_succeeded", {"ports": ["main"], "duration_ms": 10}),
+        (taken.seen_seq + 1, "node_succeeded", {"ports": ["main"], "duration_ms": 10, "waited_ms": waited}),
         (taken.seen_seq + 2, "node_queued", {}),
     ]
     assert last_seq(execution) == taken.seen_seq + 2

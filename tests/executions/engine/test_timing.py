@@ -1,0 +1,51 @@
+"""How long a node waited as well as how long it computed: `duration_ms` and `waited_ms`, in the API and in the
+live events, through a real worker."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.executions.models import ExecutionEvent
+from tests.executions.engine.helpers import chain, make_workflow, node, start, wait_finished
+from tests.orgs.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DELAY_SECONDS = 1.0
+
+
+def test_a_delay_node_reports_its_wait_apart_from_its_compute_time(engine_worker):
+    workflow = make_workflow(*chain({"id": "wait", "type": "delay", "config": {"seconds": DELAY_SECONDS}}))
+    execution = wait_finished(start(workflow))
+    assert execution.status == "succeeded"
+    waited = node(execution, "wait")
+    assert waited.queued_at is not None
+    assert waited.queued_at <= waited.started_at <= waited.finished_at
+    assert waited.duration_ms < 500
+    assert waited.waited_ms >= DELAY_SECONDS * 1000 - 50
+
+    user = UserFactory()
+    MembershipFactory(user=user, organization=workflow.organization, role="viewer")
+    api = APIClient()
+    api.force_authenticate(user)
+    nodes = {row["node_id"]: row for row in api.get(f"/api/v1/executions/{execution.pk}/").json()["nodes"]}
+    assert nodes["wait"]["duration_ms"] == waited.duration_ms < 500
+    assert nodes["wait"]["waited_ms"] == waited.waited_ms >= DELAY_SECONDS * 1000 - 50
+    assert nodes["wait"]["queued_at"] is not None
+    assert nodes["start"]["waited_ms"] is not None and nodes["start"]["duration_ms"] is not None
+
+    succeeded = ExecutionEvent.objects.get(execution=execution, node_id="wait", type="node_succeeded")
+    assert succeeded.data["duration_ms"] == waited.duration_ms
+    assert succeeded.data["waited_ms"] >= DELAY_SECONDS * 1000 - 50
+    assert abs(succeeded.data["waited_ms"] - waited.waited_ms) <= 50
+
+
+def test_a_failed_node_reports_both_figures_and_a_retry_keeps_its_first_queued_time(engine_worker):
+    retry = {"max_attempts": 2, "backoff_seconds": 0.3, "jitter": False}
+    workflow = make_workflow(*chain({"id": "fail", "type": "test.fail", "retry": retry}))
+    execution = wait_finished(start(workflow))
+    failed = node(execution, "fail")
+    assert (failed.status, failed.attempt) == ("failed", 2)
+    assert failed.waited_ms >= 300  # the back-off between the attempts
+    event = ExecutionEvent.objects.get(execution=execution, node_id="fail", type="node_failed")
+    assert event.data["duration_ms"] == failed.duration_ms
+    assert event.data["waited_ms"] >= 300
