@@ -10,6 +10,15 @@ VARIABLES_NOT_OBJECT = "Must be a JSON object: variable names and their values f
 
 
 class NodeExecutionSerializer(serializers.ModelSerializer):
+    duration_ms = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Compute time of the run that produced the result, in ms."
+    )
+    waited_ms = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="From first queued to finished, less duration_ms: queueing, a delay or approval, retry back-offs.",
+    )
+
     class Meta:
         model = NodeExecution
         fields = [
@@ -22,9 +31,11 @@ class NodeExecutionSerializer(serializers.ModelSerializer):
             "rendered_config",
             "output",
             "error",
+            "queued_at",
             "started_at",
             "finished_at",
             "duration_ms",
+            "waited_ms",
         ]
         read_only_fields = fields
 
