@@ -6,6 +6,7 @@ import { Canvas } from "./components/Canvas";
 import { ExecutionBar } from "./components/ExecutionBar";
 import { ExecutionsDialog } from "./components/ExecutionsDialog";
 import { Palette } from "./components/Palette";
+import { ReadOnlyBadge } from "./components/ReadOnlyBadge";
 import { RunDialog } from "./components/RunDialog";
 import { ShortcutsDialog } from "./components/ShortcutsDialog";
 import { SidePanel } from "./components/SidePanel";
@@ -13,19 +14,21 @@ import { Toast } from "./components/Toast";
 import { TriggersDialog } from "./components/TriggersDialog";
 import { VersionsDialog } from "./components/VersionsDialog";
 import { fillUrl, socketUrl, type EditorConfig } from "./config";
-import { useShortcuts } from "./keyboard";
+import { useClipboardEvents, useShortcuts, writeSelectionToClipboard } from "./keyboard";
+import { MSG_CONFLICT, MSG_RELOAD_CONFIRM, conflictOf, ifMatchHeader, saveOutcome, type SaveResponse } from "./save";
 import { useRun, watchExecution, type Watch } from "./live";
+import type { ProblemIndex } from "./problems";
 import { useEditor } from "./store";
 import type { Definition, NodeTypeInfo, Problem } from "./types";
 
 export const MSG_UNSAVED = "You have unsaved changes. Leave anyway?";
+export const MSG_VIEW_ONLY = "You can view this workflow but not change it";
 
-interface WorkflowResponse {
+interface WorkflowResponse extends SaveResponse {
   id: string;
   name: string;
   status: string;
   definition: Definition;
-  latest_version?: number | null;
   permissions?: string[];
 }
 
@@ -45,6 +48,11 @@ function dedupe(problems: Problem[]): Problem[] {
   });
 }
 
+function countProblems(problems: ProblemIndex): number {
+  const onNodes = Object.values(problems.nodes).reduce((n, list) => n + list.length, 0);
+  return onNodes + problems.general.length + Object.keys(problems.edges).length;
+}
+
 /** The workflow editor page: palette, canvas, side panel, toolbar, run overlay. */
 export function EditorApp({ config }: { config: EditorConfig }) {
   const workflow = config.workflow!;
@@ -56,13 +64,16 @@ export function EditorApp({ config }: { config: EditorConfig }) {
   const [dialog, setDialog] = useState<null | "run" | "versions" | "triggers" | "executions" | "help">(null);
   const [busy, setBusy] = useState<null | "save" | "validate" | "run" | "activate">(null);
   const [permissions, setPermissions] = useState<string[]>([]);
+  /** "Saved as draft — N problems" after a save the server stored with problems; null once valid. */
+  const [draftLabel, setDraftLabel] = useState<string | null>(null);
+  const [conflict, setConflict] = useState(false);
+  // The revision the editor's graph is based on, sent as If-Match (a server without revisions sends none).
+  const revision = useRef<number | null>(workflow.revision ?? null);
   const dirty = useEditor((s) => s.dirty);
   const canUndo = useEditor((s) => s.past.length > 0);
   const canRedo = useEditor((s) => s.future.length > 0);
   const general = useEditor((s) => s.problems.general);
-  const problemCount = useEditor(
-    (s) => Object.values(s.problems.nodes).reduce((n, list) => n + list.length, 0) + s.problems.general.length + Object.keys(s.problems.edges).length,
-  );
+  const problemCount = useEditor((s) => countProblems(s.problems));
   const notify = useEditor((s) => s.notify);
   const { fitView, getViewport, setCenter } = useReactFlow();
   const watchRef = useRef<Watch | null>(null);
@@ -76,7 +87,10 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       })
       .catch((e: Error) => setPaletteError(`Could not load node types: ${e.message}`));
     api<WorkflowResponse>("GET", workflowUrl)
-      .then((data) => setPermissions(data.permissions ?? []))
+      .then((data) => {
+        setPermissions(data.permissions ?? []);
+        if (revision.current == null && typeof data.revision === "number") revision.current = data.revision;
+      })
       .catch(() => setPermissions([]));
     // The admin's "Run" link opens the editor with the Run dialog; a reload should not open it again.
     const params = new URLSearchParams(window.location.search);
@@ -143,17 +157,33 @@ export function EditorApp({ config }: { config: EditorConfig }) {
     const definition = useEditor.getState().definition();
     setBusy("save");
     try {
-      const saved = await api<WorkflowResponse>("PATCH", workflowUrl, { definition });
+      const saved = await api<WorkflowResponse>("PATCH", workflowUrl, { definition }, ifMatchHeader(revision.current));
       useEditor.getState().markSaved();
+      setConflict(false);
+      const outcome = saveOutcome(saved);
+      if (outcome.revision != null) revision.current = outcome.revision;
       setMeta((m) => ({ ...m, status: saved.status ?? m.status, version: saved.latest_version ?? m.version }));
-      const valid = await validate(true);
+      // A server that reports drafts says what is wrong in its answer; an older one is asked to validate.
+      const valid = "is_valid" in (saved ?? {}) ? !outcome.draft : await validate(true);
+      if ("is_valid" in (saved ?? {})) {
+        if (outcome.draft) showProblems(outcome.problems, definition);
+        else useEditor.getState().clearProblems();
+      }
+      const count = outcome.draft ? outcome.problems.length : countProblems(useEditor.getState().problems);
+      setDraftLabel(valid ? null : (outcome.label ?? `Saved as draft — ${count} problem${count === 1 ? "" : "s"}`));
+      const version = saved.latest_version ? ` as version ${saved.latest_version}` : "";
       notify(
         valid
-          ? { kind: "success", text: `Saved${saved.latest_version ? ` as version ${saved.latest_version}` : ""}.` }
-          : { kind: "info", text: "Saved, with problems to fix before it can run (marked on the nodes)." },
+          ? { kind: "success", text: `Saved${version}.` }
+          : { kind: "info", text: `Saved as draft${version}: fix the problems marked on the nodes before it can run.` },
       );
       return true;
     } catch (e) {
+      if (conflictOf(e)) {
+        setConflict(true);
+        notify({ kind: "error", text: `Not saved: ${MSG_CONFLICT}` });
+        return false;
+      }
       const error = e as ApiError;
       if (error.problems?.length) showProblems(error.problems, definition);
       notify({ kind: "error", text: `Not saved: ${error.message}` });
@@ -166,9 +196,17 @@ export function EditorApp({ config }: { config: EditorConfig }) {
   const reload = useCallback(async () => {
     const data = await api<WorkflowResponse>("GET", workflowUrl);
     useEditor.getState().load(data.definition, { readOnly: !canEdit });
+    revision.current = typeof data.revision === "number" ? data.revision : null;
+    setConflict(false);
+    setDraftLabel(null);
     setMeta({ name: data.name, status: data.status, version: data.latest_version ?? null });
     window.setTimeout(() => fitView({ padding: 0.2 }), 50);
   }, [workflowUrl, canEdit, fitView]);
+
+  const reloadDiscarding = useCallback(() => {
+    if (useEditor.getState().dirty && !window.confirm(MSG_RELOAD_CONFIRM)) return;
+    void reload().then(() => notify({ kind: "info", text: "Reloaded the saved workflow." }));
+  }, [reload, notify]);
 
   const follow = useCallback(
     (executionId: string) => {
@@ -223,10 +261,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       save: () => void save(),
       undo: () => useEditor.getState().undo(),
       redo: () => useEditor.getState().redo(),
-      copy: () => {
-        const n = useEditor.getState().copySelected();
-        if (n) notify({ kind: "info", text: `Copied ${n} node${n > 1 ? "s" : ""}.` });
-      },
+      copy: () => void writeSelectionToClipboard(),
       paste: () => useEditor.getState().paste(),
       duplicate: () => {
         if (useEditor.getState().copySelected()) useEditor.getState().paste();
@@ -244,6 +279,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
     [save, fitView, notify, canExecute],
   );
   useShortcuts(shortcuts);
+  useClipboardEvents(notify);
 
   const addAtCentre = useCallback(
     (type: string) => {
@@ -303,17 +339,27 @@ export function EditorApp({ config }: { config: EditorConfig }) {
               ● unsaved
             </span>
           )}
+          {!dirty && draftLabel && (
+            <span className="cm-draft" data-testid="draft-state" title="Saved, but it cannot run until the problems are fixed">
+              {draftLabel}
+            </span>
+          )}
+          {!canEdit && <ReadOnlyBadge reason={MSG_VIEW_ONLY} />}
         </div>
         <div className="cm-toolbar__actions">
-          <button type="button" className="cm-btn" onClick={shortcuts.undo} disabled={!canUndo} title="Undo (Ctrl+Z)">
-            ↶
-          </button>
-          <button type="button" className="cm-btn" onClick={shortcuts.redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z)">
-            ↷
-          </button>
-          <button type="button" className="cm-btn" onClick={shortcuts.layout} disabled={!canEdit} title="Auto-layout (L)">
-            Layout
-          </button>
+          {canEdit && (
+            <>
+              <button type="button" className="cm-btn" onClick={shortcuts.undo} disabled={!canUndo} title="Undo (Ctrl+Z)">
+                ↶
+              </button>
+              <button type="button" className="cm-btn" onClick={shortcuts.redo} disabled={!canRedo} title="Redo (Ctrl+Shift+Z)">
+                ↷
+              </button>
+              <button type="button" className="cm-btn" onClick={shortcuts.layout} title="Auto-layout (L)">
+                Layout
+              </button>
+            </>
+          )}
           <button type="button" className="cm-btn" onClick={() => void validate()} disabled={busy !== null}>
             Validate{problemCount ? ` (${problemCount})` : ""}
           </button>
@@ -337,15 +383,17 @@ export function EditorApp({ config }: { config: EditorConfig }) {
               {meta.status === "active" ? "Deactivate" : "Activate"}
             </button>
           )}
-          <button
-            type="button"
-            className="cm-btn cm-btn--primary"
-            onClick={() => void save()}
-            disabled={!canEdit || busy !== null || !dirty}
-            title="Save a new version (Ctrl+S)"
-          >
-            {busy === "save" ? "Saving…" : "Save"}
-          </button>
+          {canEdit && (
+            <button
+              type="button"
+              className="cm-btn cm-btn--primary"
+              onClick={() => void save()}
+              disabled={busy !== null || !dirty}
+              title="Save a new version (Ctrl+S)"
+            >
+              {busy === "save" ? "Saving…" : "Save"}
+            </button>
+          )}
           <button
             type="button"
             className="cm-btn cm-btn--run"
@@ -363,8 +411,19 @@ export function EditorApp({ config }: { config: EditorConfig }) {
         canExecute={canExecute}
         onChanged={() => void watchRef.current?.refresh()}
       />
-      <main className="cm-main">
-        <Palette onAdd={addAtCentre} error={paletteError} />
+      {conflict && (
+        <div className="cm-conflict" role="alert" data-testid="conflict">
+          <span>{MSG_CONFLICT}</span>
+          <button type="button" className="cm-btn cm-btn--primary" onClick={reloadDiscarding}>
+            Reload
+          </button>
+          <button type="button" className="cm-btn" onClick={() => setConflict(false)} title="Your changes stay here; copy what you need, then reload">
+            Keep editing
+          </button>
+        </div>
+      )}
+      <main className={canEdit ? "cm-main" : "cm-main cm-main--no-palette"}>
+        {canEdit && <Palette onAdd={addAtCentre} error={paletteError} />}
         <Canvas onRefused={(reason) => notify({ kind: "error", text: reason })} />
         <SidePanel actions={approval} generalProblems={general} />
       </main>

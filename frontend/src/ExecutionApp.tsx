@@ -2,9 +2,11 @@ import { useEffect, useMemo, useRef } from "react";
 import { api, unwrapList } from "./api";
 import { Canvas } from "./components/Canvas";
 import { ExecutionBar } from "./components/ExecutionBar";
+import { ReadOnlyBadge } from "./components/ReadOnlyBadge";
 import { SidePanel } from "./components/SidePanel";
 import { Toast } from "./components/Toast";
 import { fillUrl, socketUrl, type EditorConfig } from "./config";
+import { useClipboardEvents } from "./keyboard";
 import { watchExecution, type Watch } from "./live";
 import { useEditor } from "./store";
 import type { NodeTypeInfo } from "./types";
@@ -14,6 +16,8 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
   const execution = config.execution!;
   const watchRef = useRef<Watch | null>(null);
   const notify = useEditor((s) => s.notify);
+  // Copying nodes out of a run into a workflow works here too; pasting is refused (read-only).
+  useClipboardEvents(notify);
 
   useEffect(() => {
     api<unknown>("GET", config.urls.node_types)
@@ -53,6 +57,7 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
           </a>
           {execution.version != null && <span className="cm-muted">v{execution.version}</span>}
           <span className="cm-muted">execution {execution.id}</span>
+          <ReadOnlyBadge reason="Execution view" />
         </div>
       </header>
       <ExecutionBar

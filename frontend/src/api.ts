@@ -4,10 +4,13 @@ import type { Problem } from "./types";
 export class ApiError extends Error {
   status: number;
   problems: Problem[];
-  constructor(status: number, detail: string, problems: Problem[]) {
+  /** The parsed JSON body of the answer, when there was one (a 409 carries `current_revision`). */
+  body: unknown;
+  constructor(status: number, detail: string, problems: Problem[], body: unknown = null) {
     super(detail);
     this.status = status;
     this.problems = problems;
+    this.body = body;
   }
 }
 
@@ -24,14 +27,19 @@ function describe(status: number, body: unknown): ApiError {
       ? (b.errors as Problem[]).map((e) => ({ path: String(e.path ?? ""), message: String(e.message ?? e) }))
       : [];
     const detail = typeof b.detail === "string" ? b.detail : `Request failed (${status})`;
-    return new ApiError(status, detail, problems);
+    return new ApiError(status, detail, problems, body);
   }
   if (status === 404) return new ApiError(status, "Not found: this endpoint or object does not exist.", []);
   return new ApiError(status, `Request failed (${status})`, []);
 }
 
-export async function api<T = unknown>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+export async function api<T = unknown>(
+  method: string,
+  url: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRFToken"] = csrfToken;
   let response: Response;

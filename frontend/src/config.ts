@@ -7,6 +7,8 @@ export interface WorkflowInfo {
   status: string;
   definition: Definition;
   version: number | null;
+  /** The revision of `definition` (sent back as If-Match when saving); absent on older servers. */
+  revision?: number | null;
 }
 
 export interface ExecutionInfo {

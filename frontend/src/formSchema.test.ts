@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ANY_VALUE_FIELD, formSchemaFor, parseAnyValue, showAnyValue, uiSchemaFor } from "./formSchema";
+import { ANY_VALUE_FIELD, anyValueLabel, anyValueRows, formSchemaFor, parseAnyValue, showAnyValue, uiSchemaFor } from "./formSchema";
 
 describe("uiSchemaFor", () => {
   it("gives untyped properties the any-value field and leaves typed ones alone", () => {
@@ -12,6 +12,11 @@ describe("uiSchemaFor", () => {
       },
     });
     expect(ui).toEqual({ message: { "ui:field": ANY_VALUE_FIELD }, nested: { value: { "ui:field": ANY_VALUE_FIELD } } });
+  });
+
+  it("treats a property allowing several types as any value", () => {
+    const ui = uiSchemaFor({ type: "object", properties: { json: { type: ["string", "object", "array"] }, n: { type: ["number"] } } });
+    expect(ui).toEqual({ json: { "ui:field": ANY_VALUE_FIELD } });
   });
 
   it("edits free-form object values as any value", () => {
@@ -38,7 +43,7 @@ describe("parseAnyValue", () => {
 
   it("shows values back the way they are typed", () => {
     expect(showAnyValue("hi")).toBe("hi");
-    expect(showAnyValue({ a: 1 })).toBe('{"a":1}');
+    expect(showAnyValue(42)).toBe("42");
     expect(showAnyValue(undefined)).toBe("");
   });
 });
@@ -56,5 +61,24 @@ describe("formSchemaFor", () => {
       properties: { values: { type: "object", additionalProperties: {} }, headers: { type: "object", additionalProperties: { type: "string" } } },
       additionalProperties: false,
     });
+  });
+});
+
+describe("any-value fields", () => {
+  it("are labelled with the property's title, else its name", () => {
+    expect(anyValueLabel("condition", { title: "Condition" })).toBe("Condition");
+    expect(anyValueLabel("json", { description: "JSON body" })).toBe("json");
+    expect(anyValueLabel("", {})).toBe("");
+  });
+
+  it("are multi-line boxes, taller for longer text", () => {
+    expect(anyValueRows("")).toBe(3);
+    expect(anyValueRows("a\nb\nc\nd\ne")).toBe(5);
+    expect(anyValueRows("x\n".repeat(40))).toBe(12);
+  });
+
+  it("show objects as indented JSON", () => {
+    expect(showAnyValue({ a: 1, b: [1] })).toBe('{\n  "a": 1,\n  "b": [\n    1\n  ]\n}');
+    expect(parseAnyValue(showAnyValue({ a: 1, b: [1] }))).toEqual({ a: 1, b: [1] });
   });
 });

@@ -4,8 +4,25 @@ import type { JsonObject } from "./types";
 export const ANY_VALUE_FIELD = "AnyValueField";
 const TYPED_KEYS = ["type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "properties", "items"];
 
+/** A schema that accepts any value: no type at all, or several types (`["string", "object"]`). */
 function isUntyped(schema: unknown): boolean {
-  return Boolean(schema) && typeof schema === "object" && !TYPED_KEYS.some((k) => k in (schema as JsonObject));
+  if (!schema || typeof schema !== "object") return false;
+  const s = schema as JsonObject;
+  if (Array.isArray(s.type) && s.type.length > 1) return !TYPED_KEYS.some((k) => k !== "type" && k in s);
+  return !TYPED_KEYS.some((k) => k in s);
+}
+
+const ANY_ROWS_MIN = 3;
+const ANY_ROWS_MAX = 12;
+
+/** The label of an any-value field: its title, else its property name. */
+export function anyValueLabel(name: string, schema: JsonObject): string {
+  return typeof schema.title === "string" && schema.title ? schema.title : name;
+}
+
+/** A multi-line box, growing with its text up to a limit (it scrolls past that). */
+export function anyValueRows(text: string): number {
+  return Math.min(ANY_ROWS_MAX, Math.max(ANY_ROWS_MIN, text.split("\n").length));
 }
 
 /** The uiSchema pointing every untyped property (at any depth of nested objects) at the any-value field. */
@@ -37,9 +54,11 @@ export function parseAnyValue(text: string): unknown {
   return text;
 }
 
+/** Text for an any-value field: strings as typed, other values as JSON (objects and lists indented). */
 export function showAnyValue(value: unknown): string {
   if (value === undefined) return "";
-  return typeof value === "string" ? value : JSON.stringify(value);
+  if (typeof value === "string") return value;
+  return value !== null && typeof value === "object" ? JSON.stringify(value, null, 2) : JSON.stringify(value);
 }
 
 /**

@@ -21,3 +21,15 @@ export function autoLayout(nodes: FlowNode[], edges: FlowEdge[]): FlowNode[] {
     return { ...node, position: { x: Math.round(placed.x - width / 2), y: Math.round(placed.y - height / 2) } };
   });
 }
+
+/** A workflow opens laid out when positions are missing or two nodes share one (they would sit stacked). */
+export function needsLayout(positions: ({ x: number; y: number } | undefined | null)[]): boolean {
+  const seen = new Set<string>();
+  for (const position of positions) {
+    if (!position || typeof position.x !== "number" || typeof position.y !== "number") return true;
+    const key = `${Math.round(position.x)},${Math.round(position.y)}`;
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
+}

@@ -72,6 +72,7 @@ function nodeRunFrom(raw: Raw): NodeRun {
     started_at: started,
     finished_at: finished,
     duration_ms: (raw.duration_ms as number | null | undefined) ?? durationOf(started, finished),
+    ...(typeof raw.waited_ms === "number" ? { waited_ms: raw.waited_ms } : {}),
     input: raw.input,
     output: raw.output,
     error: raw.error,
@@ -180,6 +181,7 @@ export function watchExecution(executionId: string, detailUrl: string, socketUrl
     if (nodeId && (EVENT_STATUS[type] || type.startsWith("node_"))) {
       const patch: Partial<NodeRun> = { status: (EVENT_STATUS[type] ?? message.status) as NodeStatus };
       if (typeof data.duration_ms === "number") patch.duration_ms = data.duration_ms;
+      if (typeof data.waited_ms === "number") patch.waited_ms = data.waited_ms;
       if (typeof data.attempt === "number") patch.attempt = data.attempt;
       if (data.error !== undefined) patch.error = data.error;
       useEditor.getState().patchRun(nodeId, patch);

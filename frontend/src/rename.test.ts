@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ERR_ID_FORMAT, ERR_ID_TAKEN, idProblem, renameReferences } from "./rename";
+import { ERR_ID_FORMAT, ERR_ID_TAKEN, idProblem, renameManyReferences, renameReferences } from "./rename";
 
 describe("idProblem", () => {
   it("accepts identifier-like ids that are free", () => {
@@ -26,6 +26,15 @@ describe("renameReferences", () => {
       message: "{{ nodes.hello.output.name }} and {{ nodes.greeting.output }}",
       list: ["{{ nodes.hello.output }}", 3],
       nested: { when: "{% if nodes.hello.output %}yes{% endif %}" },
+    });
+  });
+});
+
+describe("renameManyReferences", () => {
+  it("renames in one pass, so a chain of renames does not compound", () => {
+    const renames = new Map([["log", "log_2"], ["log_2", "log_3"], ["keep", "keep"]]);
+    expect(renameManyReferences({ a: "{{ nodes.log.output }} {{ nodes.log_2.output }} {{ nodes.keep.output }}" }, renames)).toEqual({
+      a: "{{ nodes.log_2.output }} {{ nodes.log_3.output }} {{ nodes.keep.output }}",
     });
   });
 });

@@ -18,9 +18,17 @@ function escapeRegExp(text: string): string {
 
 /** `value` with every `nodes.<from>` reference (inside strings, at any depth) turned into `nodes.<to>`. */
 export function renameReferences<T>(value: T, from: string, to: string): T {
-  const pattern = new RegExp(`\\bnodes\\.${escapeRegExp(from)}\\b`, "g");
+  return renameManyReferences(value, new Map([[from, to]]));
+}
+
+/** The same for several renames at once, in one pass (so `a -> b, b -> c` never turns `a` into `c`). */
+export function renameManyReferences<T>(value: T, renames: Map<string, string>): T {
+  const changed = [...renames].filter(([from, to]) => from !== to);
+  if (!changed.length) return value;
+  const names = new Map(changed);
+  const pattern = new RegExp(`\\bnodes\\.(${changed.map(([from]) => escapeRegExp(from)).join("|")})\\b`, "g");
   const walk = (v: unknown): unknown => {
-    if (typeof v === "string") return v.replace(pattern, `nodes.${to}`);
+    if (typeof v === "string") return v.replace(pattern, (_whole, from: string) => `nodes.${names.get(from)}`);
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === "object") return Object.fromEntries(Object.entries(v as JsonObject).map(([k, x]) => [k, walk(x)]));
     return v;

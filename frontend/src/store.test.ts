@@ -116,4 +116,97 @@ describe("editor store", () => {
     expect(id).toBe("log_2");
     expect(useEditor.getState().selectedId).toBe("log_2");
   });
+
+  it("is clean again after undoing back to the saved graph, and dirty after redoing", () => {
+    useEditor.getState().updateConfig("log", { message: "changed" });
+    expect(useEditor.getState().dirty).toBe(true);
+    useEditor.getState().undo();
+    expect(useEditor.getState().dirty).toBe(false);
+    useEditor.getState().redo();
+    expect(useEditor.getState().dirty).toBe(true);
+    useEditor.getState().markSaved();
+    expect(useEditor.getState().dirty).toBe(false);
+    useEditor.getState().undo();
+    expect(useEditor.getState().dirty).toBe(true);
+  });
+
+  it("is clean after a change that puts back what was saved (a node dragged back)", () => {
+    useEditor.getState().onNodesChange([{ type: "position", id: "log", position: { x: 500, y: 0 }, dragging: true }]);
+    expect(useEditor.getState().dirty).toBe(true);
+    useEditor.getState().onNodesChange([{ type: "position", id: "log", position: { x: 400, y: 0 }, dragging: true }]);
+    expect(useEditor.getState().dirty).toBe(false);
+  });
+
+  it("pastes nodes copied in another workflow: fresh ids, offset positions, edges re-pointed", () => {
+    useEditor.setState((s) => ({ nodes: s.nodes.map((n) => ({ ...n, selected: n.id !== "start" })) }));
+    const text = useEditor.getState().clipboardText();
+    expect(text).not.toBeNull();
+    useEditor.getState().load({ nodes: [{ id: "check", type: "manual", config: {}, position: { x: 0, y: 0 } }], edges: [] });
+    expect(useEditor.getState().pasteText(text!)).toBe(2);
+    const { nodes, edges } = useEditor.getState();
+    expect(nodes.map((n) => n.id)).toEqual(["check", "if_else", "log"]);
+    expect(nodes[1].position).toEqual({ x: 240, y: 40 });
+    expect(nodes[1].data.config).toEqual({});
+    expect(edges).toHaveLength(1);
+    expect(edges[0]).toMatchObject({ source: "if_else", sourceHandle: "true", target: "log" });
+    expect(useEditor.getState().dirty).toBe(true);
+  });
+
+  it("ignores clipboard text that holds no nodes", () => {
+    expect(useEditor.getState().pasteText("hello")).toBe(-1);
+    expect(useEditor.getState().pasteText('{"nodes": "x"}')).toBe(-1);
+    expect(useEditor.getState().nodes).toHaveLength(3);
+    expect(useEditor.getState().dirty).toBe(false);
+  });
+});
+
+describe("opening a workflow", () => {
+  const stacked: Definition = {
+    nodes: [
+      { id: "start", type: "manual", config: {}, position: { x: 0, y: 0 } },
+      { id: "check", type: "if_else", config: {}, position: { x: 0, y: 0 } },
+      { id: "log", type: "log", config: {}, position: { x: 0, y: 0 } },
+    ],
+    edges: [
+      { source: "start", target: "check" },
+      { source: "check", source_port: "true", target: "log" },
+    ],
+  };
+
+  it("lays out nodes that share a position, left to right, and counts that as the saved state", () => {
+    useEditor.getState().load(stacked);
+    const xs = useEditor.getState().nodes.map((n) => n.position.x);
+    expect(xs[0]).toBeLessThan(xs[1]);
+    expect(xs[1]).toBeLessThan(xs[2]);
+    expect(useEditor.getState().dirty).toBe(false);
+  });
+
+  it("lays out nodes saved without positions", () => {
+    useEditor.getState().load({ ...stacked, nodes: stacked.nodes.map(({ position: _p, ...n }) => n) });
+    const positions = new Set(useEditor.getState().nodes.map((n) => `${n.position.x},${n.position.y}`));
+    expect(positions.size).toBe(3);
+  });
+
+  it("leaves distinct positions where they are", () => {
+    useEditor.getState().load(DEF);
+    expect(useEditor.getState().definition()).toEqual(DEF);
+  });
+});
+
+describe("a read-only graph", () => {
+  it("refuses connections, pastes and deletions", () => {
+    useEditor.getState().load(
+      { nodes: [{ id: "a", type: "manual", config: {}, position: { x: 0, y: 0 } }, { id: "b", type: "log", config: {}, position: { x: 300, y: 0 } }], edges: [] },
+      { readOnly: true },
+    );
+    expect(useEditor.getState().connect({ source: "a", target: "b", sourceHandle: "main", targetHandle: "main" })).not.toBeNull();
+    expect(useEditor.getState().edges).toHaveLength(0);
+    useEditor.setState((s) => ({ nodes: s.nodes.map((n) => ({ ...n, selected: true })) }));
+    const text = useEditor.getState().clipboardText();
+    expect(text).not.toBeNull();
+    expect(useEditor.getState().pasteText(text!)).toBe(0);
+    useEditor.getState().deleteSelected();
+    expect(useEditor.getState().nodes).toHaveLength(2);
+    expect(useEditor.getState().dirty).toBe(false);
+  });
 });

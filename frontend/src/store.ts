@@ -3,16 +3,18 @@ import { applyEdgeChanges, applyNodeChanges, type Connection, type EdgeChange, t
 import { create } from "zustand";
 import { connectionProblem } from "./connection";
 import { definitionToFlow, edgeId, flowToDefinition, uniqueNodeId, type FlowEdge, type FlowNode } from "./definition";
-import { autoLayout } from "./layout";
+import { decodeClipboard, encodeClipboard } from "./clipboard";
+import { autoLayout, needsLayout } from "./layout";
 import { portsOfDefNode } from "./ports";
 import { indexProblems, type ProblemIndex } from "./problems";
-import { idProblem, renameReferences } from "./rename";
+import { idProblem, renameManyReferences, renameReferences } from "./rename";
 import type { Definition, JsonObject, NodeRun, NodeTypeInfo, Problem } from "./types";
 
 const HISTORY_LIMIT = 100;
 /** Keystrokes in one field within this window are one undo step. */
 const COALESCE_MS = 1000;
 const PASTE_OFFSET = 40;
+export const MSG_READ_ONLY = "This page is read-only.";
 
 interface Snapshot {
   nodes: FlowNode[];
@@ -33,7 +35,10 @@ export interface EditorState {
   edges: FlowEdge[];
   variables: JsonObject;
   readOnly: boolean;
+  /** The graph differs from `savedKey`: derived after every change, so undoing back to it is clean again. */
   dirty: boolean;
+  /** The normalized definition last loaded or saved. */
+  savedKey: string;
   past: Snapshot[];
   future: Snapshot[];
   lastHistoryKey: string | null;
@@ -61,7 +66,11 @@ export interface EditorState {
   renameNode(from: string, to: string): string | null;
   deleteSelected(): void;
   copySelected(): number;
-  paste(): number;
+  paste(clip?: Snapshot): number;
+  /** The selected nodes (with their inner edges) as clipboard JSON, or null when none is selected. */
+  clipboardText(): string | null;
+  /** Paste clipboard JSON from any workflow or tab: the number of nodes pasted, -1 when it holds none. */
+  pasteText(text: string): number;
   layout(): void;
   select(nodeId: string | null): void;
   setProblems(problems: Problem[], definition: Definition): void;
@@ -70,6 +79,19 @@ export interface EditorState {
   patchRun(nodeId: string, patch: Partial<NodeRun>): void;
   markSaved(): void;
   notify(toast: Toast | null): void;
+}
+
+/** JSON with object keys sorted, so two equal definitions give the same text whatever their key order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      : v,
+  );
+}
+
+export function definitionKey(nodes: FlowNode[], edges: FlowEdge[], variables: JsonObject): string {
+  return stableJson(flowToDefinition(nodes, edges, variables));
 }
 
 function snapshot(state: EditorState): Snapshot {
@@ -96,6 +118,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
   variables: {},
   readOnly: false,
   dirty: false,
+  savedKey: definitionKey([], [], {}),
   past: [],
   future: [],
   lastHistoryKey: null,
@@ -111,13 +134,19 @@ export const useEditor = create<EditorState>()((set, get) => ({
   },
 
   load(definition, options = {}) {
-    const { nodes, edges } = definitionToFlow(definition);
+    const flow = definitionToFlow(definition);
+    const { edges } = flow;
+    // Nodes without positions, or stacked on one spot, would open unreadable: lay them out (not saved
+    // until the next edit, so opening alone leaves the workflow clean).
+    const nodes = needsLayout((definition?.nodes ?? []).map((n) => n.position)) ? autoLayout(flow.nodes, edges) : flow.nodes;
+    const variables = (definition?.variables as JsonObject) ?? {};
     set({
       nodes,
       edges,
-      variables: (definition?.variables as JsonObject) ?? {},
+      variables,
       readOnly: options.readOnly ?? false,
       dirty: false,
+      savedKey: definitionKey(nodes, edges, variables),
       past: [],
       future: [],
       selectedId: null,
@@ -155,21 +184,20 @@ export const useEditor = create<EditorState>()((set, get) => ({
     const { past, future } = get();
     if (!past.length) return;
     const previous = past[past.length - 1];
-    set((s) => ({ ...previous, past: past.slice(0, -1), future: [snapshot(s), ...future], dirty: true, lastHistoryKey: null }));
+    set((s) => ({ ...previous, past: past.slice(0, -1), future: [snapshot(s), ...future], lastHistoryKey: null }));
   },
 
   redo() {
     const { past, future } = get();
     if (!future.length) return;
     const [next, ...rest] = future;
-    set((s) => ({ ...next, past: [...past, snapshot(s)], future: rest, dirty: true, lastHistoryKey: null }));
+    set((s) => ({ ...next, past: [...past, snapshot(s)], future: rest, lastHistoryKey: null }));
   },
 
   onNodesChange(changes) {
     if (get().readOnly) {
       changes = changes.filter((c) => c.type === "select" || c.type === "dimensions");
     }
-    const meaningful = changes.some((c) => c.type === "remove" || (c.type === "position" && c.dragging));
     // React Flow removes a node and its edges in two calls: one undo step for both.
     if (changes.some((c) => c.type === "remove")) get().pushHistory("delete");
     set((s) => {
@@ -179,7 +207,6 @@ export const useEditor = create<EditorState>()((set, get) => ({
       return {
         nodes,
         edges: removed ? pruneEdges(s, nodes, s.edges) : s.edges,
-        dirty: s.dirty || meaningful,
         selectedId: selected.length === 1 ? selected[0].id : selected.length ? null : s.selectedId && nodes.some((n) => n.id === s.selectedId) ? s.selectedId : null,
       };
     });
@@ -188,14 +215,12 @@ export const useEditor = create<EditorState>()((set, get) => ({
   onEdgesChange(changes) {
     if (get().readOnly) changes = changes.filter((c) => c.type === "select");
     if (changes.some((c) => c.type === "remove")) get().pushHistory("delete");
-    set((s) => ({
-      edges: applyEdgeChanges(changes, s.edges),
-      dirty: s.dirty || changes.some((c) => c.type === "remove"),
-    }));
+    set((s) => ({ edges: applyEdgeChanges(changes, s.edges) }));
   },
 
   connect(connection) {
     const state = get();
+    if (state.readOnly) return MSG_READ_ONLY;
     const problem = connectionProblem(connection, state.edges, state.portsOf);
     if (problem) return problem;
     state.pushHistory();
@@ -208,7 +233,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
       target: connection.target,
       targetHandle,
     };
-    set((s) => ({ edges: [...s.edges, edge], dirty: true }));
+    set((s) => ({ edges: [...s.edges, edge] }));
     return null;
   },
 
@@ -219,7 +244,6 @@ export const useEditor = create<EditorState>()((set, get) => ({
     const node: FlowNode = { id, type: "workflow", position, data: { type, config: {}, extra: {} }, selected: true };
     set((s) => ({
       nodes: [...s.nodes.map((n) => (n.selected ? { ...n, selected: false } : n)), node],
-      dirty: true,
       selectedId: id,
     }));
     return id;
@@ -229,7 +253,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
     get().pushHistory(`config:${nodeId}`);
     set((s) => {
       const nodes = s.nodes.map((n) => (n.id === nodeId ? { ...n, data: { ...n.data, config } } : n));
-      return { nodes, edges: pruneEdges(s, nodes, s.edges), dirty: true };
+      return { nodes, edges: pruneEdges(s, nodes, s.edges) };
     });
   },
 
@@ -243,7 +267,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
         else extra[key] = value;
         return { ...n, data: { ...n.data, extra } };
       });
-      return { nodes, edges: pruneEdges(s, nodes, s.edges), dirty: true };
+      return { nodes, edges: pruneEdges(s, nodes, s.edges) };
     });
   },
 
@@ -267,7 +291,6 @@ export const useEditor = create<EditorState>()((set, get) => ({
         return { ...e, source, target, id: edgeId(source, e.sourceHandle ?? "main", target, e.targetHandle ?? "main") };
       }),
       selectedId: s.selectedId === from ? to : s.selectedId,
-      dirty: true,
       problems: EMPTY_PROBLEMS,
     }));
     return null;
@@ -275,7 +298,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
 
   setVariables(variables) {
     get().pushHistory("variables");
-    set({ variables, dirty: true });
+    set({ variables });
   },
 
   deleteSelected() {
@@ -288,7 +311,6 @@ export const useEditor = create<EditorState>()((set, get) => ({
     set((s) => ({
       nodes: s.nodes.filter((n) => !doomed.has(n.id)),
       edges: edgesLeft,
-      dirty: true,
       selectedId: s.selectedId && doomed.has(s.selectedId) ? null : s.selectedId,
     }));
   },
@@ -302,22 +324,40 @@ export const useEditor = create<EditorState>()((set, get) => ({
     return chosen.length;
   },
 
-  paste() {
+  clipboardText() {
+    const { nodes, edges } = get();
+    const chosen = nodes.filter((n) => n.selected);
+    if (!chosen.length) return null;
+    get().copySelected();
+    return encodeClipboard(chosen, edges);
+  },
+
+  pasteText(text) {
+    const clip = decodeClipboard(text);
+    if (!clip) return -1;
+    return get().paste(clip);
+  },
+
+  paste(clip = get().clipboard ?? undefined) {
     const state = get();
-    const clip = state.clipboard;
     if (!clip || state.readOnly) return 0;
     state.pushHistory();
     const taken = state.nodes.map((n) => n.id);
     const renamed = new Map<string, string>();
+    for (const n of clip.nodes) {
+      // A copy keeps its id when it is free here (a paste into another workflow), else gets a fresh one.
+      const used = [...taken, ...renamed.values()];
+      renamed.set(n.id, used.includes(n.id) ? uniqueNodeId(n.data.type, used) : n.id);
+    }
     const pasted: FlowNode[] = clip.nodes.map((n) => {
-      const id = uniqueNodeId(n.data.type, [...taken, ...renamed.values()]);
-      renamed.set(n.id, id);
+      // Expressions between pasted nodes follow their new ids.
+      const config = renameManyReferences(structuredClone(n.data.config), renamed);
       return {
         ...n,
-        id,
+        id: renamed.get(n.id)!,
         selected: true,
         position: { x: n.position.x + PASTE_OFFSET, y: n.position.y + PASTE_OFFSET },
-        data: structuredClone(n.data),
+        data: { ...structuredClone(n.data), config },
       };
     });
     const pastedEdges: FlowEdge[] = clip.edges.map((e) => {
@@ -330,7 +370,6 @@ export const useEditor = create<EditorState>()((set, get) => ({
       edges: [...s.edges, ...pastedEdges],
       // The next paste lands offset again instead of on top of this one.
       clipboard: { nodes: pasted.map((n) => ({ ...n, selected: false })), edges: pastedEdges },
-      dirty: true,
     }));
     return pasted.length;
   },
@@ -339,7 +378,7 @@ export const useEditor = create<EditorState>()((set, get) => ({
     const state = get();
     if (state.readOnly) return;
     state.pushHistory();
-    set((s) => ({ nodes: autoLayout(s.nodes, s.edges), dirty: true }));
+    set((s) => ({ nodes: autoLayout(s.nodes, s.edges) }));
   },
 
   select(nodeId) {
@@ -366,10 +405,20 @@ export const useEditor = create<EditorState>()((set, get) => ({
   },
 
   markSaved() {
-    set({ dirty: false });
+    const { nodes, edges, variables } = get();
+    set({ savedKey: definitionKey(nodes, edges, variables) });
   },
 
   notify(toast) {
     set({ toast });
   },
 }));
+
+// `dirty` follows the graph: whatever changed it (an edit, undo, redo, a paste), compare with what was saved.
+useEditor.subscribe((state, previous) => {
+  if (state.nodes === previous.nodes && state.edges === previous.edges && state.variables === previous.variables && state.savedKey === previous.savedKey) {
+    return;
+  }
+  const dirty = definitionKey(state.nodes, state.edges, state.variables) !== state.savedKey;
+  if (dirty !== state.dirty) useEditor.setState({ dirty });
+});

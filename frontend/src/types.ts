@@ -62,6 +62,8 @@ export interface NodeRun {
   started_at?: string | null;
   finished_at?: string | null;
   duration_ms?: number | null;
+  /** Time spent waiting (queued, delayed, waiting for approval): absent from servers that do not report it. */
+  waited_ms?: number | null;
   input?: unknown;
   output?: unknown;
   error?: unknown;

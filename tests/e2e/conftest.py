@@ -42,20 +42,20 @@ print(workflow.pk)
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _server_env(database: Path) -> dict:
+def server_env(database: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     # The embedded default: SQLite, in-memory channel layer, worker and beat inside the server process.
     env.update({"DEBUG": "1", "DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"})
     return env
 
 
-def _manage(env: dict, *args: str) -> str:
+def manage(env: dict, *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
     )
@@ -63,7 +63,7 @@ def _manage(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -80,11 +80,11 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 def live_server_info(tmp_path_factory):
     """A migrated scratch database with the demo data and a 200-node workflow, served on a free port."""
     workdir = tmp_path_factory.mktemp("e2e")
-    env = _server_env(workdir / "e2e.sqlite3")
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "bootstrap_demo")
-    big_workflow_id = _manage(env, "shell", "-c", BIG_WORKFLOW_SCRIPT).strip().splitlines()[-1]
-    port = _free_port()
+    env = server_env(workdir / "e2e.sqlite3")
+    manage(env, "migrate", "--noinput")
+    manage(env, "bootstrap_demo")
+    big_workflow_id = manage(env, "shell", "-c", BIG_WORKFLOW_SCRIPT).strip().splitlines()[-1]
+    port = free_port()
     log = workdir / "server.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -96,8 +96,8 @@ def live_server_info(tmp_path_factory):
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base_url}/static/editor/editor.css", process, log)
-        yield {"base_url": base_url, "big_workflow_id": big_workflow_id, "log": log}
+        wait_until_up(f"{base_url}/static/editor/editor.css", process, log)
+        yield {"base_url": base_url, "big_workflow_id": big_workflow_id, "log": log, "env": env}
     finally:
         process.terminate()
         try:

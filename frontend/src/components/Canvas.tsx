@@ -129,11 +129,14 @@ export function Canvas({ onRefused }: { onRefused: (reason: string) => void }) {
         nodeTypes={NODE_TYPES}
         onNodesChange={onNodesChange}
         onEdgesChange={onEdgesChange}
-        onConnect={onConnect}
+        onConnect={readOnly ? undefined : onConnect}
         onConnectEnd={onConnectEnd}
         isValidConnection={isValidConnection}
         onNodeDragStart={() => useEditor.getState().pushHistory()}
-        onNodeClick={(_, node) => useEditor.getState().select(node.id)}
+        onNodeClick={(event, node) => {
+          // With Shift/Ctrl/Cmd, React Flow adds the node to the selection: keep it.
+          if (!(event.shiftKey || event.ctrlKey || event.metaKey)) useEditor.getState().select(node.id);
+        }}
         onPaneClick={() => useEditor.getState().select(null)}
         nodesDraggable={!readOnly}
         nodesConnectable={!readOnly}

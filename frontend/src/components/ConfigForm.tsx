@@ -1,8 +1,16 @@
 import Form from "@rjsf/core";
 import type { FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
-import { useEffect, useMemo, useRef } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { isExpression, previewExpression } from "../expression";
-import { ANY_VALUE_FIELD, formSchemaFor, parseAnyValue, showAnyValue, uiSchemaFor } from "../formSchema";
+import {
+  ANY_VALUE_FIELD,
+  anyValueLabel,
+  anyValueRows,
+  formSchemaFor,
+  parseAnyValue,
+  showAnyValue,
+  uiSchemaFor,
+} from "../formSchema";
 import { fieldErrorTree } from "../problems";
 import type { JsonObject } from "../types";
 import { validator } from "../validator";
@@ -45,25 +53,49 @@ function ExpressionMark({ value, preview }: { value: unknown; preview: Record<st
   );
 }
 
-/** A field whose schema allows any value: text stays text (expressions), JSON literals become values. */
+/**
+ * A field whose schema allows any value (no type, or several): a labelled multi-line box. Text that parses as
+ * JSON (a number, list, object, ...) becomes that value; anything else, expressions included, stays a string.
+ * The box keeps the text as typed and follows the value only when it changes from outside (undo, reload).
+ */
 function AnyValueField(props: FieldProps) {
-  const { formData, onChange, fieldPathId, disabled, readonly, registry } = props;
+  const { formData, onChange, fieldPathId, disabled, readonly, registry, name, schema, required } = props;
   const preview = (registry.formContext as FormContext | undefined)?.preview ?? null;
-  const text = showAnyValue(formData);
+  const [text, setText] = useState(() => showAnyValue(formData));
+  useEffect(() => {
+    setText((current) => (sameValue(parseAnyValue(current), formData) ? current : showAnyValue(formData)));
+  }, [formData]);
+  const label = anyValueLabel(name, schema as JsonObject);
+  const description = typeof schema.description === "string" ? schema.description : null;
   return (
-    <div className={isExpression(formData) ? "cm-expr cm-expr--on" : "cm-expr"}>
+    <div className={isExpression(formData) ? "cm-expr cm-expr--on cm-any-field" : "cm-expr cm-any-field"}>
+      {label && (
+        <label className="control-label" htmlFor={fieldPathId.$id}>
+          {label}
+          {required && <span className="required">*</span>}
+        </label>
+      )}
+      {description && <p className="field-description cm-muted">{description}</p>}
       <textarea
         id={fieldPathId.$id}
-        className="cm-any"
-        rows={Math.min(6, Math.max(1, text.split("\n").length))}
+        className="cm-any cm-code"
+        rows={anyValueRows(text)}
         value={text}
+        spellCheck={false}
         disabled={disabled || readonly}
         placeholder="text, {{ expression }} or JSON"
-        onChange={(e) => onChange(parseAnyValue(e.target.value), fieldPathId.path)}
+        onChange={(e) => {
+          setText(e.target.value);
+          onChange(parseAnyValue(e.target.value), fieldPathId.path);
+        }}
       />
       <ExpressionMark value={formData} preview={preview} />
     </div>
   );
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 const WIDGETS = { TextWidget: ExpressionTextWidget };

@@ -4,7 +4,7 @@ import { ON_ERROR_ROUTE } from "../ports";
 import { useEditor } from "../store";
 import type { JsonObject } from "../types";
 import { ConfigForm } from "./ConfigForm";
-import { formatDuration, pretty } from "./format";
+import { formatTiming, pretty } from "./format";
 
 type Tab = "config" | "settings" | "run";
 
@@ -121,7 +121,7 @@ function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions
     <div className="cm-run-details">
       <p>
         <span className={`cm-badge cm-badge--${run.status}`}>{run.status}</span>
-        {run.duration_ms != null && <span className="cm-muted"> {formatDuration(run.duration_ms)}</span>}
+        {formatTiming(run) && <span className="cm-muted" data-testid="run-timing"> {formatTiming(run)}</span>}
         {run.attempt ? <span className="cm-muted"> · attempt {run.attempt}</span> : null}
       </p>
       {run.status === "waiting" && actions && (
@@ -192,6 +192,7 @@ function VariablesEditor({ readOnly }: { readOnly: boolean }) {
         spellCheck={false}
         value={text}
         disabled={readOnly}
+        readOnly={readOnly}
         aria-label="Workflow variables (JSON)"
         onChange={(e) => apply(e.target.value)}
       />
@@ -223,10 +224,14 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
     return (
       <aside className="cm-side" aria-label="Details">
         <h3>Workflow</h3>
-        <p className="cm-muted">Select a node to configure it. Drag node types from the palette onto the canvas.</p>
+        <p className="cm-muted">
+          {readOnly
+            ? "Select a node to see its config and last run."
+            : "Select a node to configure it. Drag node types from the palette onto the canvas."}
+        </p>
         {generalProblems.length > 0 && <ProblemList messages={generalProblems} />}
         <VariablesEditor readOnly={readOnly} />
-        <p className="cm-muted cm-hint">Press ? for keyboard shortcuts.</p>
+        {!readOnly && <p className="cm-muted cm-hint">Press ? for keyboard shortcuts.</p>}
       </aside>
     );
   }

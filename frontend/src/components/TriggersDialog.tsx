@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, unwrapList } from "../api";
 import type { JsonObject } from "../types";
 import { Modal } from "./Modal";
+import { triggerState } from "./triggerState";
 
 interface Trigger {
   id: string;
@@ -9,17 +10,16 @@ interface Trigger {
   name: string;
   config: JsonObject;
   is_active: boolean;
+  /** live | inactive | workflow_inactive, with a sentence saying why (servers before this may omit both). */
+  state?: string;
+  state_detail?: string;
+  /** The start node whose config is this form or webhook. */
+  start_node?: string | null;
   has_signing_secret?: boolean;
   webhook_url?: string | null;
   form_url?: string | null;
   signing_secret?: string;
 }
-
-const DEFAULT_FORM_SCHEMA = JSON.stringify(
-  { type: "object", properties: { name: { type: "string", title: "Name" } }, required: ["name"] },
-  null,
-  2,
-);
 
 /** Webhook URL and signing secret, cron schedule, form fields: the ways this workflow starts. */
 export function TriggersDialog(props: { triggersUrl: string; workflowId: string; canManage: boolean; onClose: () => void }) {
@@ -30,7 +30,6 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
   const [kind, setKind] = useState("webhook");
   const [cron, setCron] = useState("0 * * * *");
   const [timezone, setTimezone] = useState("UTC");
-  const [formSchema, setFormSchema] = useState(DEFAULT_FORM_SCHEMA);
 
   const load = useCallback(() => {
     api("GET", `${triggersUrl}?workflow=${encodeURIComponent(workflowId)}`)
@@ -41,18 +40,11 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
 
   async function create() {
     setError(null);
-    let config: JsonObject = {};
-    if (kind === "schedule") config = { cron, timezone };
-    if (kind === "form") {
-      try {
-        config = { schema: JSON.parse(formSchema) };
-      } catch (e) {
-        setError(`Form fields: not valid JSON (${(e as Error).message})`);
-        return;
-      }
-    }
+    // A form's fields and a webhook's settings are its start node's config: only a schedule keeps its own.
+    const body: JsonObject = { workflow: workflowId, kind };
+    if (kind === "schedule") body.config = { cron, timezone };
     try {
-      const created = await api<Trigger>("POST", triggersUrl, { workflow: workflowId, kind, config });
+      const created = await api<Trigger>("POST", triggersUrl, body);
       if (created.signing_secret) setSecret({ id: created.id, value: created.signing_secret });
       load();
     } catch (e) {
@@ -84,12 +76,18 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
       {error && <p className="cm-error">{error}</p>}
       {!triggers && !error && <p className="cm-muted">Loading…</p>}
       {triggers?.length === 0 && <p className="cm-muted">No trigger yet: this workflow runs only by hand or over the API.</p>}
-      {triggers?.map((t) => (
-        <div key={t.id} className="cm-trigger">
+      {triggers?.map((t) => {
+        const state = triggerState(t);
+        return (
+        <div key={t.id} className="cm-trigger" data-trigger-state={t.state ?? ""}>
           <div className="cm-row">
             <strong>{t.kind}</strong> {t.name && <span>{t.name}</span>}
-            <span className={`cm-badge ${t.is_active ? "cm-badge--succeeded" : ""}`}>{t.is_active ? "active" : "off"}</span>
+            <span className={`cm-badge ${state.tone ? `cm-badge--${state.tone}` : ""}`} data-testid="trigger-state" title={state.detail}>
+              {state.label}
+            </span>
           </div>
+          {state.detail && <p className="cm-muted cm-trigger__detail">{state.detail}</p>}
+          {t.start_node && <p className="cm-muted cm-trigger__detail">Start node: <code>{t.start_node}</code></p>}
           {t.webhook_url && (
             <p>
               URL: <code className="cm-copy">{t.webhook_url}</code>
@@ -122,7 +120,8 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
             </div>
           )}
         </div>
-      ))}
+        );
+      })}
       {canManage && (
         <fieldset className="cm-fieldset">
           <legend>Add a trigger</legend>
@@ -146,11 +145,12 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
               </label>
             </>
           )}
-          {kind === "form" && (
-            <label className="cm-field">
-              <span>Form fields (JSON Schema)</span>
-              <textarea className="cm-input cm-code" rows={8} value={formSchema} onChange={(e) => setFormSchema(e.target.value)} />
-            </label>
+          {kind !== "schedule" && (
+            <p className="cm-muted">
+              {kind === "form"
+                ? "The form's title, fields, labels and order are the config of the workflow's form start node."
+                : "Signing and the response mode are the config of the workflow's webhook start node."}
+            </p>
           )}
           <button type="button" className="cm-btn cm-btn--primary" onClick={create}>
             Add trigger

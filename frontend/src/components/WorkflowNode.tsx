@@ -4,7 +4,7 @@ import type { FlowNode } from "../definition";
 import { portsOfDefNode } from "../ports";
 import { useEditor } from "../store";
 import { iconFor } from "./icons";
-import { formatDuration } from "./format";
+import { formatTiming } from "./format";
 
 function portTop(index: number, count: number): string {
   return `${((index + 1) * 100) / (count + 1)}%`;
@@ -19,6 +19,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   );
   const run = useEditor((s) => s.runs[id]);
   const problems = useEditor((s) => s.problems.nodes[id]);
+  const readOnly = useEditor((s) => s.readOnly);
   const updateInternals = useUpdateNodeInternals();
   const inputs = ports.inputs;
   const outputs = ports.outputs;
@@ -51,6 +52,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           position={Position.Left}
           style={{ top: portTop(i, inputs.length) }}
           className="cm-handle"
+          isConnectable={!readOnly}
           title={port}
         >
           {inputs.length > 1 && <span className="cm-port-label cm-port-label--in">{port}</span>}
@@ -68,7 +70,11 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
       {(status || problems?.length) && (
         <div className="cm-node__foot">
           {status && <span className={`cm-badge cm-badge--${status}`}>{status}</span>}
-          {run?.duration_ms != null && <span className="cm-node__duration">{formatDuration(run.duration_ms)}</span>}
+          {run && formatTiming(run) && (
+            <span className="cm-node__duration" data-testid="node-timing">
+              {formatTiming(run)}
+            </span>
+          )}
           {run?.attempt && run.attempt > 1 ? <span className="cm-node__duration">attempt {run.attempt}</span> : null}
           {problems?.length ? (
             <span className="cm-node__problem" title={problems.join("\n")}>
@@ -85,6 +91,7 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
           position={Position.Right}
           style={{ top: portTop(i, outputs.length) }}
           className={`cm-handle cm-handle--${port === "error" ? "error" : "out"}`}
+          isConnectable={!readOnly}
           title={port}
         >
           {(outputs.length > 1 || port !== "main") && <span className="cm-port-label cm-port-label--out">{port}</span>}
