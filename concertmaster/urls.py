@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
-from apps.core.views import API_NOT_FOUND_URL_NAME, api_not_found, health, metrics
+from apps.core.views import API_NOT_FOUND_URL_NAME, api_not_found, favicon, health, local_assets_only, metrics
 from apps.executions.views import WebhookView, form_page
 
 admin.site.site_header = "ConcertMaster"
@@ -52,8 +52,9 @@ urlpatterns = [
     path("health", health, name="health"),
     path("metrics", metrics, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", local_assets_only(SpectacularSwaggerView.as_view(url_name="schema")), name="swagger-ui"),
+    path("api/redoc/", local_assets_only(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("apps.workflows.urls")),
     path("", include("apps.executions.pages")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),

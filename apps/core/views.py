@@ -1,18 +1,21 @@
-"""Operational endpoints: /health (every dependency, 503 naming what fails) and /metrics (Prometheus)."""
+"""Operational endpoints: /health (every dependency, 503 naming what fails) and /metrics (Prometheus); the
+JSON 404 under /api/; /favicon.ico; the policy that keeps the API docs pages on this site."""
 
 import contextlib
+import functools
 import importlib
 import uuid
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import is_valid_path
 from django.views import defaults as django_defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 NO_WORKER = "No Celery worker answered."
@@ -22,6 +25,13 @@ SLASH_HINT = "Did you mean {path} (with a trailing slash)?"
 API_PREFIXES = ("/api/", "/hooks/")
 #: URL name of the catch-all route under API_PREFIXES (the last pattern of concertmaster/urls.py).
 API_NOT_FOUND_URL_NAME = "api-not-found"
+#: The API docs pages (Swagger UI, Redoc) may load only from this site: scripts and styles are served by
+#: drf-spectacular-sidecar, fonts are the system's, and Redoc's logo from cdn.redoc.ly is blocked.
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 
 def _database() -> None:
@@ -82,6 +92,24 @@ def metrics(request: HttpRequest) -> HttpResponse:
     with contextlib.suppress(ModuleNotFoundError):
         importlib.import_module("apps.executions.metrics")
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every site (the admin's pages too): send them to the static icon."""
+    return HttpResponseRedirect(static("favicon.ico"))
+
+
+def local_assets_only(view):
+    """Wrap an API docs view so the browser fetches nothing from another host (DOCS_CONTENT_SECURITY_POLICY)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = DOCS_CONTENT_SECURITY_POLICY
+        return response
+
+    return wrapped
 
 
 def _api_error(request: HttpRequest, status: int, error_type: str, detail: str, fallback) -> HttpResponse:
