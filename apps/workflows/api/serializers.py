@@ -6,9 +6,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from apps.core.api.permissions import EXECUTE, role_permissions
 from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
 from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from apps.workflows.selectors import shared_workflow_permissions
 from apps.workflows.triggers import (
     STATE_INACTIVE,
     STATE_LIVE,
@@ -288,6 +290,27 @@ class TriggerSerializer(StrictModelSerializer):
     def _absolute(self, url: str) -> str:
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None else url
+
+    def to_representation(self, trigger: Trigger) -> dict:
+        data = super().to_representation(trigger)
+        if not self._may_see_token(trigger):
+            data["webhook_url"] = data["form_url"] = None
+        return data
+
+    def _may_see_token(self, trigger: Trigger) -> bool:
+        """The URL of a form or an unsigned webhook holds all it takes to start runs: it is shown only to callers
+        who may execute the workflow (not a viewer, not a `read` API key), as the role table says."""
+        if trigger.kind not in (TriggerKind.WEBHOOK, TriggerKind.FORM):
+            return True
+        node = start_node(definition=trigger.workflow.definition, kind=trigger.kind)
+        if trigger.kind == TriggerKind.WEBHOOK and node is not None and node.get("config", {}).get("require_signature"):
+            return True  # useless without the signing secret
+        access = getattr(self.context.get("view"), "access", None)
+        if access is None or EXECUTE in role_permissions(access.role(trigger.organization_id)):
+            return True
+        if "_shared_workflow_permissions" not in self.context:  # once per response, and only for such callers
+            self.context["_shared_workflow_permissions"] = shared_workflow_permissions(access=access)
+        return EXECUTE in self.context["_shared_workflow_permissions"].get(trigger.workflow_id, set())
 
     @extend_schema_field(serializers.ChoiceField(choices=TRIGGER_STATES))
     def get_state(self, trigger: Trigger) -> str:
