@@ -21,8 +21,10 @@ def _hash_secret(secret: str) -> str:
 
 
 @transaction.atomic
-def organization_create(*, name: str, slug: str, owner: AbstractBaseUser | None = None) -> Organization:
-    organization = Organization(name=name, slug=slug)
+def organization_create(
+    *, name: str, slug: str, owner: AbstractBaseUser | None = None, settings: dict | None = None
+) -> Organization:
+    organization = Organization(name=name, slug=slug, settings=settings if settings is not None else {})
     organization.full_clean()
     organization.save()
     if owner is not None:

@@ -2,8 +2,10 @@
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
+from rest_framework import serializers
 
-from .serializers import ErrorSerializer
+from .serializers import ErrorSerializer, StrictSerializerMixin
 
 _ALWAYS = {"400": "Bad input (validation, malformed JSON).", "401": "Not authenticated.", "429": "Rate limited."}
 _AUTHENTICATED = {"403": "Not allowed for this role.", "404": "Not found in your organizations."}
@@ -11,7 +13,25 @@ _WITH_BODY = {"413": "Request body too large.", "415": "Unsupported content type
 
 
 class ApiAutoSchema(AutoSchema):
-    """Adds the error responses (one shared component) to every operation that lacks them."""
+    """Adds the error responses (one shared component) to every operation that lacks them, and says
+    `additionalProperties: false` on the request objects of strict serializers (they refuse unknown fields)."""
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        strict = isinstance(force_instance(serializer), StrictSerializerMixin)
+        if direction == "request" and strict and schema.get("type") == "object":
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        """A JSON field validated as an object (a validator named `_object`, the apps' convention) is documented as
+        an object, so the schema does not promise that null, lists or text are taken."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        objects_only = any(getattr(validator, "__name__", "") == "_object" for validator in field.validators)
+        if isinstance(field, serializers.JSONField) and "type" not in schema and objects_only:
+            schema["type"] = "object"
+            schema.setdefault("additionalProperties", {})
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)

@@ -99,12 +99,18 @@ class EventsQuerySerializer(StrictSerializer):
     ]
 )
 class ExecuteInputSerializer(StrictSerializer):
-    input = serializers.JSONField(required=False, default=dict, help_text="Available to nodes as `trigger`.")
+    input = serializers.JSONField(
+        required=False, default=dict, allow_null=True, help_text="Available to nodes as `trigger`; null: none ({})."
+    )
     variables = serializers.JSONField(
         required=False,
         default=None,
+        allow_null=True,
         help_text="This run's variables over the version's (`vars`); stored as the execution's variables_override.",
     )
+
+    def validate_input(self, value):
+        return {} if value is None else value
 
     def validate_variables(self, value):
         if value is not None and not isinstance(value, dict):

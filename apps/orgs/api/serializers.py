@@ -1,6 +1,7 @@
 """Serializers of organizations, memberships, API keys and the audit log."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
@@ -13,6 +14,7 @@ UNKNOWN_USER = "No user with this username or email."
 
 class OrganizationSerializer(StrictModelSerializer):
     role = serializers.SerializerMethodField(help_text="Your role in this organization.")
+    settings = serializers.DictField(required=False, help_text="The organization's settings (an object).")
 
     class Meta:
         model = Organization
@@ -94,9 +96,17 @@ class ApiKeyCreatedSerializer(ApiKeySerializer):
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
-    actor = UserSummarySerializer(read_only=True)
+    actor = UserSummarySerializer(
+        read_only=True, allow_null=True, help_text="The person; null for an action of an API key or of the system."
+    )
+    api_key = serializers.SerializerMethodField(help_text="Prefix of the API key that acted (cm_<prefix>_…), or null.")
 
     class Meta:
         model = AuditLog
-        fields = ["id", "organization", "actor", "action", "target_type", "target_id", "data", "at"]
+        fields = ["id", "organization", "actor", "api_key", "action", "target_type", "target_id", "data", "at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_api_key(self, row: AuditLog) -> str | None:
+        key = row.data.get("api_key") if isinstance(row.data, dict) else None
+        return key if isinstance(key, str) else None
