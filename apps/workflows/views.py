@@ -90,6 +90,7 @@ def workflow_edit(request: HttpRequest, pk) -> HttpResponse:
             "status": workflow.status,
             "definition": workflow.definition or {"nodes": [], "edges": []},
             "version": workflow.versions.order_by("-number").values_list("number", flat=True).first(),
+            "revision": workflow.revision,
         },
         admin_workflow=admin_change_url("admin:workflows_workflow_change", workflow.pk),
     )

@@ -47,6 +47,8 @@ def test_editor_page_carries_the_workflow_and_api_urls(client, organization, use
     assert config["workflow"]["id"] == str(workflow.pk)
     assert config["workflow"]["definition"] == SIMPLE_DEFINITION
     assert config["workflow"]["version"] == 1
+    # The editor saves with If-Match on the revision it opened, so a save made meanwhile is a 409.
+    assert config["workflow"]["revision"] == workflow.revision
     assert config["user"] == {"username": user.username, "can_edit": True, "can_execute": True}
     assert config["urls"]["workflow"] == "/api/v1/workflows/{id}/"
     assert config["urls"]["editor_page"] == "/workflows/{id}/edit/"
