@@ -155,13 +155,15 @@ def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = Non
 
 
 def schedule_fire(*, trigger_id: str) -> WorkflowExecution | None:
-    """The beat task's body: start the workflow if its schedule trigger and the workflow are still active."""
+    """The beat task's body: start the workflow if its schedule trigger and the workflow are still active and the
+    running version still starts with a node a schedule fits."""
     trigger = (
         Trigger.objects.select_related("workflow")
         .filter(pk=trigger_id, kind=TriggerKind.SCHEDULE, is_active=True, workflow__status=WorkflowStatus.ACTIVE)
         .first()
     )
-    if trigger is None:
+    if trigger is None or trigger_start_node(trigger=trigger) is None:
+        # A workflow edited since to start with a node a schedule does not fit (a form): starting it would fail.
         return None
     with transaction.atomic():
         return _start(trigger=trigger, data={"scheduled_at": timezone.now().isoformat(), "trigger_id": str(trigger.pk)})

@@ -470,3 +470,11 @@ def test_schedule_fire_skips_inactive_workflows(workflow):
     workflow_deactivate(workflow=workflow)
     assert triggers.schedule_fire(trigger_id=str(trigger.pk)) is None
     assert not WorkflowExecution.objects.exists()
+
+
+def test_schedule_fire_skips_a_workflow_that_no_longer_starts_with_a_node_it_fits(workflow):
+    """A schedule created on a manual start, whose workflow then starts with a form node, starts nothing."""
+    trigger = trigger_create(workflow=workflow, kind="schedule", config={"cron": "* * * * *"})
+    workflow_update(workflow=workflow, definition=copy.deepcopy(FORM_DEFINITION))
+    assert triggers.schedule_fire(trigger_id=str(trigger.pk)) is None
+    assert not WorkflowExecution.objects.exists()
