@@ -213,3 +213,35 @@ def test_transitions_are_written_to_the_breaker_row_and_reset_closes_both(db, or
     assert (row.state, row.failures, row.opened_until) == (breaker.CLOSED, 0, None)
     assert breaker.state(key) == breaker.CLOSED
     assert row.last_error  # kept for the record
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://API.Example.com/v1/items?q=1", "api.example.com"),
+        ("http://user:secret@10.0.0.5:8080/x", "10.0.0.5:8080"),
+        ("https://example.com:443/", "example.com"),
+        ("ftp://example.com/file", None),
+        ("not a url", None),
+        (None, None),
+    ],
+)
+def test_http_nodes_are_keyed_by_the_host_they_call(url, target):
+    from apps.nodes.registry import registry
+
+    assert registry.get("http_request").breaker_target({"method": "GET", "url": url}) == target
+    assert registry.get("outgoing_webhook").breaker_target({"url": url, "credential": "c"}) == target
+
+
+def test_a_node_without_a_target_of_its_own_is_keyed_by_its_credential_else_by_type():
+    from types import SimpleNamespace
+
+    from apps.executions.engine.runner import _breaker_target
+    from apps.nodes.registry import registry
+
+    slack, log = registry.get("slack_message"), registry.get("log")
+    credential = SimpleNamespace(pk="5b0c")
+    assert _breaker_target(slack, {"text": "hi", "credential": "hook"}, {"hook": credential}) == "credential:5b0c"
+    assert _breaker_target(slack, {"text": "hi", "webhook_url": "https://hooks.slack.com/x"}, {}) == "hooks.slack.com"
+    assert _breaker_target(log, {"message": "hi"}, {}) is None
+    assert registry.get("github_issue").breaker_target({"owner": "o"}) == "api.github.com"
