@@ -45,13 +45,14 @@ from .services import (
     workflow_update,
     workflow_version_restore,
 )
-from .triggers import trigger_state
+from .triggers import trigger_publish, trigger_state
 from .validation import workflow_definition_problems
 
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
 NEW_DATA_REQUIRED = "A new credential needs its secret data."
 NEW_DATA_NOT_OBJECT = "Credential data must be a non-empty JSON object."
 TRIGGER_FIELDS = ("kind", "name", "config", "is_active")
+PUBLISHED = "{workflow}: published ({kinds}); see Triggers for the public URLs."
 STALE_ADMIN_SAVE = (
     "Someone saved this workflow while you were editing it (it is now at revision {current}; you started "
     "from revision {expected}). Open it again to see their change, then make yours."
@@ -158,7 +159,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     readonly_fields = ["definition_problems", "revision", "created_by", "created_at", "updated_at"]
     formfield_overrides = JSON_FORM_FIELD
     inlines = [TriggerInline, WorkflowVersionInline]
-    actions = ["activate_workflows", "deactivate_workflows"]
+    actions = ["activate_workflows", "deactivate_workflows", "publish_workflows"]
 
     status_label = status_badge()
 
@@ -237,6 +238,20 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     @admin.action(description="Deactivate selected workflows", permissions=["change"])
     def deactivate_workflows(self, request: HttpRequest, queryset) -> None:
         self._set_status(request, queryset, WorkflowStatus.INACTIVE, "deactivate")
+
+    @admin.action(description="Publish the form and webhook start nodes of selected workflows", permissions=["change"])
+    def publish_workflows(self, request: HttpRequest, queryset) -> None:
+        for workflow in queryset.select_related("organization"):
+            try:
+                published = trigger_publish(workflow=workflow)
+            except ValidationError as error:
+                problems = "; ".join(message for messages in error.message_dict.values() for message in messages)
+                self.message_user(request, f"{workflow}: {problems}", messages.ERROR)
+                continue
+            for trigger, _created in published:
+                audit(request, trigger, "trigger.publish")
+            kinds = ", ".join(trigger.kind for trigger, _ in published)
+            self.message_user(request, PUBLISHED.format(workflow=workflow, kinds=kinds), messages.SUCCESS)
 
     def _set_status(self, request: HttpRequest, queryset, status: str, verb: str) -> None:
         changed = 0
@@ -317,7 +332,7 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     add_roles = WRITER_ROLES
     change_roles = WRITER_ROLES
     audit_entity = "trigger"
-    list_display = ["__str__", "name", "workflow", "kind", "is_active", "state", "organization", "created_at"]
+    list_display = ["__str__", "name", "workflow", "kind", "is_active", "state", "public_url", "organization"]
     list_filter = ["kind", "is_active", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "workflow__name", "organization__name"]
     date_hierarchy = "created_at"
@@ -327,6 +342,14 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["webhook_token", "signing_secret", "created_at"]
     formfield_overrides = JSON_FORM_FIELD
     actions = ["rotate_secrets"]
+
+    @admin.display(description="public URL")
+    def public_url(self, obj: Trigger) -> str:
+        names = {"form": "form-page", "webhook": "webhook"}
+        if obj.kind not in names:
+            return "-"
+        url = reverse(names[obj.kind], kwargs={"token": obj.webhook_token})
+        return format_html('<a href="{}">{}</a>', url, url)
 
     @admin.display(description="state")
     def state(self, obj: Trigger) -> SafeString:

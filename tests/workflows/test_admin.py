@@ -23,7 +23,7 @@ from apps.workflows.models import (
     WorkflowVersion,
 )
 from apps.workflows.services import CRON_INVALID, form_submission_create, trigger_create, workflow_update
-from apps.workflows.triggers import KIND_DOES_NOT_FIT
+from apps.workflows.triggers import KIND_DOES_NOT_FIT, PUBLISH_NOTHING
 from tests.orgs.factories import MembershipFactory, UserFactory
 from tests.workflows.factories import (
     FORM_DEFINITION,
@@ -374,6 +374,24 @@ def test_a_trigger_that_does_not_fit_the_start_node_is_refused_in_the_admin(org_
     message = KIND_DOES_NOT_FIT.format(kind="schedule", wanted="schedule or manual", found="form")
     assert escape(message) in response.content.decode()
     assert not Trigger.objects.exists()
+
+
+def test_publishing_a_form_workflow_from_the_admin_gives_it_a_public_url(org_admin_client, organization):
+    workflow = WorkflowFactory(organization=organization, definition=copy.deepcopy(FORM_DEFINITION))
+    manual = WorkflowFactory(organization=organization)
+
+    response = org_admin_client.post(
+        url(Workflow, "changelist"),
+        {"action": "publish_workflows", "_selected_action": [workflow.pk, manual.pk]},
+        follow=True,
+    )
+
+    trigger = Trigger.objects.get()
+    assert (trigger.workflow, trigger.kind, trigger.config) == (workflow, "form", {})
+    page = response.content.decode()
+    assert escape(PUBLISH_NOTHING) in page
+    listing = org_admin_client.get(url(Trigger, "changelist")).content.decode()
+    assert f'href="/forms/{trigger.webhook_token}"' in listing
 
 
 def test_the_trigger_list_shows_each_triggers_state(org_admin_client, organization):
