@@ -1,5 +1,5 @@
 """The editor's smaller behaviours in a real browser: read-only pages, clipboard across workflows, layout on
-open, labelled any-value fields in the declared order, and what a save conflict shows."""
+open, labelled any-value fields in the declared order, save conflicts, drafts and node wait times."""
 
 import json
 import re
@@ -220,27 +220,37 @@ def test_copy_in_one_workflow_and_paste_in_another(logged_in_page: Page, live_se
     assert page.errors == []
 
 
+def patch_workflow(page: Page, workflow_id: str, definition: dict) -> int:
+    """A save made elsewhere (another tab, an API client): no If-Match, so it always lands."""
+    return page.evaluate(
+        """async ([id, definition]) => {
+            const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+            const response = await fetch(`/api/v1/workflows/${id}/`, {
+                method: 'PATCH', headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
+                body: JSON.stringify({definition}),
+            });
+            return response.status;
+        }""",
+        [workflow_id, definition],
+    )
+
+
 def test_a_save_conflict_offers_to_reload_or_keep_editing(logged_in_page: Page):
     page = logged_in_page
     workflow_id = create_workflow(page, "E2E: conflict", CHAIN)
     page.goto(f"/workflows/{workflow_id}/edit/")
     expect(page.locator(".react-flow__node")).to_have_count(4)
-    sent = {}
+    if_match = []
+    page.on("request", lambda r: r.method == "PATCH" and if_match.append(r.headers.get("if-match")))
+    # Someone else saves (a different variable) after this editor opened the workflow.
+    assert patch_workflow(page, workflow_id, {**CHAIN, "variables": {"threshold": 7}}) == 200
 
-    def answer_conflict(route, request):
-        sent["if_match"] = request.headers.get("if-match")
-        body = {"type": "conflict", "detail": "The workflow changed.", "current_revision": 99}
-        route.fulfill(status=409, content_type="application/json", body=json.dumps(body))
-
-    page.route(
-        re.compile(rf"/api/v1/workflows/{workflow_id}/$"),
-        lambda route, request: answer_conflict(route, request) if request.method == "PATCH" else route.continue_(),
-    )
     node(page, "note").click()
     page.keyboard.press("Delete")
     page.get_by_role("button", name="Save", exact=True).click()
     banner = page.get_by_test_id("conflict")
     expect(banner).to_contain_text("Someone else saved this workflow since you opened it")
+    assert re.fullmatch(r'"\d+"', if_match[-1] or ""), if_match
     banner.get_by_role("button", name="Keep editing").click()
     expect(banner).to_have_count(0)
     expect(page.locator(".react-flow__node")).to_have_count(3)
@@ -249,8 +259,58 @@ def test_a_save_conflict_offers_to_reload_or_keep_editing(logged_in_page: Page):
     page.get_by_role("button", name="Save", exact=True).click()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("conflict").get_by_role("button", name="Reload").click()
+    # The other save is what is shown now, and saving from here works again.
     expect(page.locator(".react-flow__node")).to_have_count(4)
     expect(page.get_by_test_id("dirty")).to_have_count(0)
-    if sent.get("if_match") is not None:  # servers with revisions: the save was based on one
-        assert re.fullmatch(r'"\d+"', sent["if_match"]), sent
+    expect(page.get_by_label("Workflow variables (JSON)")).to_have_value(re.compile(r'"threshold": 7'))
+    node(page, "note").click()
+    page.keyboard.press("Delete")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("toast")).to_contain_text("Saved")
+    expect(page.get_by_test_id("conflict")).to_have_count(0)
+    assert page.errors == []
+
+
+def test_a_save_with_problems_is_a_draft_marked_on_the_nodes(logged_in_page: Page):
+    page = logged_in_page
+    workflow_id = create_workflow(page, "E2E: draft", CHAIN)
+    page.goto(f"/workflows/{workflow_id}/edit/")
+    node(page, "note").click()
+    message = page.locator(".cm-side").get_by_label("message")
+    message.fill("")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("draft-state")).to_have_text(re.compile(r"^Saved as draft — \d+ problems?$"))
+    expect(page.get_by_test_id("dirty")).to_have_count(0)
+    expect(node(page, "note").locator(".cm-node--invalid")).to_be_visible()
+    message.fill("back again")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_test_id("toast")).to_contain_text("Saved as version")
+    expect(page.get_by_test_id("draft-state")).to_have_count(0)
+    expect(node(page, "note").locator(".cm-node--invalid")).to_have_count(0)
+    assert page.errors == []
+
+
+DELAYED = {
+    "nodes": [
+        {"id": "start", "type": "manual", "config": {}, "position": {"x": 0, "y": 0}},
+        {"id": "pause", "type": "delay", "config": {"seconds": 2}, "position": {"x": 260, "y": 0}},
+        {"id": "after", "type": "log", "config": {"message": "later"}, "position": {"x": 520, "y": 0}},
+    ],
+    "edges": [{"source": "start", "target": "pause"}, {"source": "pause", "target": "after"}],
+    "variables": {},
+}
+
+
+def test_a_delay_shows_how_long_it_waited_beside_how_long_it_ran(logged_in_page: Page):
+    page = logged_in_page
+    workflow_id = create_workflow(page, "E2E: delayed", DELAYED)
+    page.goto(f"/workflows/{workflow_id}/edit/")
+    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_test_id("run-submit").click()
+    expect(page.get_by_test_id("execution-status")).to_have_text("succeeded", timeout=RUN_TIMEOUT_MS)
+    timing = node(page, "pause").get_by_test_id("node-timing")
+    expect(timing).to_have_text(re.compile(r"^ran \d+ ms · waited [2-9]\.\d s$"))
+    node(page, "pause").click()
+    page.get_by_role("tab", name="Last run").click()
+    expect(page.get_by_test_id("run-timing")).to_have_text(re.compile(r"ran \d+ ms · waited [2-9]\.\d s"))
     assert page.errors == []
