@@ -99,10 +99,14 @@ class WebhookSettings:
 
 def webhook_settings(*, trigger: Trigger) -> WebhookSettings:
     config = published_node(trigger=trigger).get("config") or {}
+    timeout = config.get("response_timeout_seconds", 10)
     return WebhookSettings(
+        # Fails closed: anything but false (an unrendered expression included) demands a signature.
         require_signature=bool(config.get("require_signature", False)),
         wait_for_response=config.get("response_mode", "immediate") == "response_node",
-        timeout_seconds=min(float(config.get("response_timeout_seconds", 10)), settings.CONCERTMASTER_MAX_WAIT_SECONDS),
+        timeout_seconds=min(
+            float(timeout) if isinstance(timeout, int | float) else 10.0, settings.CONCERTMASTER_MAX_WAIT_SECONDS
+        ),
     )
 
 
