@@ -175,7 +175,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
       notify(
         valid
           ? { kind: "success", text: `Saved${version}.` }
-          : { kind: "info", text: `Saved as draft${version}: fix the problems marked on the nodes before it can run.` },
+          : { kind: "info", text: "Saved as draft: fix the problems marked on the nodes before it can run." },
       );
       return true;
     } catch (e) {
