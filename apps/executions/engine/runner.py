@@ -23,7 +23,7 @@ from structlog.contextvars import bound_contextvars
 
 from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend
 from apps.nodes.datastore import DjangoNodeServices
-from apps.nodes.expressions import ExpressionError, render
+from apps.nodes.expressions import PAST_DEADLINE, ExpressionError, expression_budget, has_expression, render
 from apps.nodes.http import ALLOW_PRIVATE_SETTING
 from apps.nodes.registry import UnknownNodeType, registry
 from apps.workflows.models import Credential
@@ -340,40 +340,77 @@ def _claim_from(
 def execute(claim: Claim) -> tuple[Any, dict | None, Gate | None]:
     """Run the claimed node; returns (a NodeResult, a Suspend, a Failure, Blocked or ABANDONED; the rendered
     config, None when it could not be rendered; the circuit breaker the run went through, None when it failed
-    before asking)."""
+    before asking).
+
+    The node's timeout covers everything the run does: its config is rendered in the node thread, under the
+    timeout and with the lease renewed, and its expressions (the config's and the node's per-item ones) share
+    one operation budget (CONCERTMASTER_EXPRESSION_MAX_OPERATIONS) that also stops at the timeout.
+    """
     try:
         node_class = registry.get(claim.node_type)
     except UnknownNodeType as exc:
         return Failure(ERROR_UNKNOWN_TYPE, str(exc), retryable=False), None, None
+    timeout = float(claim.spec.get("timeout_seconds") or settings.CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS)
+    deadline = time.monotonic() + timeout
+    raw_config = claim.spec.get("config", {})
+    # Credentials named without expressions are read here, on this thread's connection; others once rendered.
+    literal = not any(has_expression(raw_config.get(name)) for name in node_class.credential_fields)
+    found = _credentials(claim.organization_id, node_class.credential_fields, raw_config) if literal else None
+    learnt: dict[str, Any] = {}
+
+    def job() -> Any:
+        operations = settings.CONCERTMASTER_EXPRESSION_MAX_OPERATIONS
+        with expression_budget(operations=operations, deadline=deadline):
+            return _prepare_and_run(claim, node_class, found, learnt, timeout)
+
+    def renew() -> bool:
+        return _renew_lease(claim)
+
+    outcome = _run_timed(job, name=f"node-{claim.node_id}", timeout=timeout, deadline=deadline, renew=renew)
+    return outcome, learnt.get("config"), learnt.get("gate")
+
+
+class _EngineError(Exception):
+    """An error of the engine's own steps run in the node thread (breaker, credentials): raised again in the task."""
+
+
+def _prepare_and_run(
+    claim: Claim, node_class: type, found: dict | Failure | None, learnt: dict, timeout: float
+) -> NodeResult | Suspend | Failure | Blocked:
+    """In the node thread: render the config, find the credentials, pass the breaker, run the node."""
     try:
         config = render(claim.spec.get("config", {}), claim.expression_context, pointer="/config")
     except ExpressionError as exc:
-        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer}), None, None
-    found = _credentials(claim.organization_id, node_class.credential_fields, config)
-    if isinstance(found, Failure):
-        return found, config, None
-    key = breaker.key_for(claim.organization_id, claim.node_type, _breaker_target(node_class, config, found))
-    blocked_until, dirty = breaker.admission(key)
+        if exc.reason == PAST_DEADLINE:
+            return Failure(ERROR_TIMEOUT, MSG_TIMEOUT.format(seconds=timeout))
+        return Failure(ERROR_EXPRESSION, exc.message, retryable=False, data={"pointer": exc.pointer})
+    learnt["config"] = config
+    try:
+        if found is None:
+            found = _credentials(claim.organization_id, node_class.credential_fields, config)
+        if isinstance(found, Failure):
+            return found
+        key = breaker.key_for(claim.organization_id, claim.node_type, _breaker_target(node_class, config, found))
+        blocked_until, dirty = breaker.admission(key)
+    except Exception as exc:
+        raise _EngineError() from exc
     if blocked_until is not None:
-        return Blocked(until=blocked_until, key=key), config, None
-    gate = Gate(key=key, dirty=dirty)
-    credentials = {name: credential.data for name, credential in found.items()}
+        return Blocked(until=blocked_until, key=key)
+    learnt["gate"] = Gate(key=key, dirty=dirty)
     ctx = NodeContext(
         node_id=claim.node_id,
         execution_id=claim.execution_id,
         organization_id=claim.organization_id,
         config=config,
         inputs=claim.inputs,
-        credentials=credentials,
+        credentials={name: credential.data for name, credential in found.items()},
         attempt=claim.attempt,
         resume=claim.resume,
         services=DjangoNodeServices(claim.organization_id),
         logger=logging.getLogger(f"concertmaster.node.{claim.node_type}"),
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
     )
-    timeout = float(claim.spec.get("timeout_seconds") or settings.CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS)
-    outcome = run_with_timeout(node_class().run, ctx, timeout=timeout, renew=lambda: _renew_lease(claim))
-    return outcome, config, gate
+    return _checked(node_class().run(ctx))
 
 
 def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) -> dict[str, Credential] | Failure:
@@ -455,11 +492,23 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
     A thread past its timeout cannot be killed safely in Python: it is left to finish in the background and
     its result is ignored (nodes doing I/O should also pass their own timeouts to their clients).
     """
+    return _run_timed(lambda: _checked(run(ctx)), name=f"node-{ctx.node_id}", timeout=timeout, renew=renew)
+
+
+def _checked(result: Any) -> NodeResult | Suspend | Failure:
+    if not isinstance(result, NodeResult | Suspend):
+        return Failure(ERROR_BAD_RESULT, MSG_BAD_RESULT.format(kind=type(result).__name__), retryable=False)
+    return result
+
+
+def _run_timed(job, *, name: str, timeout: float, renew, deadline: float | None = None) -> Any:
+    """Run `job()` in a node thread until `deadline` (`timeout` seconds from now by default), renewing the lease;
+    its result, a Failure for an exception or the timeout, or ABANDONED when the lease was lost."""
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["result"] = run(ctx)
+            box["result"] = job()
         except BaseException as exc:  # the node's failure is data for the engine, whatever it is
             box["error"] = exc
         finally:
@@ -467,9 +516,9 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
 
     # The node's own logs carry the run's bound context (execution, node, correlation id).
     node_thread = _NodeThread.take()
-    done = node_thread.submit(f"node-{ctx.node_id}", contextvars.copy_context(), target)
+    done = node_thread.submit(name, contextvars.copy_context(), target)
     renew_every = max(settings.CONCERTMASTER_ENGINE_LEASE_SECONDS / 3, 0.1)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout if deadline is None else deadline
     while True:
         remaining = deadline - time.monotonic()
         if done.wait(max(min(renew_every, remaining), 0)):
@@ -479,12 +528,12 @@ def run_with_timeout(run, ctx: NodeContext, *, timeout: float, renew) -> Any:
         if not renew():
             return ABANDONED
     node_thread.give_back()
-    if "error" in box:
-        return _failure_from_exception(box["error"])
-    result = box.get("result")
-    if not isinstance(result, NodeResult | Suspend):
-        return Failure(ERROR_BAD_RESULT, MSG_BAD_RESULT.format(kind=type(result).__name__), retryable=False)
-    return result
+    error = box.get("error")
+    if isinstance(error, _EngineError):
+        raise error.__cause__
+    if error is not None:
+        return _failure_from_exception(error)
+    return box.get("result")
 
 
 def _json_data(value: Any) -> Any:
