@@ -252,8 +252,9 @@ class FormTrigger(Node):
         "`fields` (a JSON Schema of type object: its properties are the inputs, with titles, formats, enums "
         "and `required`), `field_order` (the order the inputs are shown in; filled from the order of "
         "`fields.properties` when the workflow is saved, new fields are appended), `submit_label` and "
-        "`success_message`. A submission is checked against `fields` once, when it arrives: an invalid one is "
-        "refused with a message per field and starts nothing; a valid one is the node's output as it is."
+        "`success_message`. A public submission is checked against `fields` when it arrives: an invalid one is "
+        "refused with a message per field and starts nothing; a valid one is the node's output as it is. The "
+        "node applies the same check to a run started another way (the API's execute, the Run button)."
     )
     inputs = ()
     config_schema = {
