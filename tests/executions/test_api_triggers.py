@@ -478,3 +478,11 @@ def test_schedule_fire_skips_a_workflow_that_no_longer_starts_with_a_node_it_fit
     workflow_update(workflow=workflow, definition=copy.deepcopy(FORM_DEFINITION))
     assert triggers.schedule_fire(trigger_id=str(trigger.pk)) is None
     assert not WorkflowExecution.objects.exists()
+
+
+def test_a_webhook_whose_workflow_no_longer_starts_with_a_webhook_node_is_409(client, hook, hook_workflow):
+    workflow_update(workflow=hook_workflow, definition=copy.deepcopy(FORM_DEFINITION))
+    response = _post(client, hook)
+    assert response.status_code == 409
+    assert response.json()["detail"] == triggers.START_NODE_MISSING.format(kind="webhook")
+    assert not WorkflowExecution.objects.exists()
