@@ -486,3 +486,17 @@ def test_a_webhook_whose_workflow_no_longer_starts_with_a_webhook_node_is_409(cl
     assert response.status_code == 409
     assert response.json()["detail"] == triggers.START_NODE_MISSING.format(kind="webhook")
     assert not WorkflowExecution.objects.exists()
+
+
+def test_switching_a_trigger_on_needs_a_valid_definition(api_client, form, form_workflow, member_factory):
+    trigger_update(trigger=form, is_active=False)
+    broken = copy.deepcopy(FORM_DEFINITION)
+    broken["edges"].append({"source": "log", "target": "nowhere"})
+    workflow_update(workflow=form_workflow, definition=broken)
+    api_client.force_authenticate(member_factory(form_workflow.organization, "admin"))
+    response = api_client.patch(f"/api/v1/triggers/{form.pk}/", {"is_active": True}, format="json")
+    assert response.status_code == 400
+    assert {"path": "/workflow", "message": PUBLISH_NEEDS_VALID_DEFINITION} in response.json()["errors"]
+    form.refresh_from_db()
+    assert form.is_active is False
+    assert api_client.patch(f"/api/v1/triggers/{form.pk}/", {"name": "renamed"}, format="json").status_code == 200
