@@ -26,7 +26,8 @@ from .choices import ExecutionStatus
 
 NOT_JSON = "The body is not valid JSON: {error}"
 FORM_SUBMITTED = "Thank you, your submission was received."
-RUN_FAILED = "The workflow run {status} at node '{node}': {error}"
+RUN_FAILED = "The workflow run failed at node '{node}': {error}"
+RUN_CANCELLED = "The workflow run was cancelled before it answered."
 RUN_TIMED_OUT = "The workflow run did not answer within {seconds} seconds; it goes on running."
 FORM_CLOSED = "This form is closed: it does not accept submissions at the moment."
 FORM_WORKFLOW_INACTIVE = "This form is not open yet: it does not accept submissions at the moment."
@@ -205,7 +206,10 @@ class WebhookView(APIView):
             return Response({**body, "output": execution.output}, status=status.HTTP_200_OK)
         if execution.status in triggers.EXECUTION_TERMINAL:
             node_id, message = triggers.failed_node_of(execution)
-            detail = RUN_FAILED.format(status=execution.status, node=node_id or "?", error=message or execution.status)
+            if execution.status == ExecutionStatus.FAILED:
+                detail = RUN_FAILED.format(node=node_id or "?", error=message or "no error text")
+            else:
+                detail = RUN_CANCELLED
             failure = {"type": "execution_failed", "detail": detail, "node": node_id, "error": message}
             return Response({**failure, **body}, status=status.HTTP_502_BAD_GATEWAY)
         detail = RUN_TIMED_OUT.format(seconds=f"{timeout:g}")

@@ -88,7 +88,7 @@ def test_a_synchronous_webhook_whose_run_fails_answers_502_naming_the_node(organ
     body = response.json()
     assert body["status"] == "failed" and body["type"] == "execution_failed"
     assert (body["node"], body["error"]) == ("charge", "card declined")
-    assert body["detail"] == views.RUN_FAILED.format(status="failed", node="charge", error="card declined")
+    assert body["detail"] == views.RUN_FAILED.format(node="charge", error="card declined")
 
 
 def test_a_synchronous_webhook_that_runs_out_of_time_answers_504(organization_member, client):
