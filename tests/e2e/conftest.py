@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -48,11 +49,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_env(database: Path) -> dict:
+def server_env(database: Path | str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     # The embedded default: SQLite, in-memory channel layer, worker and beat inside the server process.
-    env.update({"DEBUG": "1", "DATABASE_URL": f"sqlite:///{database}", "PYTHONUNBUFFERED": "1"})
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    env.update({"DEBUG": "1", "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"})
     return env
+
+
+def scratch_postgres(url: str) -> str:
+    """Drop and create the database `url` names (a scratch database for one test module); return `url`.
+
+    Set E2E_DATABASE_URL=postgres://.../<name> to run the browser tests on PostgreSQL (jsonb, as in
+    production) instead of a SQLite file; the worker stays embedded.
+    """
+    import psycopg
+
+    name = urllib.parse.urlsplit(url).path.lstrip("/")
+    assert name.isidentifier(), f"E2E_DATABASE_URL must name a plain database, not {name!r}"
+    maintenance = urllib.parse.urlsplit(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return url
 
 
 def manage(env: dict, *args: str) -> str:
@@ -80,7 +99,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 def live_server_info(tmp_path_factory):
     """A migrated scratch database with the demo data and a 200-node workflow, served on a free port."""
     workdir = tmp_path_factory.mktemp("e2e")
-    env = server_env(workdir / "e2e.sqlite3")
+    postgres = os.environ.get("E2E_DATABASE_URL")
+    env = server_env(scratch_postgres(postgres) if postgres else workdir / "e2e.sqlite3")
     manage(env, "migrate", "--noinput")
     manage(env, "bootstrap_demo")
     big_workflow_id = manage(env, "shell", "-c", BIG_WORKFLOW_SCRIPT).strip().splitlines()[-1]
