@@ -44,7 +44,9 @@ STATE_WORKFLOW_INACTIVE = "workflow_inactive"
 STATE_NO_START_NODE = "start_node_missing"
 STATE_DETAIL = {
     STATE_INACTIVE: "This trigger is switched off: it starts nothing until it is switched on again.",
-    STATE_WORKFLOW_INACTIVE: "The workflow is {status}, not active: activate it to start runs from this trigger.",
+    STATE_WORKFLOW_INACTIVE: (
+        "The workflow is not active (it is {status}): activate it to start runs from this trigger."
+    ),
     STATE_NO_START_NODE: "The workflow no longer starts with a {wanted} node: this trigger starts nothing.",
 }
 LIVE_DETAIL = {

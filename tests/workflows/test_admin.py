@@ -401,7 +401,7 @@ def test_the_trigger_list_shows_each_triggers_state(org_admin_client, organizati
     page = org_admin_client.get(url(Trigger, "changelist")).content.decode()
 
     assert '<strong class="cm-trigger-workflow_inactive">workflow_inactive</strong>' in page
-    assert "The workflow is draft, not active" in page
+    assert "The workflow is not active (it is draft)" in page
 
 
 def test_activating_a_workflow_enables_its_schedule(org_admin_client, organization):
