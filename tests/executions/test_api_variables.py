@@ -118,3 +118,19 @@ def test_the_execution_admin_shows_the_override(admin_client, test_nodes):  # no
     assert "Variables override" in page.content.decode()
     assert "&quot;limit&quot;: 9" in page.content.decode()
     assert WorkflowExecution.objects.get(pk=execution.pk).context["vars"] == {"limit": 9, "unit": "EUR"}
+
+
+@pytest.mark.django_db
+def test_the_admin_run_action_refuses_an_invalid_draft(client, organization):
+    from tests.executions.test_admin_actions import act, client_as_admin, texts
+
+    # Without the test node types registered, test.echo is an unknown type: the workflow is a draft.
+    workflow = workflow_create(organization=organization, name="draft", definition=DEFINITION)
+
+    response = act(
+        client_as_admin(client, organization), "admin:workflows_workflow_changelist", "run_workflows_now", workflow
+    )
+
+    assert not WorkflowExecution.objects.exists()
+    [text] = texts(response)
+    assert text.startswith(f"Not started: {workflow.name} (/nodes/1/type: ")
