@@ -158,17 +158,17 @@ export function EditorApp({ config }: { config: EditorConfig }) {
     setBusy("save");
     try {
       const saved = await api<WorkflowResponse>("PATCH", workflowUrl, { definition }, ifMatchHeader(revision.current));
-      useEditor.getState().markSaved();
+      // What was sent is saved, even if the graph changed while the request was out.
+      useEditor.getState().markSaved(definition);
       setConflict(false);
       const outcome = saveOutcome(saved);
       if (outcome.revision != null) revision.current = outcome.revision;
       setMeta((m) => ({ ...m, status: saved.status ?? m.status, version: saved.latest_version ?? m.version }));
       // A server that reports drafts says what is wrong in its answer; an older one is asked to validate.
-      const valid = "is_valid" in (saved ?? {}) ? !outcome.draft : await validate(true);
-      if ("is_valid" in (saved ?? {})) {
-        if (outcome.draft) showProblems(outcome.problems, definition);
-        else useEditor.getState().clearProblems();
-      }
+      const reportsDrafts = saved != null && "is_valid" in saved;
+      if (reportsDrafts && outcome.draft) showProblems(outcome.problems, definition);
+      else if (reportsDrafts) useEditor.getState().clearProblems();
+      const valid = reportsDrafts ? !outcome.draft : await validate(true);
       const count = outcome.draft ? outcome.problems.length : countProblems(useEditor.getState().problems);
       setDraftLabel(valid ? null : (outcome.label ?? `Saved as draft — ${count} problem${count === 1 ? "" : "s"}`));
       const version = saved.latest_version ? ` as version ${saved.latest_version}` : "";

@@ -130,6 +130,16 @@ describe("editor store", () => {
     expect(useEditor.getState().dirty).toBe(true);
   });
 
+  it("stays dirty for an edit made while a save was out", () => {
+    useEditor.getState().updateConfig("log", { message: "sent" });
+    const sent = useEditor.getState().definition();
+    useEditor.getState().updateConfig("check", { condition: "typed meanwhile" });
+    useEditor.getState().markSaved(sent);
+    expect(useEditor.getState().dirty).toBe(true);
+    useEditor.getState().undo();
+    expect(useEditor.getState().dirty).toBe(false);
+  });
+
   it("is clean after a change that puts back what was saved (a node dragged back)", () => {
     useEditor.getState().onNodesChange([{ type: "position", id: "log", position: { x: 500, y: 0 }, dragging: true }]);
     expect(useEditor.getState().dirty).toBe(true);

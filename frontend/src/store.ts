@@ -77,7 +77,8 @@ export interface EditorState {
   clearProblems(): void;
   setRuns(runs: Record<string, NodeRun>): void;
   patchRun(nodeId: string, patch: Partial<NodeRun>): void;
-  markSaved(): void;
+  /** `saved`: the definition the server stored (by default, the graph as it is now). */
+  markSaved(saved?: Definition): void;
   notify(toast: Toast | null): void;
 }
 
@@ -404,9 +405,9 @@ export const useEditor = create<EditorState>()((set, get) => ({
     set((s) => ({ runs: { ...s.runs, [nodeId]: { ...(s.runs[nodeId] ?? { status: "pending" }), ...patch } } }));
   },
 
-  markSaved() {
+  markSaved(saved) {
     const { nodes, edges, variables } = get();
-    set({ savedKey: definitionKey(nodes, edges, variables) });
+    set({ savedKey: saved ? stableJson(saved) : definitionKey(nodes, edges, variables) });
   },
 
   notify(toast) {
