@@ -121,7 +121,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Members sign in on the product's own page (the admin's login refuses anyone without staff status).
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
 # Messages live in the session, not a cookie: an API key shown once must not travel in a readable cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 

@@ -30,7 +30,8 @@ accounts = [
         auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Back to the sign-in page; the admin's own logout keeps its "logged out" page (no LOGOUT_REDIRECT_URL).
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(template_name="accounts/password_change_form.html"),

@@ -162,6 +162,15 @@ def test_the_admin_still_refuses_members_without_staff_status(client, user):
     assert response["Location"].startswith(reverse("admin:login"))
 
 
+def test_the_admins_logout_keeps_its_own_page(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    response = client.post(reverse("admin:logout"))
+
+    assert response.status_code == 200
+    assert "Log in again" in response.content.decode()
+
+
 def test_the_admin_login_still_serves_staff(client):
     staff = UserFactory(is_staff=True, is_superuser=True)
 
