@@ -160,3 +160,10 @@ def test_the_json_parse_node_refuses_deep_text_without_retrying():
     with pytest.raises(NodeError, match="nested deeper than 20 levels") as caught:
         registry.get("json_parse")().run(ctx)
     assert caught.value.retryable is False
+
+
+def test_run_workflow_refuses_deep_input_with_a_command_error():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="nested deeper than 20 levels"):
+        call_command("run_workflow", "00000000-0000-0000-0000-000000000000", "--input", DEEP)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.errors import ApplicationError
+from apps.core.jsonparse import json_loads_bounded
 from apps.executions.choices import EXECUTION_TERMINAL, ExecutionStatus
 from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
 from apps.executions.services import execution_start
@@ -35,7 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, workflow_id: str, input: str, wait: bool, timeout: float, **options):
         try:
-            data = json.loads(input)
+            data = json_loads_bounded(input)
         except json.JSONDecodeError as exc:
             raise CommandError(BAD_INPUT.format(error=exc)) from exc
         try:
