@@ -286,14 +286,14 @@ class CircuitBreakerAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
         return obj.last_error if len(obj.last_error) <= 80 else f"{obj.last_error[:79]}…"
 
 
-BREAKERS_RESET = "Reset {count} circuit breaker(s): their nodes run again."
+BREAKERS_RESET = "Reset {count} circuit breaker(s); {woken} node(s) they had parked run now."
 
 
 @admin.action(description="Reset (close) selected circuit breakers", permissions=["run"])
 def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
-    count = 0
+    count = woken = 0
     for row in queryset.select_related("organization"):
-        services.circuit_breaker_reset(circuit_breaker=row)
+        woken += services.circuit_breaker_reset(circuit_breaker=row)
         audit_log_record(
             organization=row.organization,
             actor=request.user,
@@ -302,7 +302,7 @@ def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
             data={"via": "admin", "node_type": row.node_type, "target": row.target},
         )
         count += 1
-    modeladmin.message_user(request, BREAKERS_RESET.format(count=count), messages.SUCCESS)
+    modeladmin.message_user(request, BREAKERS_RESET.format(count=count, woken=woken), messages.SUCCESS)
 
 
 CircuitBreakerAdmin.actions = [reset_circuit_breakers]

@@ -18,9 +18,10 @@ from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.validation import definition_validate
 
-from .choices import ExecutionStatus
+from .choices import ExecutionStatus, NodeStatus
 from .engine import breaker, runtime
-from .engine.recovery import active_count
+from .engine.recovery import active_count, wake_node
+from .engine.runner import PARKED_BY_BREAKER
 from .models import CircuitBreaker, NodeExecution, WorkflowExecution
 
 WORKFLOW_ARCHIVED = "An archived workflow cannot run; restore it first."
@@ -163,8 +164,20 @@ def execution_reject(
         )
 
 
-def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker) -> CircuitBreaker:
-    """Close a circuit breaker by hand: its state in the cache (what the engine reads) and its row."""
+def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker) -> int:
+    """Close a circuit breaker by hand: its state in the cache (what the engine reads) and its row; then wake the
+    nodes it parked, which would otherwise wait for the end of the cool-down. Returns how many were woken."""
     breaker.reset(breaker.key_for(circuit_breaker.organization_id, circuit_breaker.node_type, circuit_breaker.target))
     circuit_breaker.refresh_from_db()
-    return circuit_breaker
+    parked = NodeExecution.objects.filter(
+        organization_id=circuit_breaker.organization_id,
+        node_type=circuit_breaker.node_type,
+        status=NodeStatus.RETRYING,
+        wake_at__isnull=False,
+        **{f"state__{PARKED_BY_BREAKER}": circuit_breaker.target},
+    )
+    # Woken as if their wake-up time had come: one that was parked again meanwhile (a later time) stays parked.
+    return sum(
+        wake_node(execution_id, pk, now=wake_at)
+        for execution_id, pk, wake_at in parked.values_list("execution_id", "pk", "wake_at")
+    )

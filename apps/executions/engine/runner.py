@@ -213,6 +213,9 @@ def claim_node(
         return _build_claim(unit, node, task_id, resume, finished)
 
 
+#: The key of a node's state naming the breaker target that parked it (dropped when the node next runs).
+PARKED_BY_BREAKER = "breaker_target"
+
 #: The one-statement claim cannot take this node (not in the version's graph): the locked path decides.
 _SLOW_PATH = object()
 
@@ -257,13 +260,15 @@ def _claim_rows(unit: Unit, node_id: str) -> dict[str, NodeExecution]:
 
 def _park_for_breaker(unit: Unit, node: NodeExecution, blocked: Blocked, *, spent: bool) -> None:
     """Put a node taken for a run back as `retrying` until its breaker lets it through; the attempt its claim
-    counted (`spent`: not a resumed run) is given back, and what it resumes with is kept."""
+    counted (`spent`: not a resumed run) is given back, and what it resumes with is kept. The state names the
+    breaker's target, so that resetting the breaker wakes the node (`circuit_breaker_reset`)."""
     set_node_status(node, NodeStatus.RETRYING)
     if spent:
         node.attempt -= 1
     node.wake_at = blocked.until
     node.lease_expires_at = None
-    node.save(update_fields=["status", "attempt", "wake_at", "lease_expires_at", "updated_at"])
+    node.state = {**node.state, PARKED_BY_BREAKER: blocked.key.target}
+    node.save(update_fields=["status", "attempt", "wake_at", "lease_expires_at", "state", "updated_at"])
     unit.event(
         EventType.NODE_RETRYING,
         node.node_id,
@@ -766,7 +771,7 @@ def fail(unit: Unit, node: NodeExecution, failure: Failure, *, breaker_key: brea
     retry = spec.get("retry") or {}
     now = timezone.now()
     node.error = error
-    node.state = {key: value for key, value in node.state.items() if key != "resume"}
+    node.state = {key: value for key, value in node.state.items() if key not in ("resume", PARKED_BY_BREAKER)}
     if failure.retryable and node.attempt < int(retry.get("max_attempts", 1)):
         delay = retry_delay(retry, node.attempt)
         set_node_status(node, NodeStatus.RETRYING)

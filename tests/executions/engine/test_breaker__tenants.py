@@ -99,18 +99,22 @@ def test_a_dead_host_opens_one_organizations_breaker_for_that_host_only(engine_w
     assert row.last_error.startswith(f"Request to {dead_url}/down failed")
     assert not CircuitBreaker.objects.filter(organization=org_b).exists()
 
-    # Reset from the admin: the cache and the row close, the action is audited, the host is called again.
+    # Reset from the admin: the cache and the row close, the action is audited, the node it parked runs now and
+    # new runs call the host again.
     client = admin_of(client, org_a)
     assert dead_host in client.get(reverse(CHANGELIST)).content.decode()
     response = client.post(
         reverse(CHANGELIST), {"action": "reset_circuit_breakers", "_selected_action": [str(row.pk)]}, follow=True
     )
-    assert BREAKERS_RESET.format(count=1) in response.content.decode()
+    assert BREAKERS_RESET.format(count=1, woken=1) in response.content.decode()
     assert breaker.state(key) == breaker.CLOSED
     row.refresh_from_db()
     assert row.state == breaker.CLOSED
     audit = AuditLog.objects.get(organization=org_a, action="circuit_breaker.reset")
     assert audit.data["target"] == dead_host
+    woken = node(wait_finished(parked.execution), "call")
+    assert (woken.status, woken.attempt) == ("failed", 1)
+    assert "breaker_target" not in woken.state
     again = wait_finished(start(a_calls_dead))
     assert (node(again, "call").status, node(again, "call").attempt) == ("failed", 1)
 
