@@ -38,6 +38,7 @@ from jinja2 import (
 from jinja2 import nodes as jinja_nodes
 from jinja2.compiler import CodeGenerator
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.utils import _PassArg
 from markupsafe import Markup
 
 #: Largest `range(...)` one call may create.
@@ -305,6 +306,20 @@ def _text_filter(original):
     return guarded
 
 
+def _neutral_value_filter(original):
+    """Any other filter: a function or method it is applied to (`range | upper`) is seen as the text
+    `<function>`, so no filter prints an internal name or heap address."""
+    skip = 0 if _PassArg.from_obj(original) is None else 1  # the context, eval context or environment
+
+    @wraps(original)
+    def guarded(*args, **kwargs):
+        if len(args) > skip and callable(args[skip]) and not isinstance(args[skip], Undefined):
+            args = (*args[:skip], "<function>", *args[skip + 1 :])
+        return original(*args, **kwargs)
+
+    return guarded
+
+
 def _join_filter(original):
     """`join`: the size of the result is known before it is built (separators included)."""
 
@@ -389,6 +404,10 @@ def _nesting_error(exc: BaseException) -> TemplateSyntaxError:
     return error
 
 
+#: Filters wrapped with their own checks above (they print their values neutrally themselves, or never print).
+_GUARDED_FILTERS = frozenset({"center", "indent", "format", "replace", "join", "sum", "string", "pprint"})
+
+
 class ExpressionEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox with size checks on the operators and calls that can allocate without bound, and an
     operation budget spent by loop steps, calls, lookups, operators and per-item filters and tests."""
@@ -410,6 +429,9 @@ class ExpressionEnvironment(ImmutableSandboxedEnvironment):
         self.filters["sum"] = _sum_filter(self.filters["sum"])
         self.filters["string"] = _text_filter(self.filters["string"])
         self.filters["pprint"] = _text_filter(self.filters["pprint"])
+        for name, original in list(self.filters.items()):
+            if name not in _GUARDED_FILTERS:
+                self.filters[name] = _neutral_value_filter(original)
         self.filters[_LOOP_FILTER] = _loop_items
 
     @staticmethod

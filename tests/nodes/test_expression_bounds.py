@@ -140,6 +140,11 @@ def test_reasonable_joins_sums_and_concatenations_still_work():
         "{{ range | pprint }}",
         "x {{ 'a'.upper }}",
         "{{ '%s' % ['a'.upper] }}",
+        "{{ range | upper }}",
+        "{{ 'a'.upper | trim }}",
+        "{{ range | e }}",
+        "{{ [range] | map('string') | join }}",
+        "{{ range | truncate(200) }}",
     ],
 )
 def test_internal_objects_render_without_their_name_or_address(source):
