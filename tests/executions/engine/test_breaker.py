@@ -245,3 +245,14 @@ def test_a_node_without_a_target_of_its_own_is_keyed_by_its_credential_else_by_t
     assert _breaker_target(slack, {"text": "hi", "webhook_url": "https://hooks.slack.com/x"}, {}) == "hooks.slack.com"
     assert _breaker_target(log, {"message": "hi"}, {}) is None
     assert registry.get("github_issue").breaker_target({"owner": "o"}) == "api.github.com"
+
+
+def test_a_failing_target_hook_keys_the_node_by_type_and_the_run_goes_on():
+    from apps.executions.engine.runner import _breaker_target
+
+    class Broken:
+        @classmethod
+        def breaker_target(cls, config: dict) -> str | None:
+            raise KeyError("url")
+
+    assert _breaker_target(Broken, {}, {}) is None

@@ -4,7 +4,8 @@ live events, through a real worker."""
 import pytest
 from rest_framework.test import APIClient
 
-from apps.executions.models import ExecutionEvent
+from apps.executions import services
+from apps.executions.models import ExecutionEvent, WorkflowExecution
 from tests.executions.engine.helpers import chain, make_workflow, node, start, wait_finished
 from tests.orgs.factories import MembershipFactory, UserFactory
 
@@ -49,3 +50,17 @@ def test_a_failed_node_reports_both_figures_and_a_retry_keeps_its_first_queued_t
     event = ExecutionEvent.objects.get(execution=execution, node_id="fail", type="node_failed")
     assert event.data["duration_ms"] == failed.duration_ms
     assert event.data["waited_ms"] >= 300
+
+
+@pytest.mark.django_db
+def test_a_node_sent_back_by_a_pause_keeps_its_first_queued_time(test_nodes):
+    """Nothing runs here (no worker, no commit): the trigger node stays queued, is paused and resumed."""
+    execution = start(make_workflow(*chain({"id": "a", "type": "test.noop"})))
+    first = node(execution, "start").queued_at
+    assert first is not None
+    assert node(execution, "a").queued_at is None  # not queued yet
+    services.execution_pause(execution=execution)
+    assert node(execution, "start").status == "pending"
+    services.execution_resume(execution=WorkflowExecution.objects.get(pk=execution.pk))
+    resumed = node(execution, "start")
+    assert (resumed.status, resumed.queued_at) == ("queued", first)
