@@ -354,10 +354,11 @@ CONCERTMASTER_EXPRESSION_MAX_OPERATIONS = env.int("CONCERTMASTER_EXPRESSION_MAX_
 CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = env.int("CONCERTMASTER_NODE_OUTPUT_MAX_BYTES", default=1024 * 1024)
 # Finished executions older than this many days are deleted by the hourly prune task.
 CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENTION_DAYS", default=30)
-# Circuit breaker per node type: open after this many consecutive failures, probe again after the cool-down.
+# Circuit breaker per organization, node type and target (a host, a credential): open after this many consecutive
+# failures, probe again after the cool-down.
 CONCERTMASTER_BREAKER_THRESHOLD = env.int("CONCERTMASTER_BREAKER_THRESHOLD", default=5)
 CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN_SECONDS", default=60)
-# A worker reuses a node type's "closed, no failures" answer for this long instead of asking the cache before every
+# A worker reuses a breaker's "closed, no failures" answer for this long instead of asking the cache before every
 # node; failures recorded by other workers are seen this much later (0: ask every time).
 CONCERTMASTER_BREAKER_LOCAL_SECONDS = env.float("CONCERTMASTER_BREAKER_LOCAL_SECONDS", default=1.0)
 
