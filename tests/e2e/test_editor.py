@@ -236,6 +236,8 @@ def test_triggers_pause_resume_approve_history_and_cancel(logged_in_page: Page):
     expect(dialog).to_contain_text("/hooks/")
     expect(dialog).to_contain_text("Signing secret, shown once: whsec_")
     expect(dialog).to_contain_text("Start node: hook")
+    # The start node does not require a signature: every webhook has a secret, but unsigned calls are accepted.
+    expect(dialog).to_contain_text("(unsigned)")
     page.keyboard.press("Escape")
     page.goto(f"/workflows/{workflow_id}/edit/")
     page.get_by_role("button", name="Triggers", exact=True).click()

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, unwrapList } from "../api";
 import type { JsonObject } from "../types";
+import { useEditor } from "../store";
 import { Modal } from "./Modal";
 import { triggerState } from "./triggerState";
 
@@ -30,6 +31,12 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
   const [kind, setKind] = useState("webhook");
   const [cron, setCron] = useState("0 * * * *");
   const [timezone, setTimezone] = useState("UTC");
+  // Whether a webhook demands a signature is its start node's config (every webhook trigger has a secret).
+  const nodes = useEditor((s) => s.nodes);
+  const signatureRequired = (nodeId: string | null | undefined) => {
+    const node = nodes.find((n) => n.id === nodeId);
+    return Boolean(node && (node.data as { config?: JsonObject }).config?.require_signature);
+  };
 
   const load = useCallback(() => {
     api("GET", `${triggersUrl}?workflow=${encodeURIComponent(workflowId)}`)
@@ -91,7 +98,7 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
           {t.webhook_url && (
             <p>
               URL: <code className="cm-copy">{t.webhook_url}</code>
-              {t.has_signing_secret ? " (signed calls only)" : " (unsigned)"}
+              {signatureRequired(t.start_node) ? " (signed calls only)" : " (unsigned)"}
             </p>
           )}
           {secret?.id === t.id && (
