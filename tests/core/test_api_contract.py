@@ -161,6 +161,7 @@ def test_the_committed_schema_lists_the_nullable_request_fields_tested_here():
         ("PatchedWorkflowRequest", "max_concurrent_executions"),
         ("ExecuteInputRequest", "input"),
         ("ExecuteInputRequest", "variables"),
+        ("ConfigValidateRequest", "config"),
     }
 
 
@@ -183,3 +184,9 @@ def test_object_only_json_fields_are_documented_as_objects(schema):
     assert components["OrganizationRequest"]["properties"]["settings"]["type"] == "object"
     response_settings = components["Organization"]["properties"]["settings"]
     assert response_settings["type"] == "object"
+
+
+def test_validating_a_null_node_config_reports_it_against_the_schema(owner_client):
+    response = owner_client.post("/api/v1/node-types/log/validate/", {"config": None}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["valid"] is False

@@ -36,7 +36,9 @@ class NodeTypeSerializer(serializers.ModelSerializer):
 
 
 class ConfigValidateSerializer(StrictSerializer):
-    config = serializers.JSONField(help_text="The node's config as the workflow definition holds it.")
+    config = serializers.JSONField(
+        allow_null=True, help_text="The node's config as the workflow definition holds it (checked against its schema)."
+    )
 
 
 class ConfigErrorSerializer(serializers.Serializer):
