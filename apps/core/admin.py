@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from apps.core.jsonparse import JSONTooDeep, check_depth
 from apps.orgs.choices import MANAGER_ROLES, WRITER_ROLES
 from apps.orgs.models import Organization
 from apps.orgs.selectors import organization_ids_for_user
@@ -118,6 +119,23 @@ class PrettyJSONFormField(forms.JSONField):
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
         return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+    # JSON nested past CONCERTMASTER_JSON_MAX_DEPTH is a form error, not a RecursionError (500).
+    def to_python(self, value):
+        if isinstance(value, str) and not self.disabled:
+            try:
+                check_depth(value)
+            except JSONTooDeep as exc:
+                raise ValidationError(exc.message, code="invalid") from exc
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        if isinstance(data, str) and not self.disabled:
+            try:
+                check_depth(data)
+            except JSONTooDeep:
+                return forms.fields.InvalidJSONInput(data)
+        return super().bound_data(data, initial)
 
 
 class WriteOnlyTextarea(forms.Textarea):

@@ -167,3 +167,36 @@ def test_run_workflow_refuses_deep_input_with_a_command_error():
 
     with pytest.raises(CommandError, match="nested deeper than 20 levels"):
         call_command("run_workflow", "00000000-0000-0000-0000-000000000000", "--input", DEEP)
+
+
+# --- the admin's JSON fields ---
+
+
+def test_the_admins_json_field_refuses_deep_json_as_a_form_error():
+    from django.core.exceptions import ValidationError
+    from django.forms.fields import InvalidJSONInput
+
+    from apps.core.admin import PrettyJSONFormField
+
+    field = PrettyJSONFormField()
+    with pytest.raises(ValidationError, match="nested deeper than 20 levels"):
+        field.clean(DEEP)
+    assert isinstance(field.bound_data(DEEP, None), InvalidJSONInput)  # shown back as typed
+    assert field.clean(nested(LIMIT)) == json.loads(nested(LIMIT))
+
+
+def test_the_admin_answers_a_deep_definition_with_the_form_again(organization):
+    from django.test import Client
+
+    from tests.orgs.factories import UserFactory
+
+    client_ = Client()
+    client_.force_login(UserFactory(is_staff=True, is_superuser=True))
+    workflow = WorkflowFactory(organization=organization)
+    url = f"/admin/workflows/workflow/{workflow.pk}/change/"
+    page = client_.get(url)
+    assert page.status_code == 200
+    form = {"organization": str(organization.pk), "name": workflow.name, "definition": DEEP, "status": "draft"}
+    response = client_.post(url, form)
+    assert response.status_code == 200  # the form again, with its errors
+    assert b"nested deeper than 20 levels" in response.content
