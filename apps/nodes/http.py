@@ -1,17 +1,15 @@
 """An SSRF-safe HTTP client for the nodes that talk to the network.
 
-Every connection, including each redirect hop, goes through `GuardedTransport`: it resolves the host,
-refuses the request when any resolved address is private, loopback, link-local or otherwise not
-globally routable (unless `ctx.settings["allow_private_http"]` is true), then connects to the very
-address it checked. Pinning the checked address defeats DNS rebinding; TLS still verifies the
-certificate against the original host name (httpcore's `sni_hostname` extension).
+Every connection, including each redirect hop, goes through `GuardedTransport`: it applies the
+private-address rule of `netguard.py` (resolve, refuse any address that is not globally routable unless
+`ctx.settings["allow_private_http"]` is true), then connects to the very address it checked. Pinning the
+checked address defeats DNS rebinding; TLS still verifies the certificate against the original host name
+(httpcore's `sni_hostname` extension).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json as jsonlib
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,62 +17,26 @@ from typing import Any
 
 import httpx
 
+from . import netguard
 from .base import NodeError
+from .netguard import ALLOW_PRIVATE_SETTING as ALLOW_PRIVATE_SETTING  # the names the HTTP client had before netguard
+from .netguard import BLOCKED_ADDRESS as BLOCKED_ADDRESS
+from .netguard import UNRESOLVABLE_HOST as UNRESOLVABLE_HOST
+from .netguard import BlockedAddressError, UnresolvableHostError
+from .netguard import is_public_address as is_public_address
 
-ALLOW_PRIVATE_SETTING = "allow_private_http"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 MAX_REDIRECTS = 5
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 USER_AGENT = "ConcertMaster/1.0"
 
 INVALID_URL = "Invalid URL {url!r}: only absolute http:// and https:// URLs are allowed."
-BLOCKED_ADDRESS = (
-    "Refusing to connect to {host} ({address}): private, loopback, link-local and reserved addresses are not "
-    "allowed (set CONCERTMASTER_ALLOW_PRIVATE_HTTP to allow them)."
-)
-UNRESOLVABLE_HOST = "Cannot resolve host {host!r}."
 REQUEST_TIMEOUT = "Request to {url} timed out after {seconds:g} s."
 REQUEST_FAILED = "Request to {url} failed: {error}"
 TOO_MANY_REDIRECTS = "Request to {url} was redirected more than {limit} times."
 RESPONSE_TOO_LARGE = "Response from {url} is larger than {limit} bytes."
 
 _UNSET: Any = object()
-
-
-class BlockedAddressError(Exception):
-    """The host resolved to an address nodes may not reach."""
-
-    def __init__(self, host: str, address: str) -> None:
-        super().__init__(BLOCKED_ADDRESS.format(host=host, address=address))
-        self.host = host
-        self.address = address
-
-
-class UnresolvableHostError(Exception):
-    """The host name did not resolve."""
-
-
-def is_public_address(address: str) -> bool:
-    """Whether an IP address is globally routable (not private, loopback, link-local, reserved, multicast)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        # ::ffff:127.0.0.1 and 2002:7f00:1:: reach IPv4 hosts: judge the IPv4 address they carry.
-        embedded = ip.ipv4_mapped or ip.sixtofour
-        if embedded is not None:
-            ip = embedded
-    return ip.is_global and not ip.is_multicast
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to, in the resolver's order."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host)) from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
-    if not addresses:
-        raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host))
-    return addresses
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -87,14 +49,10 @@ class GuardedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.raw_host.decode("ascii")
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        addresses = resolve(host, port)
-        if not self.allow_private:
-            for address in addresses:
-                if not is_public_address(address):
-                    raise BlockedAddressError(host, address)
+        address = netguard.pinned_address(host, port, allow_private=self.allow_private)
         pinned = httpx.Request(
             request.method,
-            request.url.copy_with(host=addresses[0].split("%", 1)[0]),
+            request.url.copy_with(host=address),
             headers=request.headers,  # keeps the original Host header
             stream=request.stream,
             extensions={**request.extensions, "sni_hostname": host},
@@ -201,7 +159,7 @@ def send(
         body_kwargs["data"] = data
     elif content is not None:
         body_kwargs["content"] = content
-    transport = GuardedTransport(allow_private=bool(settings.get(ALLOW_PRIVATE_SETTING, False)))
+    transport = GuardedTransport(allow_private=netguard.allows_private(settings))
     deadline = time.monotonic() + timeout
     try:
         with (

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.nodes import http
+from apps.nodes import http, netguard
 from apps.nodes.base import NodeError
 from tests.nodes.fakeserver import FakeHTTPServer
 
@@ -95,7 +95,7 @@ def test_is_public_address(address, public):
 
 def test_every_redirect_hop_is_checked(server, monkeypatch):
     """A public-looking server may not redirect the client to a private address."""
-    monkeypatch.setattr(http, "is_public_address", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(netguard, "is_public_address", lambda address: address == "127.0.0.1")
     port = server.url.rsplit(":", 1)[1]
     server.reply("GET", "/same", status=302, headers={"Location": "/final"})
     server.reply("GET", "/final", body="done")
@@ -111,7 +111,7 @@ def test_every_redirect_hop_is_checked(server, monkeypatch):
 
 def test_connection_is_pinned_to_the_checked_address(server, monkeypatch):
     """The client connects to the address it checked, keeping the original Host header (no DNS rebinding)."""
-    monkeypatch.setattr(http, "resolve", lambda host, port: ["127.0.0.1"])
+    monkeypatch.setattr(netguard, "resolve", lambda host, port: ["127.0.0.1"])
     port = server.url.rsplit(":", 1)[1]
     server.reply("GET", "/", body="pinned")
 

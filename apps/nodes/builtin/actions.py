@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import logging
-import smtplib
 from typing import Any
 
 import httpx
@@ -15,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 
-from apps.nodes import http
+from apps.nodes import http, netguard
 from apps.nodes.base import MAIN, Node, NodeContext, NodeError, NodeResult, NodeServices
 from apps.nodes.registry import register
+from apps.nodes.smtp import GuardedSMTPBackend, deliver
 
 CREDENTIAL_MISSING = "Credential {name!r} is not available to this node."
 CREDENTIAL_UNSUPPORTED = (
@@ -27,10 +27,6 @@ CREDENTIAL_INCOMPLETE = "Credential {name!r} lacks {field!r}."
 HTTP_STATUS_ERROR = "{method} {url} answered HTTP {status}."
 SERVICES_UNAVAILABLE = "Platform services are not available to this node."
 INVALID_EMAIL = "Invalid email address {address!r} in {field!r}."
-EMAIL_HEADER_INVALID = "Email headers may not contain newlines: {error}"
-SMTP_AUTH_FAILED = "The SMTP server refused the login: {error}"
-SMTP_RECIPIENTS_REFUSED = "The SMTP server refused the recipients: {recipients}"
-SMTP_FAILED = "Sending the email failed: {error}"
 ROWS_NOT_A_LIST = "CSV rows must be a list of objects (got {type})."
 ROW_NOT_AN_OBJECT = "CSV row {index} is not an object (got {type})."
 TOO_MANY_ROWS = "A CSV export may hold at most {limit} rows (got {count})."
@@ -176,7 +172,8 @@ class EmailSendNode(Node):
         "Sends an email through Django's email backend: recipients (to, cc, bcc, reply_to: one address or "
         "a list), a subject, a plain-text body and an optional HTML alternative. With an "
         "SMTP credential ({host, port, username, password, use_tls, use_ssl}) it sends through that "
-        "server instead of the platform's configured backend. Outputs the recipients and the Message-ID."
+        "server instead of the platform's configured backend; that server may not be at a private, loopback or "
+        "link-local address unless the administrator allows them. Outputs the recipients and the Message-ID."
     )
     credential_fields = ("credential",)
     config_schema = {
@@ -214,7 +211,7 @@ class EmailSendNode(Node):
         )
         if config.get("html"):
             message.attach_alternative(config["html"], "text/html")
-        _deliver(message)
+        deliver(message, server=self._server(ctx))
         return NodeResult.single(
             {"to": recipients["to"], "cc": recipients["cc"], "subject": config["subject"], "message_id": message_id}
         )
@@ -226,8 +223,9 @@ class EmailSendNode(Node):
             return mail.get_connection(fail_silently=False)
         if not data.get("host"):
             raise NodeError(CREDENTIAL_INCOMPLETE.format(name=ctx.config["credential"], field="host"), retryable=False)
-        return mail.get_connection(
-            "django.core.mail.backends.smtp.EmailBackend",
+        # The member's server, not the operator's backend: under the private-address rule.
+        return GuardedSMTPBackend(
+            allow_private=netguard.allows_private(ctx.settings),
             fail_silently=False,
             host=data["host"],
             port=int(data.get("port") or 587),
@@ -237,6 +235,11 @@ class EmailSendNode(Node):
             use_ssl=bool(data.get("use_ssl", False)),
             timeout=timeout,
         )
+
+    def _server(self, ctx: NodeContext) -> str:
+        """`host:port` of the credential's server for the server log ("backend" without a credential)."""
+        data = ctx.credentials.get(ctx.config.get("credential") or "") or {}
+        return f"{data['host']}:{data.get('port') or 587}" if data.get("host") else "backend"
 
 
 def _addresses(config: dict, field: str) -> list[str]:
@@ -252,22 +255,6 @@ def _check_address(address: Any, field: str) -> None:
         validate_email(address)
     except ValidationError as exc:
         raise NodeError(INVALID_EMAIL.format(address=address, field=field), retryable=False) from exc
-
-
-def _deliver(message: mail.EmailMessage) -> None:
-    """Send, telling a refusal that will not change (bad login, bad recipients) from a passing failure."""
-    try:
-        message.send()
-    except mail.BadHeaderError as exc:
-        raise NodeError(EMAIL_HEADER_INVALID.format(error=exc), retryable=False) from exc
-    except smtplib.SMTPAuthenticationError as exc:
-        reason = exc.smtp_error.decode(errors="replace")
-        raise NodeError(SMTP_AUTH_FAILED.format(error=reason), retryable=False) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(sorted(exc.recipients))
-        raise NodeError(SMTP_RECIPIENTS_REFUSED.format(recipients=refused), retryable=False) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise NodeError(SMTP_FAILED.format(error=exc)) from exc
 
 
 @register
