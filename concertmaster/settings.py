@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.logging.RequestIdMiddleware",
+    # The database or the broker down: 503 with Retry-After, not 500 (apps/core/availability.py).
+    "apps.core.availability.UnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,9 +154,36 @@ else:
 REDIS_URL = env("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
+# Seconds a cache call may wait on Redis (connect and read): a Redis that is down must not cost every request
+# a long socket timeout (throttles then fail open for CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS at a time).
+CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS = env.float("CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
+# Messages one server process's live-event channel may hold before channels-redis drops new ones (its default, 100,
+# dropped finish events when a burst of runs outpaced a busy server).
+CONCERTMASTER_WS_CHANNEL_CAPACITY = env.int("CONCERTMASTER_WS_CHANNEL_CAPACITY", default=20_000)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS,
+                "socket_timeout": CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS,
+            },
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # The read timeout must exceed channels-redis's 5 s blocking pop (redis-py 8's default is 5 s:
+                # the two raced, the receive loop failed every ~6 s, and a message popped as the read gave up
+                # was lost). A connect still fails fast when Redis is down.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                # The hub's channel ("specific.*") carries every watched group of a server process.
+                "channel_capacity": {"specific.*": CONCERTMASTER_WS_CHANNEL_CAPACITY},
+            },
+        }
+    }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
@@ -233,6 +262,10 @@ CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES = env.int("CONCERTMASTER_WEBHOOK_MAX_BODY_B
 CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS = env.int("CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # How long a webhook `Idempotency-Key` deduplicates deliveries.
 CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS = env.int("CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS", default=24)
+# The webhook inbox keeps every delivery (headers without secrets, body up to the cap) this many days; the hourly
+# prune task deletes older ones. A GitHub signature has no timestamp: its replay is refused for this long.
+CONCERTMASTER_WEBHOOK_INBOX_DAYS = env.int("CONCERTMASTER_WEBHOOK_INBOX_DAYS", default=7)
+CONCERTMASTER_WEBHOOK_INBOX_MAX_BODY_BYTES = env.int("CONCERTMASTER_WEBHOOK_INBOX_MAX_BODY_BYTES", default=64 * 1024)
 # Longest `?wait=` of the execute action and synchronous webhook response, in seconds.
 CONCERTMASTER_MAX_WAIT_SECONDS = env.int("CONCERTMASTER_MAX_WAIT_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
@@ -361,6 +394,12 @@ CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN
 # A worker reuses a breaker's "closed, no failures" answer for this long instead of asking the cache before every
 # node; failures recorded by other workers are seen this much later (0: ask every time).
 CONCERTMASTER_BREAKER_LOCAL_SECONDS = env.float("CONCERTMASTER_BREAKER_LOCAL_SECONDS", default=1.0)
+
+# --- Degraded mode (apps/core/availability.py) ---
+# Retry-After of a 503 answered while the database or the broker is down.
+CONCERTMASTER_RETRY_AFTER_SECONDS = env.int("CONCERTMASTER_RETRY_AFTER_SECONDS", default=5)
+# After a cache failure, throttles let requests through without asking Redis for this many seconds, then ask again.
+CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS = env.float("CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS", default=5.0)
 
 # --- Live updates (WebSockets) ---
 # Messages waiting to be written to one slow client; past this the server closes with 4008 and the

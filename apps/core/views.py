@@ -4,6 +4,7 @@ JSON 404 under /api/; /favicon.ico; the policy that keeps the API docs pages on 
 import contextlib
 import functools
 import importlib
+import sys
 import uuid
 
 from django.conf import settings
@@ -148,4 +149,10 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the error: a database outage outside a view is a 503, not a 500.
+    from .availability import response_for
+
+    unavailable = response_for(request, sys.exc_info()[1])
+    if unavailable is not None:
+        return unavailable
     return _api_error(request, 500, "server_error", "Server error.", lambda: django_defaults.server_error(request))

@@ -9,11 +9,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.api.exceptions import BODY_TOO_LARGE, PayloadTooLarge
 from apps.core.api.serializers import ErrorSerializer
+from apps.core.api.throttles import FailOpenThrottle
+from apps.core.availability import broker_required
 from apps.core.errors import ApplicationError
 from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 from apps.nodes.builtin.triggers import FormTrigger
@@ -44,11 +45,8 @@ class WorkflowInactive(exceptions.APIException):
     default_code = "workflow_inactive"
 
 
-class _TokenThrottle(SimpleRateThrottle):
-    """Calls per public token and client address, counted in the cache."""
-
-    def get_rate(self):
-        return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)
+class _TokenThrottle(FailOpenThrottle):
+    """Calls per public token and client address, counted in the cache (open while the cache fails)."""
 
     def get_cache_key(self, request, view):
         ident = f"{view.kwargs.get('token', '')}:{self.get_ident(request)}"
@@ -174,6 +172,7 @@ class WebhookView(APIView):
             "query": {key: request.query_params.get(key) for key in request.query_params},
             "method": request.method,
         }
+        broker_required()  # 503 with Retry-After while no task can be sent: nothing is stored or started
         try:
             delivery = triggers.webhook_deliver(trigger=trigger, payload=payload, idempotency_key=idempotency_key)
         except ApplicationError as error:
@@ -241,6 +240,7 @@ class FormSubmissionView(APIView):
         trigger = _trigger(token, TriggerKind.FORM)
         if not isinstance(request.data, dict):
             raise exceptions.ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        broker_required()
         try:
             submission = triggers.form_submit(
                 trigger=trigger, data=dict(request.data), remote_addr=request.META.get("REMOTE_ADDR")
@@ -349,6 +349,7 @@ def form_page(request: HttpRequest, token: str) -> HttpResponse:
     values, errors, done, status_code = {}, [], False, 200
     if request.method == "POST":
         values = _coerce(config, request.POST)
+        broker_required()  # a 503 page (UnavailableMiddleware) while no task can be sent
         try:
             submission = triggers.form_submit(trigger=trigger, data=values, remote_addr=request.META.get("REMOTE_ADDR"))
         except ApplicationError as error:

@@ -1,19 +1,49 @@
-"""Rate limits per caller and per organization, counted in the cache (Redis in production)."""
+"""Rate limits per caller and per organization, counted in the cache (Redis in production).
+
+Fail open: while the cache raises (Redis down or timing out), every throttle lets requests through without
+asking it for CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS, logs that once per interval, and asks again after it,
+so limits come back by themselves when Redis does. A request costs at most one short cache timeout
+(CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS) per interval and process, not one per request.
+"""
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
+
+from apps.core.availability import Circuit
 
 from .access import request_access
 
+CACHE_FAILED = "The throttle cache is unavailable: rate limits are off"
 
-class _SettingsRate:
-    """Read the rate when the throttle is built, not at import, so settings overrides apply."""
+#: What a failing cache raises: redis-py's ConnectionError and TimeoutError (RedisError), a socket's OSError.
+CACHE_ERRORS = (RedisError, OSError)
+
+cache_circuit = Circuit("throttle-cache", seconds=5.0)
+
+
+class FailOpenThrottle(SimpleRateThrottle):
+    """A SimpleRateThrottle that allows the request when its cache fails (see the module's docstring)."""
 
     def get_rate(self) -> str | None:
+        # Read the rate when the throttle is built, not at import, so settings overrides apply.
         return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)
 
+    def allow_request(self, request, view) -> bool:
+        if cache_circuit.is_open():
+            return True
+        try:
+            return self.allow_counted(request, view)
+        except CACHE_ERRORS as error:
+            cache_circuit.seconds = settings.CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS
+            cache_circuit.trip(error, CACHE_FAILED)
+            return True
 
-class CallerRateThrottle(_SettingsRate, SimpleRateThrottle):
+    def allow_counted(self, request, view) -> bool:
+        return super().allow_request(request, view)
+
+
+class CallerRateThrottle(FailOpenThrottle):
     """Requests per user, per API key, or per client address when anonymous."""
 
     scope = "user"
@@ -28,7 +58,7 @@ class CallerRateThrottle(_SettingsRate, SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class OrganizationRateThrottle(_SettingsRate, SimpleRateThrottle):
+class OrganizationRateThrottle(FailOpenThrottle):
     """Requests per organization: a call counts against every organization the caller acts in."""
 
     scope = "organization"
@@ -36,7 +66,7 @@ class OrganizationRateThrottle(_SettingsRate, SimpleRateThrottle):
     def get_cache_key(self, request, view):  # one key per organization, see allow_request
         return None
 
-    def allow_request(self, request, view) -> bool:
+    def allow_counted(self, request, view) -> bool:
         if self.rate is None or not request.user or not request.user.is_authenticated:
             return True
         organization_ids = sorted(str(pk) for pk in request_access(request).organization_ids())

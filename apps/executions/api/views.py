@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from apps.core.api.permissions import EXECUTE, VIEW
 from apps.core.api.viewsets import ScopedViewSet
+from apps.core.availability import broker_required
 from apps.executions import services
 from apps.executions.models import WorkflowExecution
 from apps.executions.triggers import execution_wait
@@ -113,6 +114,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def resume(self, request, pk=None):
+        broker_required()
         return self._control("resume", services.execution_resume)
 
     @extend_schema(
@@ -133,10 +135,12 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def retry(self, request, pk=None):
+        broker_required()
         return self._control("retry", services.execution_retry_failed)
 
     def _decide(self, verb: str, service) -> Response:
         self.get_object()  # another organization's execution is a 404 before its input is looked at
+        broker_required()
         data = DecisionInputSerializer(data=request_data(self.request))
         data.is_valid(raise_exception=True)
         return self._control(verb, service, **data.validated_data)
@@ -191,6 +195,7 @@ class WorkflowRunViewSet(ScopedViewSet):
         query.is_valid(raise_exception=True)
         body = ExecuteInputSerializer(data=request_data(request))
         body.is_valid(raise_exception=True)
+        broker_required()  # 503 with Retry-After while no task can be sent: nothing is created
         kind = TriggerKind.API if self.access.api_key is not None else TriggerKind.MANUAL
         with transaction.atomic():
             execution = services.execution_start(

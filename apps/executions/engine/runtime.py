@@ -342,20 +342,52 @@ publisher = _Publisher()
 
 
 def hand_over(events, dispatches, wakes, revokes, after) -> None:
-    """After a commit: send the node tasks and wake-ups, revoke, run the callbacks, publish the events."""
+    """After a commit: send the node tasks and wake-ups, revoke, run the callbacks, publish the events.
+
+    The broker failing here (after the commit) never raises to the caller: the nodes it could not take stay
+    `queued` in the database with their lease already expired, so the reaper sends them again on its next
+    pass once the broker is back. Wake-ups and callbacks have database safety nets of their own (the waker reads
+    `wake_at`, the children re-check, the start of queued executions runs on every recovery pass).
+    """
     from . import tasks
 
+    unsent: list[str] = []
     for execution_id, node_execution_id, node_id, task_id, version_id in dispatches:
+        if unsent:  # the broker already failed for this commit: do not wait for it once per node
+            unsent.append(node_execution_id)
+            continue
         args = [execution_id, node_execution_id, node_id, version_id]
-        # The args are ids: their plain repr is what Celery's saferepr would give, at a fraction of its cost.
-        tasks.run_node.apply_async(args=args, task_id=task_id, argsrepr=repr(args), kwargsrepr="{}")
-    for execution_id, node_execution_id, countdown in wakes:
-        tasks.wake_node.apply_async(args=[execution_id, node_execution_id], countdown=countdown)
+        try:
+            # The args are ids: their plain repr is what Celery's saferepr would give, at a fraction of its cost.
+            tasks.run_node.apply_async(args=args, task_id=task_id, argsrepr=repr(args), kwargsrepr="{}")
+        except Exception:
+            logger.warning("The broker did not take node %s of %s; the reaper will send it", node_id, execution_id)
+            unsent.append(node_execution_id)
+    if unsent:
+        _leave_for_reaper(unsent)
+    try:
+        for execution_id, node_execution_id, countdown in wakes:
+            tasks.wake_node.apply_async(args=[execution_id, node_execution_id], countdown=countdown)
+    except Exception:
+        logger.warning("The broker did not take %d wake-ups; the waker will run them when due", len(wakes))
     if revokes:
         _revoke(revokes)
     for callback in after:
-        callback()
+        try:
+            callback()
+        except Exception:
+            logger.warning("An after-commit step of the engine failed; recovery will redo it", exc_info=True)
     publisher.put(events)
+
+
+def _leave_for_reaper(node_execution_ids: list[str]) -> None:
+    """Expire the lease of queued nodes whose task the broker did not take, so the next reaper pass resends them."""
+    try:
+        NodeExecution.objects.filter(pk__in=node_execution_ids, status=NodeStatus.QUEUED).update(
+            lease_expires_at=timezone.now()
+        )
+    except Exception:  # the database is down too: the lease set at queueing still runs out later
+        logger.warning("Could not expire the lease of %d unsent nodes", len(node_execution_ids), exc_info=True)
 
 
 def _revoke(task_ids: list[str]) -> None:
