@@ -6,6 +6,7 @@ Celery, Channels or the executions ORM: retries, leases, statuses and waiting be
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -56,6 +57,12 @@ class Suspend:
     data: dict = field(default_factory=dict)
 
 
+def idempotency_key(execution_id: str, node_id: str) -> str:
+    """The key a node's side effects carry: the same for every attempt of one node in one execution, so a
+    receiver can drop the repeat that at-least-once execution allows (32 hex characters)."""
+    return hashlib.sha256(f"{execution_id}:{node_id}".encode()).hexdigest()[:32]
+
+
 class NodeServices(Protocol):
     """Platform services a node may use, provided by the engine (so nodes never import the ORM)."""
 
@@ -86,6 +93,13 @@ class NodeContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("concertmaster.node"))
     report_progress: Callable[[dict], None] = lambda data: None
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Send it with side effects (an `Idempotency-Key` header, a delivery id): the same on every attempt of
+    #: this node in this execution. Derived from the ids when not given.
+    idempotency_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.idempotency_key:
+            self.idempotency_key = idempotency_key(str(self.execution_id), str(self.node_id))
 
     @property
     def input(self) -> Any:

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 
 from apps.nodes import http
 from apps.nodes import smtp as smtp_module
-from apps.nodes.base import NodeContext, NodeError
+from apps.nodes.base import NodeContext, NodeError, idempotency_key
 from apps.nodes.builtin import actions
 from apps.nodes.builtin.actions import (
     CsvExportNode,
@@ -549,3 +549,35 @@ def test_log_schema_rejects_bad_config(config, message):
     errors = schema_errors(LogNode, config)
 
     assert any(message in error for error in errors), errors
+
+
+# --- idempotency keys ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_http_request_sends_the_contexts_idempotency_key(server, method):
+    server.reply(method, "/orders", status=200)
+    ctx = make_ctx({"method": method, "url": f"{server.url}/orders"})
+
+    HttpRequestNode().run(ctx)
+
+    assert server.requests[0].headers["idempotency-key"] == ctx.idempotency_key
+    assert ctx.idempotency_key == idempotency_key("e1", "n1")
+
+
+def test_http_request_get_sends_no_idempotency_key(server):
+    server.reply("GET", "/orders", status=200)
+
+    HttpRequestNode().run(make_ctx({"method": "GET", "url": f"{server.url}/orders"}))
+
+    assert "idempotency-key" not in server.requests[0].headers
+
+
+def test_http_request_keeps_an_idempotency_key_the_user_set(server):
+    server.reply("POST", "/orders", status=200)
+
+    config = {"method": "POST", "url": f"{server.url}/orders", "headers": {"idempotency-KEY": "mine"}}
+
+    HttpRequestNode().run(make_ctx(config))
+
+    assert server.requests[0].headers["idempotency-key"] == "mine"

@@ -308,3 +308,14 @@ def test_github_issue_schema_rejects_bad_config(config, message):
     errors = schema_errors(GithubIssueNode, config)
 
     assert any(message in error for error in errors), errors
+
+
+def test_outgoing_webhook_sends_its_delivery_id(server):
+    """The delivery id is the context's idempotency key, in its own header and as Idempotency-Key."""
+    server.reply("POST", "/receive", status=202)
+    ctx = make_ctx({"url": f"{server.url}/receive", "credential": "hooks"}, input={}, credentials=SECRET)
+
+    OutgoingWebhookNode().run(ctx)
+
+    headers = server.requests[0].headers
+    assert headers["x-concertmaster-delivery"] == headers["idempotency-key"] == ctx.idempotency_key

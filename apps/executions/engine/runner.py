@@ -21,7 +21,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
-from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend
+from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend, idempotency_key
 from apps.nodes.datastore import DjangoNodeServices
 from apps.nodes.expressions import PAST_DEADLINE, ExpressionError, expression_budget, has_expression, render
 from apps.nodes.http import ALLOW_PRIVATE_SETTING
@@ -414,6 +414,7 @@ def _prepare_and_run(
         services=DjangoNodeServices(claim.organization_id),
         logger=logging.getLogger(f"concertmaster.node.{claim.node_type}"),
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
+        idempotency_key=idempotency_key(claim.execution_id, claim.node_id),  # every attempt: the same key
     )
     return _checked(node_class().run(ctx))
 

@@ -31,6 +31,10 @@ ROWS_NOT_A_LIST = "CSV rows must be a list of objects (got {type})."
 ROW_NOT_AN_OBJECT = "CSV row {index} is not an object (got {type})."
 TOO_MANY_ROWS = "A CSV export may hold at most {limit} rows (got {count})."
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Methods whose requests carry `Idempotency-Key` (GET, HEAD and OPTIONS have no side effects to repeat).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 SCALAR_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 CREDENTIAL_NAME = {"type": "string", "minLength": 1, "maxLength": 200, "description": "Name of a Credential."}
@@ -95,7 +99,8 @@ class HttpRequestNode(Node):
         "the server answers JSON). Query parameters, headers and a JSON or form body come from the config; "
         "a bearer or basic credential adds authentication. Answers outside 2xx fail the node unless "
         "fail_on_status is false. Private, loopback and link-local addresses are refused (also after "
-        "redirects) unless the administrator allows them."
+        "redirects) unless the administrator allows them. POST, PUT, PATCH and DELETE carry an Idempotency-Key "
+        "header, the same on every attempt of the node in an execution, unless the headers set one."
     )
     credential_fields = ("credential",)
     config_schema = {
@@ -124,6 +129,8 @@ class HttpRequestNode(Node):
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
         headers = dict(config.get("headers") or {})
+        if config["method"] in UNSAFE_METHODS and not any(name.lower() == "idempotency-key" for name in headers):
+            headers[IDEMPOTENCY_HEADER] = ctx.idempotency_key  # a repeated attempt is the same call to the server
         auth = None
         data = credential_data(ctx)
         if data is not None:

@@ -11,10 +11,18 @@ from typing import Any
 
 from apps.nodes import http
 from apps.nodes.base import Node, NodeContext, NodeError, NodeResult
-from apps.nodes.builtin.actions import CREDENTIAL_NAME, STRING_MAP, credential_data, credential_value, status_error
+from apps.nodes.builtin.actions import (
+    CREDENTIAL_NAME,
+    IDEMPOTENCY_HEADER,
+    STRING_MAP,
+    credential_data,
+    credential_value,
+    status_error,
+)
 from apps.nodes.registry import register
 
 SIGNATURE_HEADER = "X-ConcertMaster-Signature"
+DELIVERY_HEADER = "X-ConcertMaster-Delivery"
 GITHUB_API = "https://api.github.com"
 GITHUB_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -94,7 +102,9 @@ class OutgoingWebhookNode(Node):
         "POSTs a JSON payload (from the config, or the node's input) to a URL, signed with HMAC-SHA256 "
         "using the secret of a credential ({secret}). The X-ConcertMaster-Signature header carries "
         "t=<unix time>,v1=<hex digest of '<t>.<body>'> so the receiver can check that the body is "
-        "authentic and fresh. Outputs the receiver's status and body; a non-2xx answer fails the node."
+        "authentic and fresh; X-ConcertMaster-Delivery (also sent as Idempotency-Key) is the delivery id, the "
+        "same on every attempt, for the receiver to drop repeats. Outputs the receiver's status and body; a "
+        "non-2xx answer fails the node."
     )
     credential_fields = ("credential",)
     config_schema = {
@@ -122,6 +132,9 @@ class OutgoingWebhookNode(Node):
             **(config.get("headers") or {}),
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+            # The delivery id: the same on every attempt, so the receiver can drop a repeated delivery.
+            DELIVERY_HEADER: ctx.idempotency_key,
+            IDEMPOTENCY_HEADER: ctx.idempotency_key,
         }
         response = http.send(
             settings=ctx.settings,
