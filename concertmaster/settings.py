@@ -407,3 +407,6 @@ CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS = env.float("CONCERTMASTER_THROTTLE_FAI
 CONCERTMASTER_WS_SEND_QUEUE = env.int("CONCERTMASTER_WS_SEND_QUEUE", default=500)
 # Seconds between server pings on an open stream; each ping also resends events a full channel dropped.
 CONCERTMASTER_WS_HEARTBEAT_SECONDS = env.float("CONCERTMASTER_WS_HEARTBEAT_SECONDS", default=20.0)
+# Seconds between an open stream's checks that its caller may still watch it (a membership, role, share or API key
+# change also makes it check at once); a caller who may not is closed with 4403.
+CONCERTMASTER_WS_ACCESS_RECHECK_SECONDS = env.float("CONCERTMASTER_WS_ACCESS_RECHECK_SECONDS", default=60.0)

@@ -13,6 +13,11 @@ organization streams apply the same rule per execution, for executions in their 
 live. Every `CONCERTMASTER_WS_HEARTBEAT_SECONDS` a `{"type": "ping"}` goes out, and an execution stream
 that has gone quiet checks the database for events a full channel dropped.
 
+Access is checked again while a stream is open: at once when the caller's memberships, roles, shares or API
+key change (`apps.core.live` messages to the caller's access group), and every
+`CONCERTMASTER_WS_ACCESS_RECHECK_SECONDS`. A caller who may no longer watch is closed with 4403; what was
+published after the change is not sent.
+
 Backpressure: what is to be written to a client goes through a bounded inbox; a client too slow to drain
 it is closed with 4008, meaning "reconnect with ?since=<the last seq you received>".
 
@@ -38,7 +43,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.utils import timezone
 
 from apps.core.jsonparse import json_loads_bounded
-from apps.orgs.selectors import access_for_api_key, access_for_user
+from apps.core.live import api_key_access_group, user_access_group
+from apps.orgs.selectors import access_current, access_for_api_key, access_for_user
 
 from .events import EVENT_VERSION
 from .hub import hub_for
@@ -66,8 +72,9 @@ OVERFLOW_REASON = "Too slow: reconnect with ?since=<the last seq you received>."
 REPLAY_BATCH = 500
 #: Workflow and organization streams remember the last seq of at most this many executions.
 TRACKED_EXECUTIONS = 10_000
-# What the inbox holds: (EVENT, payload, json text), (TICK,) from the heartbeat, (PONG,) for a client's ping.
-EVENT, TICK, PONG = "event", "tick", "pong"
+# What the inbox holds: (EVENT, payload, json text), (TICK,) from the heartbeat, (PONG,) for a client's ping,
+# (RECHECK,) when the caller's access may have changed.
+EVENT, TICK, PONG, RECHECK = "event", "tick", "pong", "recheck"
 
 
 def _since(scope: dict) -> int | None:
@@ -119,6 +126,8 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         self.subscribed_at = timezone.now()
         self.hub = hub_for(get_channel_layer())
         await self.hub.join(stream.group, self)
+        self.access_group = self.caller_access_group()
+        await self.hub.join(self.access_group, self)
         self.stream = stream
         try:
             await self.send_initial(since)
@@ -126,7 +135,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.unsubscribe()
             return await self.refuse(CLOSE_NOT_FOUND)
         if not self.closing:  # the inbox may have overflowed during a long replay
-            self.tasks += [asyncio.create_task(self.pump()), asyncio.create_task(self.heartbeat())]
+            self.tasks += [asyncio.create_task(t) for t in (self.pump(), self.heartbeat(), self.access_timer())]
 
     def authorise(self) -> Stream:
         api_key = self.scope.get("api_key")
@@ -135,6 +144,46 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         else:
             access = access_for_user(user=self.scope["user"])
         return stream_get(access=access, kind=self.kind, pk=self.scope["url_route"]["kwargs"]["pk"])
+
+    def caller_access_group(self) -> str:
+        api_key = self.scope.get("api_key")
+        return api_key_access_group(api_key.pk) if api_key is not None else user_access_group(self.scope["user"].pk)
+
+    def still_authorised(self) -> bool:
+        """Whether the caller may still watch this stream, asked the way `authorise` asked (fresh from the database)."""
+        access = access_current(user=self.scope["user"], api_key=self.scope.get("api_key"))
+        if access is None:
+            return False
+        try:
+            stream_get(access=access, kind=self.kind, pk=self.scope["url_route"]["kwargs"]["pk"])
+        except (ObjectDoesNotExist, PermissionDenied):
+            return False
+        return True
+
+    def access_changed(self) -> None:
+        """From the hub: the caller's access may have changed. Events behind the check wait for it."""
+        self.put((RECHECK,))
+
+    async def access_timer(self) -> None:
+        interval = settings.CONCERTMASTER_WS_ACCESS_RECHECK_SECONDS
+        await asyncio.sleep(random.uniform(interval / 2, interval))  # spread the checks of many streams
+        while self.put((RECHECK,)):
+            await asyncio.sleep(interval)
+
+    async def recheck(self) -> bool:
+        """Re-check access; close with 4403 and return False when it is gone. A database outage keeps the stream."""
+        try:
+            allowed = await database_sync_to_async(self.still_authorised)()
+        except Exception:
+            logger.warning("Could not re-check the access of a live stream of %s", self.stream, exc_info=True)
+            return True
+        if allowed:
+            return True
+        logger.info("Closing a live stream of %s: its caller may no longer watch it", self.stream)
+        self.closing = True
+        await self.unsubscribe()
+        await self.close(code=CLOSE_FORBIDDEN)
+        return False
 
     async def refuse(self, code: int) -> None:
         self.closing = True
@@ -172,6 +221,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         if self.stream is not None:
             stream, self.stream = self.stream, None
             await self.hub.leave(stream.group, self)
+            await self.hub.leave(self.access_group, self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         # A malformed frame from the client is ignored rather than ending the consumer with a traceback.
@@ -225,6 +275,9 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                         for payload in await self.missing_from_database():
                             await self.send_json(payload)
                     self.quiet = True
+                elif kind == RECHECK:
+                    if not await self.recheck():
+                        return
                 else:
                     await self.send_json({"v": EVENT_VERSION, "type": "pong", "at": timezone.now().isoformat()})
         except asyncio.CancelledError:

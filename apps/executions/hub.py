@@ -21,12 +21,17 @@ from typing import Protocol
 
 from channels.layers import BaseChannelLayer
 
+from apps.core.live import ACCESS_CHANGED
+
 logger = logging.getLogger(__name__)
 
 
 class Member(Protocol):
     def deliver(self, event: dict, text: str) -> None:
         """Take one event (and its JSON text) without blocking."""
+
+    def access_changed(self) -> None:
+        """Re-check the caller's access (an `apps.core.live` message), without blocking."""
 
 
 class Hub:
@@ -77,6 +82,10 @@ class Hub:
     def dispatch(self, message: dict) -> None:
         members = self.members.get(message.get("group", ""))
         if not members:
+            return
+        if message.get("type") == ACCESS_CHANGED:
+            for member in tuple(members):
+                member.access_changed()
             return
         # One event, or a batch of them in order (`events.publish_committed`).
         for event in message["events"] if "events" in message else (message["event"],):

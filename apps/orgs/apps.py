@@ -6,3 +6,6 @@ class OrgsConfig(AppConfig):
     label = "orgs"
     verbose_name = "Organizations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401  (connects the access-change receivers)

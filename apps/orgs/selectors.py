@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
@@ -78,6 +79,17 @@ def access_for_api_key(*, api_key: ApiKey) -> Access:
     granted = [API_KEY_SCOPE_ROLES[scope] for scope in api_key.scopes if scope in API_KEY_SCOPE_ROLES]
     role = max(granted, key=ROLE_RANK.__getitem__) if granted else Role.MEMBER
     return Access(user=None, roles={api_key.organization_id: role}, api_key=api_key)
+
+
+def access_current(*, user: AbstractBaseUser | None, api_key: ApiKey | None) -> Access | None:
+    """The access of a caller authenticated earlier (an open live stream), as the database says now: None when
+    the API key was revoked, expired or deleted, or the user deleted or deactivated."""
+    if api_key is not None:
+        fresh = ApiKey.objects.filter(pk=api_key.pk).first()
+        return access_for_api_key(api_key=fresh) if fresh is not None and fresh.is_active else None
+    users = get_user_model()._default_manager
+    fresh_user = users.filter(pk=user.pk, is_active=True).first() if user is not None else None
+    return access_for_user(user=fresh_user) if fresh_user is not None else None
 
 
 def organization_list_for(*, access: Access) -> QuerySet[Organization]:
