@@ -6,6 +6,7 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.core.errors import Conflict
+from apps.core.live import access_changed, user_access_group
 from apps.nodes.models import NodeType
 from apps.nodes.registry import registry
 from apps.orgs.models import Organization
@@ -303,4 +304,5 @@ def workflow_share_set(*, workflow: Workflow, user: AbstractBaseUser, permission
             assign_perm(f"workflows.{codename}", user, workflow)
         else:
             remove_perm(f"workflows.{codename}", user, workflow)
+    access_changed(user_access_group(user.pk))  # open live streams of this user check their access again
     return sorted(wanted)
