@@ -7,6 +7,7 @@ grants them to the roles that run workflows.
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
@@ -32,6 +33,7 @@ from . import services
 from .choices import BreakerState, NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
 from .models import CircuitBreaker, ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
+from .triggers import webhook_delivery_replay
 
 #: Times in these admins show seconds (Django's default DATETIME_FORMAT stops at minutes: a node's run is seconds).
 SECONDS_FORMAT = "Y-m-d H:i:s"
@@ -225,15 +227,84 @@ class ExecutionEventAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
-    """Idempotency keys of webhook calls and the execution each started."""
+    """The webhook inbox: every call of a webhook trigger and what became of it; "replay" starts it again."""
 
-    list_display = ["idempotency_key", "trigger", "execution", "organization", "created_at"]
-    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["idempotency_key", "trigger__name", "trigger__workflow__name"]
+    list_display = [
+        "received",
+        "outcome_badge",
+        "status_code",
+        "trigger",
+        "execution",
+        "idempotency_key",
+        "remote_addr",
+        "organization",
+    ]
+    list_filter = [
+        "outcome",
+        ("trigger", admin.RelatedOnlyFieldListFilter),
+        ("organization", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["idempotency_key", "message_id", "trigger__name", "trigger__workflow__name", "remote_addr"]
     date_hierarchy = "created_at"
     list_select_related = ["trigger__workflow", "execution__workflow", "organization"]
-    fields = ["idempotency_key", "trigger", "execution", "organization", "created_at"]
+    fields = [
+        "received",
+        "trigger",
+        "organization",
+        "outcome",
+        "status_code",
+        "detail",
+        "execution",
+        "method",
+        "remote_addr",
+        "signature_scheme",
+        "message_id",
+        "idempotency_key",
+        "content_type",
+        "headers_json",
+        "query_json",
+        "body",
+        "body_truncated",
+    ]
     readonly_fields = fields
+    received = seconds_display("created_at", "received")
+    headers_json = json_display("headers")
+    query_json = json_display("query")
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj: WebhookDelivery) -> SafeString:
+        return badge(obj.outcome, obj.get_outcome_display())
+
+
+DELIVERIES_REPLAYED = "Replayed {count} deliverie(s) as new executions."
+DELIVERIES_NOT_REPLAYED = "Not replayed: {reasons}"
+
+
+@admin.action(description="Replay selected deliveries (start a new execution from each)", permissions=["run"])
+def replay_deliveries(modeladmin, request: HttpRequest, queryset) -> None:
+    started, refused = 0, []
+    for delivery in queryset.select_related("trigger__workflow__organization"):
+        try:
+            with transaction.atomic():
+                execution = webhook_delivery_replay(delivery=delivery, user=request.user)
+                audit_log_record(
+                    organization=delivery.trigger.workflow.organization,
+                    actor=request.user,
+                    action="webhook_delivery.replay",
+                    target=delivery,
+                    data={"via": "admin", "execution": str(execution.pk), "trigger": str(delivery.trigger_id)},
+                )
+        except (ApplicationError, ValidationError) as error:
+            refused.append(f"{str(delivery.pk)[:8]} ({getattr(error, 'message', None) or '; '.join(error.messages)})")
+            continue
+        started += 1
+    if started:
+        modeladmin.message_user(request, DELIVERIES_REPLAYED.format(count=started), messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, DELIVERIES_NOT_REPLAYED.format(reasons="; ".join(refused)), messages.ERROR)
+
+
+WebhookDeliveryAdmin.actions = [replay_deliveries]
 
 
 @admin.register(CircuitBreaker)

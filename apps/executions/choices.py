@@ -32,3 +32,13 @@ class BreakerState(models.TextChoices):
     CLOSED = "closed", "Closed"
     OPEN = "open", "Open"
     HALF_OPEN = "half_open", "Half-open"
+
+
+class DeliveryOutcome(models.TextChoices):
+    """What became of a webhook call, as the webhook inbox records it."""
+
+    ACCEPTED = "accepted", "Accepted"
+    DUPLICATE = "duplicate", "Duplicate"
+    REFUSED_SIGNATURE = "refused_signature", "Refused (signature)"
+    INVALID = "invalid", "Invalid"
+    INACTIVE = "inactive", "Inactive"

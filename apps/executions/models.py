@@ -6,7 +6,7 @@ from django.db import models
 from apps.core.models import TenantModel
 from apps.workflows.choices import TriggerKind
 
-from .choices import BreakerState, ExecutionStatus, NodeStatus
+from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, NodeStatus
 
 
 class WorkflowExecution(TenantModel):
@@ -162,24 +162,71 @@ class ExecutionEvent(TenantModel):
 
 
 class WebhookDelivery(TenantModel):
-    """A webhook call carrying an `Idempotency-Key`: the same key within the window returns the same execution."""
+    """One call of a webhook trigger, whatever became of it: the webhook inbox, kept CONCERTMASTER_WEBHOOK_INBOX_DAYS.
+
+    An accepted row is also what makes a later call a duplicate: its signature digest and sender message id for as
+    long as the row is kept, its `Idempotency-Key` while `idempotency_active` (CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS).
+    """
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
     trigger = models.ForeignKey("workflows.Trigger", on_delete=models.CASCADE, related_name="webhook_deliveries")
-    idempotency_key = models.CharField(max_length=200)
+    outcome = models.CharField(max_length=20, choices=DeliveryOutcome.choices)
+    status_code = models.PositiveSmallIntegerField(help_text="The HTTP status the caller was answered with.")
+    detail = models.CharField(max_length=500, blank=True, help_text="Why it was refused.")
+    method = models.CharField(max_length=10, default="POST")
+    headers = models.JSONField(default=dict, blank=True, help_text="Request headers; secrets are left out.")
+    query = models.JSONField(default=dict, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True, help_text="The body as text, up to CONCERTMASTER_WEBHOOK_INBOX_MAX_BODY_BYTES.")
+    body_truncated = models.BooleanField(default=False)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    signature_scheme = models.CharField(max_length=30, blank=True, help_text="The scheme checked; blank if none.")
+    signature_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the verified signature: a delivery is accepted once per digest.",
+    )
+    message_id = models.CharField(
+        max_length=200, blank=True, help_text="The sender's message id (webhook-id, X-GitHub-Delivery)."
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    idempotency_active = models.BooleanField(
+        default=False, help_text="This accepted delivery still answers for its Idempotency-Key."
+    )
     execution = models.ForeignKey(
         WorkflowExecution, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_deliveries"
     )
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="webhookdelivery_org_created"),
+            models.Index(fields=["trigger", "-created_at"], name="webhookdelivery_trig_created"),
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["trigger", "idempotency_key"], name="webhookdelivery_unique_key"),
+            models.UniqueConstraint(
+                fields=["trigger", "idempotency_key"],
+                condition=models.Q(idempotency_active=True),
+                name="webhookdelivery_unique_key",
+            ),
+            models.UniqueConstraint(
+                fields=["trigger", "signature_digest"],
+                condition=models.Q(outcome="accepted") & ~models.Q(signature_digest=""),
+                name="webhookdelivery_unique_signature",
+            ),
+            models.UniqueConstraint(
+                fields=["trigger", "message_id"],
+                condition=models.Q(outcome="accepted") & ~models.Q(message_id=""),
+                name="webhookdelivery_unique_message",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=DeliveryOutcome.values), name="webhookdelivery_outcome_valid"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.idempotency_key} -> {self.execution_id}"
+        return f"{self.get_outcome_display()} {self.status_code} ({self.created_at:%Y-%m-%d %H:%M:%S})"
 
 
 class CircuitBreaker(TenantModel):

@@ -4,65 +4,60 @@ The public views in `views.py` and the beat task in `tasks.py` stay thin and cal
 """
 
 import hashlib
-import hmac
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import QueryDict
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
+from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import FormSubmission, Trigger
 from apps.workflows.triggers import form_submission_create, form_submission_link, trigger_start_node
 
-from .choices import EXECUTION_TERMINAL, NodeStatus
+from .choices import EXECUTION_TERMINAL, DeliveryOutcome, NodeStatus
 from .models import WebhookDelivery, WorkflowExecution
 from .services import execution_start
+from .signatures import (
+    SIGNATURE_HEADER,
+    SIGNATURE_HEADERS,
+    SIGNATURE_MALFORMED,
+    SIGNATURE_MISMATCH,
+    SIGNATURE_MISSING,
+    SIGNATURE_STALE,
+    SignatureError,
+    Verified,
+    sign,
+    signature_verify,
+)
 
-SIGNATURE_HEADER = "X-ConcertMaster-Signature"
-SIGNATURE_MISSING = "This webhook requires a signature in the X-ConcertMaster-Signature header."
-SIGNATURE_MALFORMED = "The signature header must look like t=<unix seconds>,v1=<hex HMAC-SHA256>."
-SIGNATURE_STALE = "The signature timestamp is outside the {tolerance}-second tolerance."
-SIGNATURE_MISMATCH = "The signature does not match the body."
+__all__ = [
+    "SIGNATURE_HEADER",
+    "SIGNATURE_MALFORMED",
+    "SIGNATURE_MISMATCH",
+    "SIGNATURE_MISSING",
+    "SIGNATURE_STALE",
+    "SignatureError",
+    "sign",
+    "signature_verify",
+]
+
 WORKFLOW_INACTIVE = "The workflow is not active."
 TRIGGER_INACTIVE = "This trigger is switched off."
 START_NODE_MISSING = "The workflow no longer starts with a {kind} node."
 IDEMPOTENCY_KEY_TOO_LONG = "Idempotency-Key is longer than 200 characters."
+NOT_JSON = "The body is not valid JSON: {error}"
+REPLAY_TRUNCATED = "This delivery's body was longer than the inbox keeps: it cannot be replayed."
 WEBHOOK_RESPONSE_NODE = "webhook_response"
-
-
-class SignatureError(ApplicationError):
-    """A webhook call whose signature is missing, malformed, stale or wrong (answered with 401)."""
-
-
-def sign(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The signature header value for `body`: what a sender computes (used by tests and docs)."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def signature_verify(*, secret: str, header: str | None, body: bytes, now: float | None = None) -> str:
-    """Check `header` against `body`; returns the matching v1 digest. Raises SignatureError."""
-    if not header:
-        raise SignatureError(SIGNATURE_MISSING)
-    parts = [part.strip().partition("=") for part in header.split(",")]
-    timestamps = [value for key, _, value in parts if key == "t"]
-    digests = [value for key, _, value in parts if key == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].isdigit() or not digests:
-        raise SignatureError(SIGNATURE_MALFORMED)
-    tolerance = settings.CONCERTMASTER_WEBHOOK_TOLERANCE_SECONDS
-    now = time.time() if now is None else now
-    if abs(now - int(timestamps[0])) > tolerance:
-        raise SignatureError(SIGNATURE_STALE.format(tolerance=tolerance))
-    expected = hmac.new(secret.encode(), f"{timestamps[0]}.".encode() + body, hashlib.sha256).hexdigest()
-    for digest in digests:
-        if hmac.compare_digest(expected, digest.lower()):
-            return expected
-    raise SignatureError(SIGNATURE_MISMATCH)
+#: Headers never kept: credentials of the caller. Signature headers are kept with their value redacted.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -71,6 +66,7 @@ class Delivery:
 
     execution: WorkflowExecution
     replayed: bool
+    delivery_id: Any = None
 
 
 def _check_active(trigger: Trigger) -> None:
@@ -93,6 +89,7 @@ class WebhookSettings:
     """How a webhook trigger takes calls, read from its webhook start node's config."""
 
     require_signature: bool
+    signature_scheme: str
     wait_for_response: bool
     timeout_seconds: float
 
@@ -103,6 +100,7 @@ def webhook_settings(*, trigger: Trigger) -> WebhookSettings:
     return WebhookSettings(
         # Fails closed: anything but false (an unrendered expression included) demands a signature.
         require_signature=bool(config.get("require_signature", False)),
+        signature_scheme=str(config.get("signature_scheme") or "concertmaster"),
         wait_for_response=config.get("response_mode", "immediate") == "response_node",
         timeout_seconds=min(
             float(timeout) if isinstance(timeout, int | float) else 10.0, settings.CONCERTMASTER_MAX_WAIT_SECONDS
@@ -110,39 +108,162 @@ def webhook_settings(*, trigger: Trigger) -> WebhookSettings:
     )
 
 
-def _start(*, trigger: Trigger, data: dict) -> WorkflowExecution:
-    return execution_start(workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=data)
+@dataclass
+class WebhookCall:
+    """One call of a webhook as it arrived: what the inbox keeps and what the workflow receives."""
+
+    method: str
+    headers: dict[str, str]
+    query: dict[str, Any]
+    content_type: str = ""
+    body: bytes = b""
+    remote_addr: str | None = None
+    scheme: str = ""
+    verified: Verified | None = field(default=None)
+
+    @property
+    def idempotency_key(self) -> str:
+        return next((v.strip() for k, v in self.headers.items() if k.lower() == "idempotency-key"), "")
+
+    def workflow_headers(self) -> dict[str, str]:
+        """The headers the workflow sees: no credentials, no signatures."""
+        hidden = SECRET_HEADERS | SIGNATURE_HEADERS
+        return {name: value for name, value in self.headers.items() if name.lower() not in hidden}
+
+    def inbox_headers(self) -> dict[str, str]:
+        """The headers the inbox keeps: no credentials; signatures redacted (a replay must not be rebuilt)."""
+        kept = {name: value for name, value in self.headers.items() if name.lower() not in SECRET_HEADERS}
+        return {name: REDACTED if name.lower() in SIGNATURE_HEADERS else value for name, value in kept.items()}
+
+    def payload(self) -> dict:
+        """The execution's trigger data: `{body, headers, query, method}` (the webhook node's input)."""
+        body = body_parse(content_type=self.content_type, body=self.body)
+        return {"body": body, "headers": self.workflow_headers(), "query": self.query, "method": self.method}
 
 
-def webhook_deliver(*, trigger: Trigger, payload: dict, idempotency_key: str = "") -> Delivery:
-    """Start the trigger's workflow once per idempotency key within the window (same key, same execution)."""
+class InvalidBody(ApplicationError):
+    """A webhook body that does not parse as its content type says (answered with 400)."""
+
+
+def body_parse(*, content_type: str, body: bytes) -> Any:
+    """A webhook body as the workflow reads it: JSON, form fields, or text."""
+    if content_type == "application/json" or content_type.endswith("+json"):
+        try:
+            return json_loads_bounded(body or b"null")  # nesting limit: a 400, not a RecursionError
+        except JSONTooDeep as error:
+            raise InvalidBody(error.message) from error
+        except (ValueError, UnicodeDecodeError) as error:
+            raise InvalidBody(NOT_JSON.format(error=error)) from error
+    if content_type == "application/x-www-form-urlencoded":
+        return {key: values[-1] if len(values) == 1 else values for key, values in QueryDict(body).lists()}
+    return body.decode("utf-8", errors="replace")
+
+
+def _start(*, trigger: Trigger, data: dict, user=None) -> WorkflowExecution:
+    return execution_start(workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=data, triggered_by=user)
+
+
+def _inbox_row(*, trigger: Trigger, call: WebhookCall, outcome: str, status_code: int, detail: str = "") -> dict:
+    cap = settings.CONCERTMASTER_WEBHOOK_INBOX_MAX_BODY_BYTES
+    verified = call.verified
+    return {
+        "organization_id": trigger.organization_id,
+        "trigger": trigger,
+        "outcome": outcome,
+        "status_code": status_code,
+        "detail": detail[:500],
+        "method": call.method[:10],
+        "headers": call.inbox_headers(),
+        "query": call.query,
+        "content_type": call.content_type[:200],
+        "body": call.body[:cap].decode("utf-8", errors="replace"),
+        "body_truncated": len(call.body) > cap,
+        "remote_addr": call.remote_addr or None,
+        "signature_scheme": call.scheme,
+        # A digest of the signature, not the signature: the inbox must not hold what a replay needs.
+        "signature_digest": hashlib.sha256(f"{call.scheme}:{verified.digest}".encode()).hexdigest() if verified else "",
+        "message_id": verified.message_id if verified else "",
+        "idempotency_key": call.idempotency_key[:200],
+    }
+
+
+def _earlier(*, trigger: Trigger, row: dict) -> WebhookDelivery | None:
+    """The accepted delivery this call repeats: same signature, same sender message id, or same live key."""
+    same = Q()
+    if row["signature_digest"]:
+        same |= Q(signature_digest=row["signature_digest"])
+    if row["message_id"]:
+        same |= Q(message_id=row["message_id"])
+    if row["idempotency_key"]:
+        same |= Q(idempotency_key=row["idempotency_key"], idempotency_active=True)
+    if not same:
+        return None
+    accepted = WebhookDelivery.objects.filter(trigger=trigger, outcome=DeliveryOutcome.ACCEPTED)
+    return accepted.filter(same).select_related("execution").order_by("created_at").first()
+
+
+def webhook_deliver(*, trigger: Trigger, call: WebhookCall, payload: dict) -> Delivery:
+    """Start the trigger's workflow once per signed message and per idempotency key, and keep the call in the inbox.
+
+    A verified signature (and the sender's message id) is accepted once for as long as the inbox keeps the row,
+    whatever `Idempotency-Key` comes with it: the key is not signed. A key deduplicates for
+    CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS. A repeat starts nothing and answers with the first execution.
+    """
     _check_active(trigger)
-    if len(idempotency_key) > 200:
+    if len(call.idempotency_key) > 200:
         raise ApplicationError(IDEMPOTENCY_KEY_TOO_LONG)
-    if not idempotency_key:
-        with transaction.atomic():
-            return Delivery(execution=_start(trigger=trigger, data=payload), replayed=False)
+    row = _inbox_row(trigger=trigger, call=call, outcome=DeliveryOutcome.ACCEPTED, status_code=202)
     window_start = timezone.now() - timedelta(hours=settings.CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS)
     with transaction.atomic():
-        deliveries = WebhookDelivery.objects.filter(trigger=trigger, idempotency_key=idempotency_key)
-        deliveries.filter(created_at__lt=window_start).delete()
-        earlier = deliveries.select_related("execution").first()
-        if earlier is not None and earlier.execution_id is not None:
-            return Delivery(execution=earlier.execution, replayed=True)
-        try:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(
-                    organization_id=trigger.organization_id, trigger=trigger, idempotency_key=idempotency_key
-                )
-        except IntegrityError:
-            # A concurrent delivery with the same key won the insert: answer with its execution.
-            earlier = WebhookDelivery.objects.select_related("execution").get(
-                trigger=trigger, idempotency_key=idempotency_key
-            )
-            return Delivery(execution=earlier.execution, replayed=True)
-        delivery.execution = _start(trigger=trigger, data=payload)
-        delivery.save(update_fields=["execution", "updated_at"])
-        return Delivery(execution=delivery.execution, replayed=False)
+        if row["idempotency_key"]:
+            WebhookDelivery.objects.filter(
+                trigger=trigger, idempotency_key=row["idempotency_key"], created_at__lt=window_start
+            ).update(idempotency_active=False)
+        earlier = _earlier(trigger=trigger, row=row)
+        if earlier is None:
+            try:
+                with transaction.atomic():
+                    delivery = WebhookDelivery.objects.create(**row, idempotency_active=bool(row["idempotency_key"]))
+            except IntegrityError:
+                earlier = _earlier(trigger=trigger, row=row)  # a concurrent call with the same identity won
+                if earlier is None:
+                    raise
+            else:
+                delivery.execution = _start(trigger=trigger, data=payload)
+                delivery.save(update_fields=["execution", "updated_at"])
+                return Delivery(execution=delivery.execution, replayed=False, delivery_id=delivery.pk)
+        duplicate = WebhookDelivery.objects.create(
+            **{**row, "outcome": DeliveryOutcome.DUPLICATE, "status_code": 200}, execution=earlier.execution
+        )
+        return Delivery(execution=earlier.execution, replayed=True, delivery_id=duplicate.pk)
+
+
+def webhook_refusal_record(*, trigger: Trigger, call: WebhookCall, outcome: str, status_code: int, detail: str) -> None:
+    """Keep a refused call in the inbox (it started nothing)."""
+    WebhookDelivery.objects.create(
+        **_inbox_row(trigger=trigger, call=call, outcome=outcome, status_code=status_code, detail=detail)
+    )
+
+
+def webhook_delivery_answered(*, delivery_id, status_code: int) -> None:
+    """Record the status a synchronous webhook finally answered with."""
+    WebhookDelivery.objects.filter(pk=delivery_id).update(status_code=status_code)
+
+
+@transaction.atomic
+def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None) -> WorkflowExecution:
+    """Start a new execution from a delivery the inbox kept, as if it had just been accepted (signature and
+    duplicate checks do not apply: the caller may execute the workflow)."""
+    if delivery.body_truncated:
+        raise ApplicationError(REPLAY_TRUNCATED)
+    call = WebhookCall(
+        method=delivery.method,
+        headers={name: value for name, value in delivery.headers.items() if value != REDACTED},
+        query=delivery.query,
+        content_type=delivery.content_type,
+        body=delivery.body.encode(),
+    )
+    return _start(trigger=delivery.trigger, data=call.payload(), user=user)
 
 
 def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:

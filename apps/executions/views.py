@@ -16,16 +16,15 @@ from apps.core.api.serializers import ErrorSerializer
 from apps.core.api.throttles import FailOpenThrottle
 from apps.core.availability import broker_required
 from apps.core.errors import ApplicationError
-from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 from apps.nodes.builtin.triggers import FormTrigger
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.selectors import trigger_by_token
 from apps.workflows.triggers import trigger_start_node
 
-from . import triggers
-from .choices import ExecutionStatus
+from . import signatures, triggers
+from .choices import DeliveryOutcome, ExecutionStatus
 
-NOT_JSON = "The body is not valid JSON: {error}"
+NOT_JSON = triggers.NOT_JSON
 FORM_SUBMITTED = "Thank you, your submission was received."
 RUN_FAILED = "The workflow run failed at node '{node}': {error}"
 RUN_CANCELLED = "The workflow run was cancelled before it answered."
@@ -82,21 +81,19 @@ def _read_body(request) -> bytes:
     return body
 
 
-def _parse(request, body: bytes):
-    content_type = request.content_type or ""
-    if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            return json_loads_bounded(body or b"null")  # nesting limit: a 400, not a RecursionError
-        except JSONTooDeep as error:
-            raise exceptions.ParseError(error.message) from error
-        except (ValueError, UnicodeDecodeError) as error:
-            raise exceptions.ParseError(NOT_JSON.format(error=error)) from error
-    if content_type == "application/x-www-form-urlencoded":
-        return {key: values[-1] if len(values) == 1 else values for key, values in QueryDict(body).lists()}
-    return body.decode("utf-8", errors="replace")
+class DeliveryInvalid(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_delivery"
 
 
-_HIDDEN_HEADERS = {"authorization", "cookie", "x-concertmaster-signature"}
+def _outcome(error: exceptions.APIException) -> str:
+    """The inbox outcome of a call refused with `error`."""
+    if isinstance(error, SignatureRejected):
+        return DeliveryOutcome.REFUSED_SIGNATURE
+    if isinstance(error, WorkflowInactive):
+        return DeliveryOutcome.INACTIVE
+    return DeliveryOutcome.INVALID
+
 
 WEBHOOK_ACCEPTED = inline_serializer(
     "WebhookAccepted",
@@ -151,37 +148,53 @@ class WebhookView(APIView):
     )
     def post(self, request, token: str):
         trigger = _trigger(token, TriggerKind.WEBHOOK)
+        call = triggers.WebhookCall(
+            method=request.method,
+            headers=dict(request.headers.items()),
+            query={key: request.query_params.get(key) for key in request.query_params},
+            content_type=request.content_type or "",
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+        try:
+            return self._receive(trigger, call, request)
+        except exceptions.APIException as error:
+            if error.status_code < 500:  # a 503 (broker or database down) is not the caller's doing; keep no row
+                detail = error.detail if isinstance(error.detail, str) else str(error.detail)
+                triggers.webhook_refusal_record(
+                    trigger=trigger, call=call, outcome=_outcome(error), status_code=error.status_code, detail=detail
+                )
+            raise
+
+    def _receive(self, trigger, call: "triggers.WebhookCall", request) -> Response:
         try:
             webhook = triggers.webhook_settings(trigger=trigger)
         except ApplicationError as error:
             raise WorkflowInactive(error.message) from error
-        body = _read_body(request)
-        idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+        call.body = _read_body(request)
         if webhook.require_signature:
+            call.scheme = webhook.signature_scheme
             try:
-                digest = triggers.signature_verify(
-                    secret=trigger.signing_secret, header=request.headers.get(triggers.SIGNATURE_HEADER), body=body
+                call.verified = signatures.verify(
+                    scheme=call.scheme, secret=trigger.signing_secret, headers=call.headers, body=call.body
                 )
-            except triggers.SignatureError as error:
+            except signatures.SignatureError as error:
                 raise SignatureRejected(error.message) from error
-            # A replayed signed request (same signature) is a duplicate delivery even without a key.
-            idempotency_key = idempotency_key or f"sig:{digest}"
-        payload = {
-            "body": _parse(request, body),
-            "headers": {k: v for k, v in request.headers.items() if k.lower() not in _HIDDEN_HEADERS},
-            "query": {key: request.query_params.get(key) for key in request.query_params},
-            "method": request.method,
-        }
+        try:
+            payload = call.payload()
+        except triggers.InvalidBody as error:
+            raise exceptions.ParseError(error.message) from error
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is stored or started
         try:
-            delivery = triggers.webhook_deliver(trigger=trigger, payload=payload, idempotency_key=idempotency_key)
+            delivery = triggers.webhook_deliver(trigger=trigger, call=call, payload=payload)
         except ApplicationError as error:
-            if error.message == triggers.WORKFLOW_INACTIVE:
+            if error.message in (triggers.WORKFLOW_INACTIVE, triggers.TRIGGER_INACTIVE):
                 raise WorkflowInactive(error.message) from error
-            raise
+            raise DeliveryInvalid(error.message) from error
         execution = delivery.execution
         if not delivery.replayed and webhook.wait_for_response:
-            return self._synchronous(execution, webhook.timeout_seconds)
+            response = self._synchronous(execution, webhook.timeout_seconds)
+            triggers.webhook_delivery_answered(delivery_id=delivery.delivery_id, status_code=response.status_code)
+            return response
         body = {"execution_id": str(execution.pk), "status": execution.status, "replayed": delivery.replayed}
         return Response(body, status=status.HTTP_200_OK if delivery.replayed else status.HTTP_202_ACCEPTED)
 

@@ -41,6 +41,8 @@ def make_rows(organization: Organization) -> dict[type, object]:
             organization=organization,
             trigger=trigger,
             idempotency_key=f"key-of-{organization.slug}",
+            outcome="accepted",
+            status_code=202,
             execution=execution,
         ),
         CircuitBreaker: CircuitBreaker.objects.create(

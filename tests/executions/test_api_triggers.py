@@ -134,18 +134,20 @@ def test_replayed_signed_request_starts_nothing_new(client, hook):
     assert WorkflowExecution.objects.count() == 1
 
 
-def test_idempotency_key_returns_the_same_execution_for_24_hours(client, hook):
-    first = _post(client, hook, HTTP_IDEMPOTENCY_KEY="order-42")
-    again = _post(client, hook, HTTP_IDEMPOTENCY_KEY="order-42")
-    other = _post(client, hook, HTTP_IDEMPOTENCY_KEY="order-43")
+def test_idempotency_key_returns_the_same_execution_for_24_hours(client, organization):
+    """An unsigned webhook deduplicates by Idempotency-Key alone (a signed one by its signature as well)."""
+    hook = trigger_create(workflow=_active(organization, _webhook_definition()), kind="webhook")
+    first = _post(client, hook, signature="", HTTP_IDEMPOTENCY_KEY="order-42")
+    again = _post(client, hook, signature="", HTTP_IDEMPOTENCY_KEY="order-42")
+    other = _post(client, hook, signature="", HTTP_IDEMPOTENCY_KEY="order-43")
     assert again.json()["execution_id"] == first.json()["execution_id"]
     assert other.json()["execution_id"] != first.json()["execution_id"]
     assert WorkflowExecution.objects.count() == 2
     with time_machine.travel(datetime.now(tz=ZoneInfo("UTC")) + timedelta(hours=25)):
-        later = _post(client, hook, HTTP_IDEMPOTENCY_KEY="order-42")
+        later = _post(client, hook, signature="", HTTP_IDEMPOTENCY_KEY="order-42")
     assert later.status_code == 202
     assert later.json()["execution_id"] != first.json()["execution_id"]
-    assert WebhookDelivery.objects.filter(idempotency_key="order-42").count() == 1
+    assert WebhookDelivery.objects.filter(idempotency_key="order-42", idempotency_active=True).count() == 1
 
 
 def test_idempotency_key_too_long_is_400(client, hook):
@@ -193,7 +195,7 @@ def test_webhook_rate_limit(client, hook):
     rest = dict(settings.REST_FRAMEWORK)
     rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], "webhook": "2/min"}
     with override_settings(REST_FRAMEWORK=rest):
-        codes = [_post(client, hook, HTTP_IDEMPOTENCY_KEY=str(n)).status_code for n in range(3)]
+        codes = [_post(client, hook, body=b'{"n": %d}' % n).status_code for n in range(3)]
     assert codes == [202, 202, 429]
 
 

@@ -6,8 +6,8 @@ import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
 
-from apps.executions.choices import ExecutionStatus
-from apps.executions.models import WorkflowExecution
+from apps.executions.choices import DeliveryOutcome, ExecutionStatus
+from apps.executions.models import WebhookDelivery, WorkflowExecution
 from apps.workflows.choices import TriggerKind
 
 DATE_OUT_OF_RANGE = "This date and time cannot be represented in UTC."
@@ -40,3 +40,15 @@ class ExecutionFilter(django_filters.FilterSet):
     class Meta:
         model = WorkflowExecution
         fields = ["status", "workflow", "trigger", "created_after", "created_before"]
+
+
+class WebhookDeliveryFilter(django_filters.FilterSet):
+    trigger = django_filters.UUIDFilter(field_name="trigger_id")
+    workflow = django_filters.UUIDFilter(field_name="trigger__workflow_id")
+    outcome = django_filters.MultipleChoiceFilter(choices=DeliveryOutcome.choices)
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["trigger", "workflow", "outcome", "created_after", "created_before"]

@@ -6,10 +6,11 @@ workflow was shared with through guardian.
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from apps.orgs.choices import MANAGER_ROLES, Role
 from apps.orgs.selectors import Access
 from apps.workflows.selectors import shared_workflow_ids
 
-from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+from ..models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
 
 
 def execution_list(*, access: Access) -> QuerySet[WorkflowExecution]:
@@ -25,3 +26,12 @@ def execution_detail_list(*, access: Access) -> QuerySet[WorkflowExecution]:
 
 def execution_events(*, execution: WorkflowExecution, since: int, limit: int) -> QuerySet[ExecutionEvent]:
     return ExecutionEvent.objects.filter(execution=execution, seq__gt=since).order_by("seq")[:limit]
+
+
+def webhook_delivery_list(*, access: Access) -> QuerySet[WebhookDelivery]:
+    """The webhook inbox of the caller's organizations, for members and above (like form submissions: bodies may
+    hold personal data)."""
+    roles = MANAGER_ROLES | {Role.MEMBER}
+    return WebhookDelivery.objects.filter(organization_id__in=access.organization_ids(roles)).select_related(
+        "trigger__workflow"
+    )

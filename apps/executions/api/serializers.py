@@ -4,7 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
-from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
+from apps.executions.models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
 
 VARIABLES_NOT_OBJECT = "Must be a JSON object: variable names and their values for this run."
 
@@ -127,3 +127,31 @@ class ExecuteQuerySerializer(StrictSerializer):
 class DecisionInputSerializer(StrictSerializer):
     node_id = serializers.CharField(max_length=100, help_text="The waiting approval node.")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    workflow = serializers.UUIDField(source="trigger.workflow_id", read_only=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "trigger",
+            "workflow",
+            "outcome",
+            "status_code",
+            "detail",
+            "method",
+            "headers",
+            "query",
+            "content_type",
+            "body",
+            "body_truncated",
+            "remote_addr",
+            "signature_scheme",
+            "message_id",
+            "idempotency_key",
+            "execution_id",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -25,7 +25,7 @@ from django.utils import timezone
 from apps.workflows.models import Workflow
 
 from ..choices import EXECUTION_TERMINAL, ExecutionStatus, NodeStatus
-from ..models import NodeExecution, WorkflowExecution
+from ..models import NodeExecution, WebhookDelivery, WorkflowExecution
 from .runtime import (
     SUSPEND_APPROVAL,
     SUSPEND_CHILDREN,
@@ -199,7 +199,8 @@ def active_count(workflow_id: Any) -> int:
 
 def prune(*, now: datetime | None = None, batch: int = 500) -> int:
     """Delete finished executions older than CONCERTMASTER_EXECUTION_RETENTION_DAYS (nodes and events
-    cascade); returns how many."""
+    cascade), and webhook inbox rows older than CONCERTMASTER_WEBHOOK_INBOX_DAYS; returns how many executions."""
+    prune_webhook_inbox(now=now)
     cutoff = (now or timezone.now()) - timedelta(days=settings.CONCERTMASTER_EXECUTION_RETENTION_DAYS)
     old = WorkflowExecution.objects.filter(status__in=EXECUTION_TERMINAL, finished_at__lt=cutoff)
     total = 0
@@ -210,3 +211,11 @@ def prune(*, now: datetime | None = None, batch: int = 500) -> int:
         with transaction.atomic():
             WorkflowExecution.objects.filter(pk__in=ids).delete()
         total += len(ids)
+
+
+def prune_webhook_inbox(*, now: datetime | None = None) -> int:
+    """Delete webhook deliveries older than CONCERTMASTER_WEBHOOK_INBOX_DAYS (their replay protection goes with
+    them); returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.CONCERTMASTER_WEBHOOK_INBOX_DAYS)
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -50,6 +50,8 @@ FIELD_FORMATS = {
 FIELD_ORDER_UNKNOWN = "field_order names {name!r}, which is not one of the form's fields."
 
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: How a signed webhook call is checked (apps/executions/signatures.py verifies each).
+SIGNATURE_SCHEMES = ["concertmaster", "standard_webhooks", "github", "stripe", "slack"]
 
 
 def _summary(errors: list[ConfigError]) -> str:
@@ -127,7 +129,10 @@ class WebhookTrigger(Node):
         "dialog or `POST /api/v1/triggers/publish/`). It outputs the request as `{method, headers, query, body}` "
         "(header names in lower case), so later nodes read `trigger.body.amount`. This node's config is the "
         "webhook's: `methods` lists the accepted HTTP methods; `require_signature` demands an HMAC-SHA256 "
-        "signature made with the trigger's signing secret (unsigned calls get 401); `response_mode` chooses "
+        "signature made with the trigger's signing secret (unsigned calls get 401), checked by `signature_scheme`: "
+        '"concertmaster" (X-ConcertMaster-Signature), "standard_webhooks" (webhook-id, webhook-timestamp, '
+        'webhook-signature), or the "github", "stripe" and "slack" presets for those senders (set the secret they '
+        "gave you on the trigger); a signed message is accepted once; `response_mode` chooses "
         'between answering at once with 202 ("immediate") and waiting up to `response_timeout_seconds` for a '
         'webhook_response node ("response_node"; a failed run answers 502, a run still going 504).'
     )
@@ -144,6 +149,12 @@ class WebhookTrigger(Node):
             },
             "response_mode": {"enum": ["immediate", "response_node"], "default": "immediate"},
             "require_signature": {"type": "boolean", "default": False},
+            "signature_scheme": {
+                "enum": SIGNATURE_SCHEMES,
+                "default": "concertmaster",
+                "description": "How require_signature checks a call: ConcertMaster's header, Standard Webhooks, or "
+                "the GitHub, Stripe or Slack sender's own.",
+            },
             "response_timeout_seconds": {
                 "type": "number",
                 "exclusiveMinimum": 0,
