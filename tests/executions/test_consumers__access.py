@@ -9,6 +9,7 @@ import pytest
 import redis
 from channels.db import database_sync_to_async
 from django.db import connections
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.core import live
@@ -175,4 +176,20 @@ async def test_through_redis_a_removed_member_is_closed_4403(execution, organiza
     membership = await database_sync_to_async(Membership.objects.get)(user=member, organization=organization)
     await database_sync_to_async(membership_delete)(membership=membership)
 
+    await assert_closed_with(communicator, consumers.CLOSE_FORBIDDEN)
+
+
+async def test_a_member_removed_through_the_api_is_closed_4403(execution, organization):
+    def admin_client_and_member():
+        admin, member = _member_of(organization, role="admin"), _member_of(organization)
+        client = APIClient()
+        client.force_authenticate(admin)
+        return client, member, Membership.objects.get(user=member).pk
+
+    client, member, membership_id = await database_sync_to_async(admin_client_and_member)()
+    communicator = await watching(paths(execution)["execution"], token=str(AccessToken.for_user(member)))
+
+    response = await database_sync_to_async(client.delete)(f"/api/v1/memberships/{membership_id}/")
+
+    assert response.status_code == 204
     await assert_closed_with(communicator, consumers.CLOSE_FORBIDDEN)
