@@ -31,6 +31,7 @@ from apps.orgs.services import audit_log_record
 
 from .choices import WorkflowStatus
 from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from .selectors import triggers_with_running_definition
 from .services import (
     credential_create,
     credential_delete,
@@ -45,7 +46,7 @@ from .services import (
     workflow_update,
     workflow_version_restore,
 )
-from .triggers import trigger_publish, trigger_state
+from .triggers import SCHEDULE_SOURCE_NODE, trigger_publish, trigger_schedule, trigger_state
 from .validation import workflow_definition_problems
 
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
@@ -57,6 +58,8 @@ STALE_ADMIN_SAVE = (
     "Someone saved this workflow while you were editing it (it is now at revision {current}; you started "
     "from revision {expected}). Open it again to see their change, then make yours."
 )
+SCHEDULE_FROM_NODE = "{cron} ({timezone}), from the workflow's schedule node {node}"
+SCHEDULE_FROM_TRIGGER = "{cron} ({timezone}), from this trigger's config"
 SAVED_AS_DRAFT = "Saved as a draft: {count} problem(s) keep it from running (the latest version still runs): {problems}"
 NO_PROBLEMS = "None: the definition can run."
 
@@ -338,10 +341,31 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ["workflow"]
     list_select_related = ["workflow", "organization"]
-    fields = ["workflow", "kind", "name", "is_active", "config", "webhook_token", "signing_secret", "created_at"]
-    readonly_fields = ["webhook_token", "signing_secret", "created_at"]
+    fields = [
+        "workflow",
+        "kind",
+        "name",
+        "is_active",
+        "config",
+        "schedule_in_effect",
+        "webhook_token",
+        "signing_secret",
+        "created_at",
+    ]
+    readonly_fields = ["schedule_in_effect", "webhook_token", "signing_secret", "created_at"]
     formfield_overrides = JSON_FORM_FIELD
     actions = ["rotate_secrets"]
+
+    def get_queryset(self, request: HttpRequest):
+        return triggers_with_running_definition(super().get_queryset(request))
+
+    @admin.display(description="schedule in effect")
+    def schedule_in_effect(self, obj: Trigger) -> str:
+        schedule = trigger_schedule(trigger=obj) if obj.pk is not None else None
+        if schedule is None:
+            return "-"
+        template = SCHEDULE_FROM_NODE if schedule.source == SCHEDULE_SOURCE_NODE else SCHEDULE_FROM_TRIGGER
+        return template.format(cron=schedule.cron, timezone=schedule.timezone, node=schedule.node)
 
     @admin.display(description="public URL")
     def public_url(self, obj: Trigger) -> str:

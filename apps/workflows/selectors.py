@@ -4,12 +4,13 @@ A workflow is visible to members of its organization and to users it was shared 
 object permissions (view, change, execute); everything else of another organization does not exist.
 """
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Case, JSONField, Max, OuterRef, Q, QuerySet, Subquery, When
 from guardian.shortcuts import get_objects_for_user
 
 from apps.orgs.choices import MANAGER_ROLES, Role
 from apps.orgs.selectors import Access
 
+from .choices import TriggerKind
 from .models import (
     Credential,
     FormSubmission,
@@ -81,7 +82,21 @@ def workflow_version_list(*, access: Access, workflow: Workflow) -> QuerySet[Wor
 
 
 def trigger_list(*, access: Access) -> QuerySet[Trigger]:
-    return Trigger.objects.filter(organization_id__in=access.organization_ids()).select_related("workflow")
+    return triggers_with_running_definition(
+        Trigger.objects.filter(organization_id__in=access.organization_ids()).select_related("workflow")
+    )
+
+
+def triggers_with_running_definition(triggers: QuerySet[Trigger]) -> QuerySet[Trigger]:
+    """Schedule triggers carry their workflow's latest version definition (`running_definition`): where their
+    cron is declared is read from it, without a query per row."""
+    latest = WorkflowVersion.objects.filter(workflow_id=OuterRef("workflow_id")).order_by("-number")
+    running = Case(
+        When(kind=TriggerKind.SCHEDULE, then=Subquery(latest.values("definition")[:1])),
+        default=None,
+        output_field=JSONField(),
+    )
+    return triggers.annotate(running_definition=running)
 
 
 def credential_list(*, access: Access) -> QuerySet[Credential]:

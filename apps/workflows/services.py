@@ -22,6 +22,7 @@ from .triggers import (  # noqa: F401  (re-exported: the trigger and form servic
     form_submission_link,
     schedule_remove,
     schedule_sync,
+    schedules_sync,
     trigger_create,
     trigger_delete,
     trigger_publish,
@@ -65,6 +66,7 @@ def _next_version(*, workflow: Workflow, created_by: AbstractBaseUser | None) ->
     )
     version.full_clean()
     version.save()
+    schedules_sync(workflow=workflow)
     return version
 
 

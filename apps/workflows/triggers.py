@@ -2,9 +2,11 @@
 
 A trigger record publishes a workflow's start node: it holds the public token, the webhook signing secret and
 the on/off switch. What the form asks and how the webhook answers is the start node's config (the `form`
-and `webhook` nodes), read from the version that runs; a schedule keeps its cron on the record, since beat
-reads it there. `TRIGGER_KINDS` declares which start nodes each kind fits; a trigger that does not fit its
-workflow is refused when it is created or switched on. How executions start is apps/executions/triggers.py.
+and `webhook` nodes), read from the version that runs. A schedule runs the cron of the workflow's `schedule`
+start node (in the version that runs, mirrored into beat whenever a version is recorded); only a workflow that
+starts with a `manual` node keeps the cron on the record. `TRIGGER_KINDS` declares which start nodes each
+kind fits; a trigger that does not fit its workflow is refused when it is created or switched on. How
+executions start is apps/executions/triggers.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from apps.nodes.expressions import has_expression
 from apps.nodes.registry import registry
 
 from .choices import TriggerKind, WorkflowStatus
@@ -34,6 +37,19 @@ KIND_DOES_NOT_FIT = "A {kind} trigger needs a workflow that starts with a {wante
 CONFIG_BELONGS_TO_NODE = (
     "A {kind} trigger keeps no config: the workflow's {node} node defines it. Move {keys} into that node's config."
 )
+SCHEDULE_CONFIG_BELONGS_TO_NODE = (
+    "This workflow starts with the schedule node {node}, whose cron and timezone beat runs: a schedule trigger "
+    "on it keeps no config. Change {keys} in that node's config instead."
+)
+SCHEDULE_NOT_LITERAL = (
+    "The schedule node {node}'s {field} is an expression ({value}): beat needs it written out. "
+    "Write the {field} itself in the node's config to publish a schedule trigger."
+)
+SCHEDULE_NODE_CRON_INVALID = "The schedule node {node}'s cron {value!r} is not a 5-field cron beat can run."
+SCHEDULE_NO_CRON = (
+    "This schedule trigger has no cron: its workflow starts with a manual node, so the trigger's config "
+    'needs one ({{"cron": ..., "timezone": ...}}).'
+)
 PUBLISH_NEEDS_VALID_DEFINITION = "The workflow's definition has problems; fix them before publishing a trigger."
 PUBLISH_NOTHING = "The workflow starts with no form or webhook node: there is nothing to publish."
 SCHEDULE_TASK = "concertmaster.schedule_trigger_fire"
@@ -42,6 +58,7 @@ STATE_LIVE = "live"
 STATE_INACTIVE = "inactive"
 STATE_WORKFLOW_INACTIVE = "workflow_inactive"
 STATE_NO_START_NODE = "start_node_missing"
+STATE_NO_SCHEDULE = "schedule_unusable"
 STATE_DETAIL = {
     STATE_INACTIVE: "This trigger is switched off: it starts nothing until it is switched on again.",
     STATE_WORKFLOW_INACTIVE: (
@@ -49,6 +66,8 @@ STATE_DETAIL = {
     ),
     STATE_NO_START_NODE: "The workflow no longer starts with a {wanted} node: this trigger starts nothing.",
 }
+SCHEDULE_SOURCE_NODE = "node"
+SCHEDULE_SOURCE_TRIGGER = "trigger"
 LIVE_DETAIL = {
     TriggerKind.FORM: "Live: the form accepts submissions at its URL.",
     TriggerKind.WEBHOOK: "Live: the webhook accepts calls at its URL.",
@@ -101,6 +120,55 @@ def runnable_definition(*, workflow: Workflow) -> dict:
     return version.definition if version is not None else {}
 
 
+def schedule_node(*, definition: Any) -> dict | None:
+    """The `schedule` start node of `definition`, or None: when there is one, its cron is what beat runs."""
+    return next((node for node in _trigger_nodes(definition) if node.get("type") == "schedule"), None)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The cron a schedule trigger runs on, and where it is declared (`node`: the schedule start node's id)."""
+
+    cron: str
+    timezone: str
+    source: str
+    node: str | None = None
+
+    def problem(self) -> str | None:
+        """Why beat cannot run this schedule (a node's cron or timezone written as an expression), or None."""
+        if self.source != SCHEDULE_SOURCE_NODE:
+            return None  # the record's cron was checked when it was written
+        for field in ("cron", "timezone"):
+            if has_expression(getattr(self, field)):
+                return SCHEDULE_NOT_LITERAL.format(node=self.node, field=field, value=getattr(self, field))
+        if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
+            return SCHEDULE_NODE_CRON_INVALID.format(node=self.node, value=self.cron)
+        return None
+
+
+def _running_definition(trigger: Trigger) -> dict:
+    # trigger_list annotates `running_definition` so that a list costs no query per row.
+    if hasattr(trigger, "running_definition"):
+        return trigger.running_definition or {}
+    return runnable_definition(workflow=trigger.workflow)
+
+
+def trigger_schedule(*, trigger: Trigger, definition: Any = None) -> Schedule | None:
+    """The schedule a schedule trigger runs on: its workflow's schedule start node's cron in the version that
+    runs (`definition`, read when not given), else the record's own. None for other kinds, or with no cron."""
+    if trigger.kind != TriggerKind.SCHEDULE:
+        return None
+    node = schedule_node(definition=_running_definition(trigger) if definition is None else definition)
+    if node is not None:
+        config = node.get("config") or {}
+        cron, zone = str(config.get("cron", "")), str(config.get("timezone") or "UTC")
+        return Schedule(cron=" ".join(cron.split()), timezone=zone, source=SCHEDULE_SOURCE_NODE, node=node.get("id"))
+    if not trigger.config.get("cron"):
+        return None
+    zone = trigger.config.get("timezone") or "UTC"
+    return Schedule(cron=trigger.config["cron"], timezone=zone, source=SCHEDULE_SOURCE_TRIGGER)
+
+
 def trigger_start_node(*, trigger: Trigger) -> dict | None:
     """The node of the running version that the trigger publishes (a form's or webhook's config), or None."""
     return start_node(definition=runnable_definition(workflow=trigger.workflow), kind=trigger.kind)
@@ -120,10 +188,13 @@ def trigger_state(*, trigger: Trigger) -> tuple[str, str]:
     if start_node(definition=workflow.definition, kind=trigger.kind) is None:
         wanted = " or ".join(TRIGGER_KINDS[trigger.kind].start_nodes)
         return STATE_NO_START_NODE, STATE_DETAIL[STATE_NO_START_NODE].format(wanted=wanted)
-    template = LIVE_DETAIL.get(trigger.kind, LIVE_DEFAULT)
-    return STATE_LIVE, template.format(
-        cron=trigger.config.get("cron", ""), timezone=trigger.config.get("timezone", "UTC")
-    )
+    if trigger.kind == TriggerKind.SCHEDULE:
+        schedule = trigger_schedule(trigger=trigger)
+        problem = SCHEDULE_NO_CRON if schedule is None else schedule.problem()
+        if problem:
+            return STATE_NO_SCHEDULE, problem
+        return STATE_LIVE, LIVE_DETAIL[trigger.kind].format(cron=schedule.cron, timezone=schedule.timezone)
+    return STATE_LIVE, LIVE_DETAIL.get(trigger.kind, LIVE_DEFAULT)
 
 
 # --- checks --------------------------------------------------------------------------------------------------
@@ -147,7 +218,21 @@ def _check_publishable(*, workflow: Workflow) -> None:
         raise ValidationError({"workflow": [PUBLISH_NEEDS_VALID_DEFINITION], **error.error_dict}) from error
 
 
-def _validate_config(*, kind: str, config: Any) -> dict:
+def _schedule_definition(workflow: Workflow) -> dict:
+    """What decides where a schedule's cron lives: the running version, or the working copy before there is one."""
+    definition = runnable_definition(workflow=workflow)
+    return definition or workflow.definition
+
+
+def _check_schedulable(*, trigger: Trigger) -> None:
+    """Refuse to publish a schedule whose node cron beat cannot run (an expression), naming the node."""
+    schedule = trigger_schedule(trigger=trigger)
+    problem = schedule.problem() if schedule is not None else None
+    if problem:
+        raise ValidationError({"workflow": [problem]})
+
+
+def _validate_config(*, kind: str, config: Any, workflow: Workflow) -> dict:
     """Check the config a trigger record keeps; returns it normalised."""
     if not isinstance(config, dict):
         raise ValidationError({"config": [CONFIG_NOT_OBJECT]})
@@ -158,6 +243,12 @@ def _validate_config(*, kind: str, config: Any) -> dict:
             {"config": [CONFIG_BELONGS_TO_NODE.format(kind=kind, node=spec.start_nodes[0], keys=keys)]}
         )
     if kind != TriggerKind.SCHEDULE:
+        return config
+    node = schedule_node(definition=_schedule_definition(workflow))
+    if node is not None and config:
+        keys = ", ".join(sorted(config))
+        raise ValidationError({"config": [SCHEDULE_CONFIG_BELONGS_TO_NODE.format(node=node.get("id"), keys=keys)]})
+    if node is not None:
         return config
     cron = config.get("cron")
     if not cron:
@@ -197,9 +288,10 @@ def trigger_create(
         signing_secret=_signing_secret() if kind == TriggerKind.WEBHOOK else "",
     )
     trigger.full_clean(exclude=["config"])
-    trigger.config = _validate_config(kind=kind, config=config if config is not None else {})
+    trigger.config = _validate_config(kind=kind, config=config if config is not None else {}, workflow=workflow)
     _check_fits(workflow=workflow, kind=kind)
     _check_publishable(workflow=workflow)
+    _check_schedulable(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
     return trigger
@@ -212,10 +304,14 @@ def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
     for name, value in fields.items():
         setattr(trigger, name, value)
     trigger.full_clean(exclude=["config"])
-    trigger.config = _validate_config(kind=trigger.kind, config=trigger.config)
+    schedule = trigger_schedule(trigger=trigger) if "config" not in fields else None
+    if schedule is not None and schedule.source == SCHEDULE_SOURCE_NODE:
+        trigger.config = {}  # a cron left from before the workflow started with a schedule node
+    trigger.config = _validate_config(kind=trigger.kind, config=trigger.config, workflow=trigger.workflow)
     if switched_on:
         _check_fits(workflow=trigger.workflow, kind=trigger.kind)
         _check_publishable(workflow=trigger.workflow)
+        _check_schedulable(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
     return trigger
@@ -265,19 +361,24 @@ def schedule_remove(*, trigger: Trigger) -> None:
     PeriodicTask.objects.filter(name=_schedule_name(trigger)).delete()
 
 
-def schedule_sync(*, trigger: Trigger) -> None:
-    """Mirror a schedule trigger into django-celery-beat: enabled only while trigger and workflow are active."""
-    if trigger.kind != TriggerKind.SCHEDULE:
+def schedule_sync(*, trigger: Trigger, definition: dict | None = None) -> None:
+    """Mirror a schedule trigger into django-celery-beat: enabled only while trigger and workflow are active.
+
+    The cron is the schedule start node's in the running version (`definition`, read when not given), or the
+    record's for a manual start; a schedule beat cannot run (none, or an expression) has no periodic task.
+    """
+    schedule = trigger_schedule(trigger=trigger, definition=definition)
+    if schedule is None or schedule.problem():
         schedule_remove(trigger=trigger)
         return
-    minute, hour, day_of_month, month_of_year, day_of_week = trigger.config["cron"].split()
+    minute, hour, day_of_month, month_of_year, day_of_week = schedule.cron.split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute=minute,
         hour=hour,
         day_of_month=day_of_month,
         month_of_year=month_of_year,
         day_of_week=day_of_week,
-        timezone=trigger.config.get("timezone", "UTC"),
+        timezone=schedule.timezone,
     )
     enabled = trigger.is_active and trigger.workflow.status == WorkflowStatus.ACTIVE
     PeriodicTask.objects.update_or_create(
@@ -291,6 +392,21 @@ def schedule_sync(*, trigger: Trigger) -> None:
             "description": f"Schedule trigger of workflow {trigger.workflow.name}",
         },
     )
+
+
+def schedules_sync(*, workflow: Workflow) -> None:
+    """After a version is recorded: the workflow's schedule triggers follow its schedule start node's cron.
+
+    A trigger record's own cron is dropped once the running version starts with a schedule node (one truth).
+    Each periodic task is written with `save()`, so beat's change signal fires.
+    """
+    definition = runnable_definition(workflow=workflow)
+    has_node = schedule_node(definition=definition) is not None
+    for trigger in workflow.triggers.filter(kind=TriggerKind.SCHEDULE).select_related("workflow"):
+        if has_node and trigger.config:
+            trigger.config = {}
+            trigger.save(update_fields=["config", "updated_at"])
+        schedule_sync(trigger=trigger, definition=definition)
 
 
 # --- form submissions ----------------------------------------------------------------------------------------

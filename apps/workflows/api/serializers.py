@@ -12,16 +12,20 @@ from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
 from apps.workflows.selectors import shared_workflow_permissions
 from apps.workflows.triggers import (
+    SCHEDULE_SOURCE_NODE,
+    SCHEDULE_SOURCE_TRIGGER,
     STATE_INACTIVE,
     STATE_LIVE,
+    STATE_NO_SCHEDULE,
     STATE_NO_START_NODE,
     STATE_WORKFLOW_INACTIVE,
     start_node,
+    trigger_schedule,
     trigger_state,
 )
 from apps.workflows.validation import node_specs, problems_payload, workflow_definition_problems
 
-TRIGGER_STATES = [STATE_LIVE, STATE_INACTIVE, STATE_WORKFLOW_INACTIVE, STATE_NO_START_NODE]
+TRIGGER_STATES = [STATE_LIVE, STATE_INACTIVE, STATE_WORKFLOW_INACTIVE, STATE_NO_START_NODE, STATE_NO_SCHEDULE]
 
 MUST_BE_OBJECT = "Must be a JSON object."
 UNKNOWN_USER = "No user with this username or email."
@@ -204,17 +208,32 @@ class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
         return self.resolve_organization(attrs)
 
 
+class TriggerScheduleSerializer(serializers.Serializer):
+    cron = serializers.CharField()
+    timezone = serializers.CharField()
+    source = serializers.ChoiceField(
+        choices=[SCHEDULE_SOURCE_NODE, SCHEDULE_SOURCE_TRIGGER],
+        help_text="node: the workflow's schedule start node (in the version that runs); trigger: this record.",
+    )
+    node = serializers.CharField(allow_null=True, help_text="Id of the schedule node, when it is the source.")
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample("Signed webhook", request_only=True, value={"workflow": "<workflow id>", "kind": "webhook"}),
         OpenApiExample(
-            "Weekdays at 9:00 in Paris",
+            "Weekdays at 9:00 in Paris (a manual start)",
             request_only=True,
             value={
                 "workflow": "<workflow id>",
                 "kind": "schedule",
                 "config": {"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"},
             },
+        ),
+        OpenApiExample(
+            "Run a schedule start node's cron",
+            request_only=True,
+            value={"workflow": "<workflow id>", "kind": "schedule"},
         ),
         OpenApiExample(
             "Publish a form node",
@@ -228,14 +247,19 @@ class TriggerSerializer(StrictModelSerializer):
     config = serializers.JSONField(
         required=False,
         validators=[_object],
-        help_text="Schedules only ({cron, timezone}). A form's or webhook's settings are its start node's config.",
+        help_text="Schedules on a manual start only ({cron, timezone}). A schedule start node's, a form's or a "
+        "webhook's settings are its start node's config.",
+    )
+    schedule = serializers.SerializerMethodField(
+        help_text="Schedules: the cron beat runs and where it is declared (null for other kinds or with none)."
     )
     has_signing_secret = serializers.SerializerMethodField()
     webhook_url = serializers.SerializerMethodField()
     form_url = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField(
         help_text="live; inactive (the trigger is switched off); workflow_inactive (the workflow is not active); "
-        "start_node_missing (the workflow no longer starts with a node this kind fits)."
+        "start_node_missing (the workflow no longer starts with a node this kind fits); schedule_unusable (a "
+        "schedule with no cron, or a schedule node's cron beat cannot run: state_detail says why)."
     )
     state_detail = serializers.SerializerMethodField(help_text="The state as a sentence for people.")
     start_node = serializers.SerializerMethodField(
@@ -251,6 +275,7 @@ class TriggerSerializer(StrictModelSerializer):
             "kind",
             "name",
             "config",
+            "schedule",
             "is_active",
             "state",
             "state_detail",
@@ -264,6 +289,7 @@ class TriggerSerializer(StrictModelSerializer):
         read_only_fields = [
             "id",
             "organization",
+            "schedule",
             "state",
             "state_detail",
             "start_node",
@@ -315,6 +341,13 @@ class TriggerSerializer(StrictModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=TRIGGER_STATES))
     def get_state(self, trigger: Trigger) -> str:
         return trigger_state(trigger=trigger)[0]
+
+    @extend_schema_field(TriggerScheduleSerializer(allow_null=True))
+    def get_schedule(self, trigger: Trigger) -> dict | None:
+        schedule = trigger_schedule(trigger=trigger)
+        if schedule is None:
+            return None
+        return {"cron": schedule.cron, "timezone": schedule.timezone, "source": schedule.source, "node": schedule.node}
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_state_detail(self, trigger: Trigger) -> str:

@@ -20,6 +20,33 @@ interface Trigger {
   webhook_url?: string | null;
   form_url?: string | null;
   signing_secret?: string;
+  /** A schedule's cron in effect: its workflow's schedule start node's (source "node") or its own ("trigger"). */
+  schedule?: { cron: string; timezone: string; source: "node" | "trigger"; node: string | null } | null;
+}
+
+function ScheduleLine({ trigger }: { trigger: Trigger }) {
+  const schedule = trigger.schedule;
+  if (schedule === undefined && trigger.config.cron) {
+    // A server from before the schedule node was the truth.
+    return (
+      <p data-testid="trigger-schedule">
+        Cron <code>{String(trigger.config.cron)}</code> in {String(trigger.config.timezone ?? "UTC")}
+      </p>
+    );
+  }
+  if (!schedule) return <p className="cm-muted" data-testid="trigger-schedule">No cron in effect.</p>;
+  return (
+    <p data-testid="trigger-schedule">
+      Cron <code>{schedule.cron}</code> in {schedule.timezone}
+      {schedule.source === "node" ? (
+        <>
+          {" "}(the schedule node <code>{schedule.node}</code>)
+        </>
+      ) : (
+        " (this trigger's own)"
+      )}
+    </p>
+  );
 }
 
 /** Webhook URL and signing secret, cron schedule, form fields: the ways this workflow starts. */
@@ -37,6 +64,9 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
     const node = nodes.find((n) => n.id === nodeId);
     return Boolean(node && (node.data as { config?: JsonObject }).config?.require_signature);
   };
+  // A workflow that starts with a schedule node runs that node's cron: its schedule trigger declares none.
+  const scheduleNode = nodes.find((n) => (n.data as { type?: string }).type === "schedule");
+  const scheduleConfig = (scheduleNode?.data as { config?: JsonObject } | undefined)?.config ?? {};
 
   const load = useCallback(() => {
     api("GET", `${triggersUrl}?workflow=${encodeURIComponent(workflowId)}`)
@@ -47,9 +77,10 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
 
   async function create() {
     setError(null);
-    // A form's fields and a webhook's settings are its start node's config: only a schedule keeps its own.
+    // A form's fields, a webhook's settings and a schedule node's cron are the start node's config: only a
+    // schedule on a manual start keeps its own.
     const body: JsonObject = { workflow: workflowId, kind };
-    if (kind === "schedule") body.config = { cron, timezone };
+    if (kind === "schedule" && !scheduleNode) body.config = { cron, timezone };
     try {
       const created = await api<Trigger>("POST", triggersUrl, body);
       if (created.signing_secret) setSecret({ id: created.id, value: created.signing_secret });
@@ -106,11 +137,7 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
               Signing secret, shown once: <code className="cm-copy">{secret.value}</code>
             </p>
           )}
-          {t.kind === "schedule" && (
-            <p>
-              Cron <code>{String(t.config.cron)}</code> in {String(t.config.timezone ?? "UTC")}
-            </p>
-          )}
+          {t.kind === "schedule" && <ScheduleLine trigger={t} />}
           {t.form_url && (
             <p>
               Form: <a href={t.form_url}>{t.form_url}</a>
@@ -140,7 +167,18 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
               <option value="form">Form</option>
             </select>
           </label>
-          {kind === "schedule" && (
+          {kind === "schedule" && scheduleNode && (
+            <p className="cm-muted" data-testid="schedule-from-node">
+              The cron and time zone are the config of the workflow's schedule start node <code>{scheduleNode.id}</code>
+              {typeof scheduleConfig.cron === "string" && (
+                <>
+                  {" "}(<code>{scheduleConfig.cron}</code> in {String(scheduleConfig.timezone ?? "UTC")})
+                </>
+              )}
+              ; saved versions run it.
+            </p>
+          )}
+          {kind === "schedule" && !scheduleNode && (
             <>
               <label className="cm-field">
                 <span>Cron (minute hour day month weekday)</span>
