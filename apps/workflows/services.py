@@ -25,6 +25,7 @@ from .triggers import (  # noqa: F401  (re-exported: the trigger and form servic
     schedules_sync,
     trigger_create,
     trigger_delete,
+    trigger_imported_config,
     trigger_publish,
     trigger_rotate_secret,
     trigger_update,
@@ -240,7 +241,7 @@ def workflow_import(
                 workflow=workflow,
                 kind=raw.get("kind", ""),
                 name=raw.get("name", ""),
-                config=raw.get("config") or {},
+                config=trigger_imported_config(workflow=workflow, kind=raw.get("kind"), config=raw.get("config") or {}),
                 is_active=raw.get("is_active", True),
             )
         except ValidationError as error:

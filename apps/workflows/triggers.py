@@ -297,6 +297,14 @@ def trigger_create(
     return trigger
 
 
+def trigger_imported_config(*, workflow: Workflow, kind: str, config: Any) -> Any:
+    """A trigger's config as an export recorded it, minus a cron the workflow's schedule start node now defines
+    (exports made before the node was the truth kept both; the node's wins, as migration 0005 decided)."""
+    if kind == TriggerKind.SCHEDULE and schedule_node(definition=_schedule_definition(workflow)) is not None:
+        return {}
+    return config
+
+
 @transaction.atomic
 def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
     """Change a trigger's name, config or switch; switching it on checks it as `trigger_create` does."""

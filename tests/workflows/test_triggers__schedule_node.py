@@ -11,9 +11,12 @@ from django_celery_beat.models import PeriodicTask
 
 from apps.workflows.models import Trigger
 from apps.workflows.services import (
+    EXPORT_FORMAT,
     SCHEDULE_NEEDS_CRON,
     trigger_create,
     workflow_activate,
+    workflow_duplicate,
+    workflow_import,
     workflow_update,
     workflow_version_restore,
 )
@@ -163,3 +166,19 @@ def test_the_admin_shows_the_schedule_in_effect(client, organization, scheduled)
     trigger = trigger_create(workflow=scheduled, kind="schedule")
     page = client.get(reverse("admin:workflows_trigger_change", args=[trigger.pk])).content.decode()
     assert "30 6 * * 1-5 (Europe/Paris), from the workflow&#x27;s schedule node tick" in page
+
+
+def test_an_old_export_with_a_cron_on_the_trigger_imports_with_the_nodes(organization):
+    """An export made when the trigger kept its own cron: the schedule node's wins, as migration 0005 decided."""
+    document = {
+        "format": EXPORT_FORMAT,
+        "name": "old",
+        "definition": copy.deepcopy(SCHEDULE_DEFINITION),
+        "triggers": [{"kind": "schedule", "name": "", "config": {"cron": "0 9 * * *"}, "is_active": True}],
+    }
+    workflow = workflow_import(organization=organization, document=document)
+    trigger = workflow.triggers.get()
+    assert trigger.config == {}
+    assert _crontab(trigger.pk) == ("30 6 * * 1-5", "Europe/Paris")
+    copied = workflow_duplicate(workflow=workflow)
+    assert _crontab(copied.triggers.get().pk) == ("30 6 * * 1-5", "Europe/Paris")
