@@ -46,7 +46,15 @@ from .services import (
     workflow_update,
     workflow_version_restore,
 )
-from .triggers import SCHEDULE_SOURCE_NODE, trigger_publish, trigger_schedule, trigger_state
+from .triggers import (
+    SCHEDULE_SOURCE_NODE,
+    SECRET_MIN_LENGTH,
+    SECRET_ONLY_WEBHOOK,
+    SECRET_TOO_SHORT,
+    trigger_publish,
+    trigger_schedule,
+    trigger_state,
+)
 from .validation import workflow_definition_problems
 
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
@@ -92,8 +100,8 @@ class WorkflowVersionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.Tabul
 
 class TriggerInline(OrgScopedAdminMixin, admin.StackedInline):
     model = Trigger
-    fields = ["kind", "name", "is_active", "config", "webhook_token", "signing_secret"]
-    readonly_fields = ["webhook_token", "signing_secret"]
+    fields = ["kind", "name", "is_active", "config", "webhook_token", "secret"]
+    readonly_fields = ["webhook_token", "secret"]
     formfield_overrides = JSON_FORM_FIELD
     add_roles = WRITER_ROLES
     change_roles = WRITER_ROLES
@@ -325,6 +333,41 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
         self.message_user(request, f"Restored {len(versions)} version(s).", messages.SUCCESS)
 
 
+@admin.display(description="signing secret")
+def secret_display(self, obj: Trigger) -> str:
+    """Whether a webhook trigger has a signing secret; the value is never shown again (rotate or set a new one)."""
+    return "set (write-only)" if obj.signing_secret else "-"
+
+
+TriggerInline.secret = secret_display
+
+
+class TriggerForm(forms.ModelForm):
+    """A webhook trigger's signing secret is write-only: it may be replaced with the one a sender gave you."""
+
+    new_signing_secret = forms.CharField(
+        required=False,
+        max_length=128,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Webhook triggers: the secret GitHub, Stripe, Slack or a Standard Webhooks sender gave you. "
+        "Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = Trigger
+        fields = ["workflow", "kind", "name", "is_active", "config"]
+
+    def clean_new_signing_secret(self) -> str:
+        secret = self.cleaned_data["new_signing_secret"]
+        kind = self.instance.kind if self.instance.pk else self.data.get("kind")
+        if secret and kind != "webhook":
+            raise ValidationError(SECRET_ONLY_WEBHOOK)
+        if secret and len(secret) < SECRET_MIN_LENGTH:
+            raise ValidationError(SECRET_TOO_SHORT.format(minimum=SECRET_MIN_LENGTH))
+        return secret
+
+
 @admin.register(Trigger)
 class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Triggers, written through the trigger services (config checked, schedules synced to beat).
@@ -349,12 +392,15 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
         "config",
         "schedule_in_effect",
         "webhook_token",
-        "signing_secret",
+        "secret",
+        "new_signing_secret",
         "created_at",
     ]
-    readonly_fields = ["schedule_in_effect", "webhook_token", "signing_secret", "created_at"]
+    readonly_fields = ["schedule_in_effect", "webhook_token", "secret", "created_at"]
     formfield_overrides = JSON_FORM_FIELD
     actions = ["rotate_secrets"]
+    form = TriggerForm
+    secret = secret_display
 
     def get_queryset(self, request: HttpRequest):
         return triggers_with_running_definition(super().get_queryset(request))
@@ -385,7 +431,11 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
         return [*super().get_readonly_fields(request, obj), *(["workflow"] if obj is not None else [])]
 
     def save_model(self, request: HttpRequest, obj: Trigger, form, change: bool) -> None:
-        save_trigger(obj, form.changed_data)
+        trigger = save_trigger(obj, form.changed_data)
+        secret = form.cleaned_data.get("new_signing_secret")
+        if secret:
+            adopt(obj, trigger_update(trigger=trigger, signing_secret=secret))
+            audit(request, obj, "trigger.set_secret")
 
     def delete_model(self, request: HttpRequest, obj: Trigger) -> None:
         trigger_delete(trigger=obj)

@@ -50,6 +50,9 @@ SCHEDULE_NO_CRON = (
     "This schedule trigger has no cron: its workflow starts with a manual node, so the trigger's config "
     'needs one ({{"cron": ..., "timezone": ...}}).'
 )
+SECRET_ONLY_WEBHOOK = "Only a webhook trigger has a signing secret."
+SECRET_TOO_SHORT = "A signing secret needs at least {minimum} characters."
+SECRET_MIN_LENGTH = 8
 PUBLISH_NEEDS_VALID_DEFINITION = "The workflow's definition has problems; fix them before publishing a trigger."
 PUBLISH_NOTHING = "The workflow starts with no form or webhook node: there is nothing to publish."
 SCHEDULE_TASK = "concertmaster.schedule_trigger_fire"
@@ -272,20 +275,28 @@ def _signing_secret() -> str:
 
 @transaction.atomic
 def trigger_create(
-    *, workflow: Workflow, kind: str, name: str = "", config: dict | None = None, is_active: bool = True
+    *,
+    workflow: Workflow,
+    kind: str,
+    name: str = "",
+    config: dict | None = None,
+    is_active: bool = True,
+    signing_secret: str = "",
 ) -> Trigger:
     """Publish a start node: the workflow's definition must be valid and start with a node the kind fits.
 
-    A webhook gets a signing secret (its node's `require_signature` decides whether calls must use it).
-    Schedules sync to beat.
+    A webhook gets a signing secret, generated unless one is given (its node's `require_signature` decides
+    whether calls must use it). Schedules sync to beat.
     """
+    if signing_secret:
+        _check_secret(kind=kind, secret=signing_secret)
     trigger = Trigger(
         organization_id=workflow.organization_id,
         workflow=workflow,
         kind=kind,
         name=name,
         is_active=is_active,
-        signing_secret=_signing_secret() if kind == TriggerKind.WEBHOOK else "",
+        signing_secret=(signing_secret.strip() or _signing_secret()) if kind == TriggerKind.WEBHOOK else "",
     )
     trigger.full_clean(exclude=["config"])
     trigger.config = _validate_config(kind=kind, config=config if config is not None else {}, workflow=workflow)
@@ -307,7 +318,11 @@ def trigger_imported_config(*, workflow: Workflow, kind: str, config: Any) -> An
 
 @transaction.atomic
 def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
-    """Change a trigger's name, config or switch; switching it on checks it as `trigger_create` does."""
+    """Change a trigger's name, config, switch or (webhook) signing secret; switching it on checks it as
+    `trigger_create` does."""
+    if "signing_secret" in fields:
+        _check_secret(kind=trigger.kind, secret=fields["signing_secret"])
+        fields["signing_secret"] = fields["signing_secret"].strip()
     switched_on = fields.get("is_active") is True and not trigger.is_active
     for name, value in fields.items():
         setattr(trigger, name, value)
@@ -346,6 +361,14 @@ def trigger_publish(*, workflow: Workflow) -> list[tuple[Trigger, bool]]:
             trigger = trigger_update(trigger=trigger, is_active=True)
         published.append((trigger, False))
     return published
+
+
+def _check_secret(*, kind: str, secret: str) -> None:
+    """A secret a user sets (the one GitHub, Stripe, Slack or a Standard Webhooks sender gave them)."""
+    if kind != TriggerKind.WEBHOOK:
+        raise ValidationError({"signing_secret": [SECRET_ONLY_WEBHOOK]})
+    if len(secret.strip()) < SECRET_MIN_LENGTH:
+        raise ValidationError({"signing_secret": [SECRET_TOO_SHORT.format(minimum=SECRET_MIN_LENGTH)]})
 
 
 @transaction.atomic

@@ -274,3 +274,68 @@ def test_slack_preset_refuses_a_wrong_or_stale_signature(client, organization, k
     assert response.status_code == 401
     assert response.json()["detail"] == detail
     assert not WorkflowExecution.objects.exists()
+
+
+# --- the secret a sender gave you -------------------------------------------------------------------------------
+
+
+def _api(organization, role: str):
+    from rest_framework.test import APIClient
+
+    from tests.orgs.factories import MembershipFactory, UserFactory
+
+    user = UserFactory()
+    MembershipFactory(user=user, organization=organization, role=role)
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def test_an_admin_sets_the_senders_secret_through_the_api_and_never_reads_it_back(client, organization):
+    hook = _hook(organization, "github")
+    api = _api(organization, "admin")
+    response = api.patch(f"/api/v1/triggers/{hook.pk}/", {"signing_secret": GITHUB_SECRET}, format="json")
+    assert response.status_code == 200, response.json()
+    assert "signing_secret" not in response.json() and response.json()["has_signing_secret"] is True
+    assert GITHUB_SECRET not in json.dumps(api.get(f"/api/v1/triggers/{hook.pk}/").json())
+    assert _post(client, hook, **_github_headers(BODY)).status_code == 202
+
+
+def test_only_a_webhook_trigger_takes_a_secret_and_only_from_an_admin(organization):
+    from apps.workflows.triggers import SECRET_ONLY_WEBHOOK, SECRET_TOO_SHORT
+
+    hook = _hook(organization, "github")
+    api = _api(organization, "admin")
+    short = api.patch(f"/api/v1/triggers/{hook.pk}/", {"signing_secret": "short"}, format="json")
+    assert short.status_code == 400
+    assert SECRET_TOO_SHORT.format(minimum=8) in json.dumps(short.json())
+    member = _api(organization, "member").patch(f"/api/v1/triggers/{hook.pk}/", {"signing_secret": "x" * 20})
+    assert member.status_code in (403, 404)
+    manual = WorkflowFactory(organization=organization)
+    trigger = trigger_create(workflow=manual, kind="manual")
+    refused = api.patch(f"/api/v1/triggers/{trigger.pk}/", {"signing_secret": "x" * 20}, format="json")
+    assert refused.status_code == 400
+    assert SECRET_ONLY_WEBHOOK in json.dumps(refused.json())
+
+
+def test_an_admin_sets_the_senders_secret_in_the_admin(client, organization):
+    from django.urls import reverse
+
+    from apps.orgs.models import AuditLog
+    from tests.orgs.factories import MembershipFactory, UserFactory
+
+    hook = _hook(organization, "slack")
+    user = UserFactory(is_staff=True)
+    MembershipFactory(user=user, organization=organization, role="admin")
+    client.force_login(user)
+    url = reverse("admin:workflows_trigger_change", args=[hook.pk])
+    page = client.get(url)
+    assert hook.signing_secret not in page.content.decode()
+    data = {"kind": "webhook", "name": "slack", "is_active": "on", "config": "{}", "new_signing_secret": SLACK_SECRET}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    hook.refresh_from_db()
+    assert hook.signing_secret == SLACK_SECRET
+    assert AuditLog.objects.filter(action="trigger.set_secret").exists()
+    client.logout()
+    assert _post(client, hook, **_slack_headers(BODY)).status_code == 202

@@ -254,6 +254,13 @@ class TriggerSerializer(StrictModelSerializer):
         help_text="Schedules: the cron beat runs and where it is declared (null for other kinds or with none)."
     )
     has_signing_secret = serializers.SerializerMethodField()
+    signing_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=128,
+        help_text="Webhook triggers only: the secret a sender gave you (GitHub, Stripe, Slack, a Standard Webhooks "
+        "sender), replacing the generated one. Write-only: never returned.",
+    )
     webhook_url = serializers.SerializerMethodField()
     form_url = serializers.SerializerMethodField()
     state = serializers.SerializerMethodField(
@@ -281,6 +288,7 @@ class TriggerSerializer(StrictModelSerializer):
             "state_detail",
             "start_node",
             "has_signing_secret",
+            "signing_secret",
             "webhook_url",
             "form_url",
             "created_at",
@@ -379,7 +387,7 @@ class TriggerCreatedSerializer(TriggerSerializer):
     signing_secret = serializers.CharField(read_only=True, help_text="Shown only when created or rotated.")
 
     class Meta(TriggerSerializer.Meta):
-        fields = [*TriggerSerializer.Meta.fields, "signing_secret"]
+        fields = TriggerSerializer.Meta.fields
 
 
 class TriggerPublishSerializer(StrictSerializer):
