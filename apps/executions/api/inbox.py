@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from apps.core.api.permissions import EXECUTE
 from apps.core.api.viewsets import ScopedViewSet
+from apps.core.availability import broker_required
 from apps.executions.triggers import webhook_delivery_replay
 from apps.workflows.selectors import workflow_permissions
 
@@ -52,6 +53,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     @action(detail=True, methods=["post"], filter_backends=[])
     def replay(self, request, pk=None):
         delivery = self.get_object()
+        broker_required()  # 503 with Retry-After while no task can be sent: nothing is started
         with transaction.atomic():
             execution = webhook_delivery_replay(delivery=delivery, user=self.access.person)
             self.audit(
