@@ -114,3 +114,25 @@ def test_a_refused_login_does_not_echo_the_server():
         error = failure("127.0.0.1", server.port, username="mailer", password="wrong")
 
     assert (error.message, error.retryable) == (smtp.SMTP_AUTH_FAILED, False)
+
+
+def test_implicit_tls_names_the_host_while_connecting_to_the_checked_address(monkeypatch):
+    """SMTP over TLS connects to the pinned address but verifies the certificate for the credential's host."""
+    monkeypatch.setattr(netguard, "resolve", lambda host, port: ["127.0.0.1"])
+    seen = {}
+
+    class RecordingContext:
+        def wrap_socket(self, sock, server_hostname=None):
+            seen["peer"], seen["server_hostname"] = sock.getpeername()[0], server_hostname
+            sock.close()
+            raise OSError("handshake refused")
+
+    with OneShotServer(b"") as server:
+        backend = smtp.GuardedSMTPBackend(
+            allow_private=True, host="mail.example.test", port=server.port, use_ssl=True, timeout=1
+        )
+        backend.ssl_context = RecordingContext()  # Django's cached property, set before the connection opens
+        with pytest.raises(OSError):
+            backend.open()
+
+    assert seen == {"peer": "127.0.0.1", "server_hostname": "mail.example.test"}
