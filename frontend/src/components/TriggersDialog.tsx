@@ -115,7 +115,8 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
       {!triggers && !error && <p className="cm-muted">Loading…</p>}
       {triggers?.length === 0 && <p className="cm-muted">No trigger yet: this workflow runs only by hand or over the API.</p>}
       {triggers?.map((t) => {
-        const state = triggerState(t);
+        // A schedule with no cron beat can run (none on a manual start, or an expression in the node).
+        const state = t.state === "schedule_unusable" ? { ...triggerState(t), label: "no usable schedule", tone: "failed" } : triggerState(t);
         return (
         <div key={t.id} className="cm-trigger" data-trigger-state={t.state ?? ""}>
           <div className="cm-row">
