@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.exceptions import NoReverseMatch
 
 from apps.executions.services import execution_start
+from apps.executions.triggers import WebhookCall, webhook_refusal_record
 from apps.orgs.services import api_key_create, audit_log_record
 from apps.workflows.services import form_submission_create, trigger_create
 from tests.executions.factories import ExecutionEventFactory
@@ -67,6 +68,8 @@ def world(db, organization, other_organization, client):
     hook = trigger_create(workflow=workflow, kind="webhook")
     form = trigger_create(workflow=workflow, kind="form")
     submission = form_submission_create(trigger=form, data={"a": "b"}, form_node=form_node)
+    call = WebhookCall(method="POST", headers={}, query={}, content_type="application/json", body=b"{}")
+    webhook_refusal_record(trigger=hook, call=call, outcome="refused_signature", status_code=401, detail="x")
     execution = execution_start(workflow=workflow)
     ExecutionEventFactory(execution=execution, seq=execution.last_seq + 1)
     api_key, _ = api_key_create(organization=organization, name="victim")
@@ -82,6 +85,7 @@ def world(db, organization, other_organization, client):
         "credential": CredentialFactory(organization=organization).pk,
         "execution": execution.pk,
         "form-submission": submission.pk,
+        "webhook-delivery": hook.webhook_deliveries.get().pk,
     }
     attacker = UserFactory()
     MembershipFactory(user=attacker, organization=other_organization, role="owner")

@@ -202,3 +202,21 @@ def test_a_viewer_has_no_replay_action_in_the_admin(client, organization, hook):
     if page.status_code == 200 and page.context["action_form"] is not None:
         assert "replay_deliveries" not in repr(page.context["action_form"].fields["action"].choices)
     assert WorkflowExecution.objects.count() == 1
+
+
+def test_the_inbox_list_costs_the_same_queries_for_one_row_or_many(client, organization, hook):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_as(organization, "member")
+    _post(client, hook)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api.get(LIST).status_code == 200
+        return len(queries)
+
+    one = count()
+    for n in range(4):
+        _post(client, make_hook(organization), body=b'{"n": %d}' % n)
+    assert count() == one

@@ -339,3 +339,27 @@ def test_an_admin_sets_the_senders_secret_in_the_admin(client, organization):
     assert AuditLog.objects.filter(action="trigger.set_secret").exists()
     client.logout()
     assert _post(client, hook, **_slack_headers(BODY)).status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_copies_of_one_signed_delivery_start_one_execution(organization):
+    """The unique constraint, not the look-up before it, decides a race (PostgreSQL; SQLite serialises writers)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from django.test import Client
+
+    hook = _hook(organization)
+    signature = triggers.sign(secret=hook.signing_secret, body=BODY)
+
+    def deliver(n: int) -> int:
+        try:
+            response = _post(Client(), hook, HTTP_X_CONCERTMASTER_SIGNATURE=signature, HTTP_IDEMPOTENCY_KEY=f"k{n}")
+            return response.status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = sorted(pool.map(deliver, range(16)))
+    assert codes == [200] * 15 + [202]
+    assert WorkflowExecution.objects.count() == 1
