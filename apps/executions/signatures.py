@@ -29,6 +29,7 @@ SLACK_MALFORMED = "X-Slack-Signature must look like v0=<hex HMAC-SHA256>, X-Slac
 STANDARD_HEADERS_MISSING = (
     "This webhook requires the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature."
 )
+SCHEME_UNKNOWN = "This webhook's signature_scheme {scheme!r} is not one this server checks."
 STANDARD_MALFORMED = "webhook-timestamp must be unix seconds and webhook-signature a list of v1,<base64> entries."
 #: The Standard Webhooks library checks its own 5-minute tolerance as well: the window is never longer than this.
 STANDARD_MAX_TOLERANCE = 300
@@ -164,7 +165,10 @@ SCHEMES: dict[str, Scheme] = {
 
 
 def verify(*, scheme: str, secret: str, headers: Mapping[str, str], body: bytes, now: float | None = None) -> Verified:
-    """Check a call's signature by `scheme` (header names in any case). Raises SignatureError."""
+    """Check a call's signature by `scheme` (header names in any case). Raises SignatureError; an unknown
+    scheme (an expression the node's schema let through) refuses every call: it fails closed."""
+    if scheme not in SCHEMES:
+        raise SignatureError(SCHEME_UNKNOWN.format(scheme=scheme))
     return SCHEMES[scheme](secret, _CaseInsensitive(headers), body, now)
 
 

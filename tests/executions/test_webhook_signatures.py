@@ -363,3 +363,9 @@ def test_concurrent_copies_of_one_signed_delivery_start_one_execution(organizati
         codes = sorted(pool.map(deliver, range(16)))
     assert codes == [200] * 15 + [202]
     assert WorkflowExecution.objects.count() == 1
+
+
+def test_an_unknown_scheme_refuses_every_call():
+    with pytest.raises(signatures.SignatureError) as caught:
+        signatures.verify(scheme="{{ vars.scheme }}", secret="s" * 10, headers={}, body=b"")
+    assert caught.value.message == signatures.SCHEME_UNKNOWN.format(scheme="{{ vars.scheme }}")
