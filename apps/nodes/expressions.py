@@ -400,10 +400,24 @@ class _CodeGenerator(CodeGenerator):
         self.write("))")
 
 
-def _nesting_error(exc: BaseException) -> TemplateSyntaxError:
+def _nesting_error(exc: BaseException | None = None) -> TemplateSyntaxError:
     error = TemplateSyntaxError(NESTED_TOO_DEEPLY, 1)
     error.__cause__ = exc
     return error
+
+
+#: Deepest syntax tree compiled. Parsing is cheap, but Python's compiler takes seconds on the code Jinja generates
+#: for a few hundred nested operators (`not not ... x`: 300 levels took 10 s), so deeper trees are refused first.
+MAX_SYNTAX_DEPTH = 64
+
+
+def _syntax_depth(root: jinja_nodes.Node) -> int:
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 #: Filters wrapped with their own checks above (they print their values neutrally themselves, or never print).
@@ -491,9 +505,13 @@ class ExpressionEnvironment(ImmutableSandboxedEnvironment):
         except (RecursionError, MemoryError) as exc:
             raise _nesting_error(exc) from exc
 
-    def compile(self, *args, **kwargs):
+    def compile(self, source, name=None, filename=None, *args, **kwargs):
+        if isinstance(source, str):
+            source = self._parse(source, name, filename)
+        if _syntax_depth(source) > MAX_SYNTAX_DEPTH:
+            raise _nesting_error()
         try:
-            return super().compile(*args, **kwargs)
+            return super().compile(source, name, filename, *args, **kwargs)
         except (RecursionError, MemoryError, SyntaxError) as exc:
             raise _nesting_error(exc) from exc
 

@@ -174,3 +174,12 @@ def test_an_expression_nested_too_deeply_is_a_syntax_error(depth):
 
 def test_moderate_nesting_is_fine():
     assert render("{{ " + "(" * 20 + "1" + ")" * 20 + " }}", {}) == 1
+
+
+def test_a_syntax_tree_deeper_than_the_limit_is_refused_before_it_is_compiled():
+    """Python's compiler takes seconds on a few hundred nested operators: such trees never reach it."""
+    expected = expressions.INVALID_SYNTAX.format(reason=NESTED_TOO_DEEPLY)
+    near = expressions.MAX_SYNTAX_DEPTH - 5
+    assert expression_syntax_error("not " * near + "x") is None
+    assert expression_syntax_error("not " * (expressions.MAX_SYNTAX_DEPTH + 1) + "x") == expected
+    assert expression_syntax_error("-" * 200 + "1") == expected
