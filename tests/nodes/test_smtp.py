@@ -1,5 +1,6 @@
 """email_send through a member's SMTP credential: the private-address rule and errors that do not scan ports."""
 
+import logging
 import socket
 import threading
 
@@ -90,9 +91,13 @@ def test_the_connection_goes_to_the_checked_address(monkeypatch):
     assert len(server.messages) == 1
 
 
-def test_closed_silent_and_non_smtp_ports_fail_alike(caplog):
+def test_closed_silent_and_non_smtp_ports_fail_alike(caplog, monkeypatch):
     """A closed port, a server that never speaks and one that speaks another protocol give the same error; the
     detail is only in the server log."""
+    # Earlier tests may reconfigure logging (dictConfig disables existing loggers): read this module's records.
+    monkeypatch.setattr(smtp.logger, "disabled", False)
+    monkeypatch.setattr(smtp.logger, "propagate", True)
+    caplog.set_level(logging.WARNING, logger=smtp.logger.name)
     errors = [failure("127.0.0.1", closed_port())]
     for banner in (None, b"SSH-2.0-OpenSSH_9.6\r\n", b"HTTP/1.1 400 Bad Request\r\n\r\n", b""):
         with OneShotServer(banner) as server:
