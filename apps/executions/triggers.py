@@ -118,6 +118,7 @@ class WebhookCall:
     content_type: str = ""
     body: bytes = b""
     remote_addr: str | None = None
+    body_dropped: bool = False  # over the webhook's size limit: not read, so the inbox cannot keep it
     scheme: str = ""
     verified: Verified | None = field(default=None)
 
@@ -177,7 +178,7 @@ def _inbox_row(*, trigger: Trigger, call: WebhookCall, outcome: str, status_code
         "query": call.query,
         "content_type": call.content_type[:200],
         "body": call.body[:cap].decode("utf-8", errors="replace"),
-        "body_truncated": len(call.body) > cap,
+        "body_truncated": len(call.body) > cap or call.body_dropped,
         "remote_addr": call.remote_addr or None,
         "signature_scheme": call.scheme,
         # A digest of the signature, not the signature: the inbox must not hold what a replay needs.

@@ -158,6 +158,7 @@ class WebhookView(APIView):
         try:
             return self._receive(trigger, call, request)
         except exceptions.APIException as error:
+            call.body_dropped = isinstance(error, PayloadTooLarge)
             if error.status_code < 500:  # a 503 (broker or database down) is not the caller's doing; keep no row
                 detail = error.detail if isinstance(error.detail, str) else str(error.detail)
                 triggers.webhook_refusal_record(

@@ -220,3 +220,12 @@ def test_the_inbox_list_costs_the_same_queries_for_one_row_or_many(client, organ
     for n in range(4):
         _post(client, make_hook(organization), body=b'{"n": %d}' % n)
     assert count() == one
+
+
+@override_settings(CONCERTMASTER_WEBHOOK_MAX_BODY_BYTES=64)
+def test_an_oversized_delivery_is_kept_as_invalid_without_its_body_and_cannot_be_replayed(client, organization, hook):
+    _post(client, hook, body=json.dumps({"blob": "x" * 100}).encode())
+    row = WebhookDelivery.objects.get()
+    assert (row.outcome, row.status_code, row.body, row.body_truncated) == ("invalid", 413, "", True)
+    assert api_as(organization, "member").post(f"{LIST}{row.pk}/replay/").status_code == 400
+    assert not WorkflowExecution.objects.exists()
