@@ -60,6 +60,8 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
   const [timezone, setTimezone] = useState("UTC");
   // Whether a webhook demands a signature is its start node's config (every webhook trigger has a secret).
   const nodes = useEditor((s) => s.nodes);
+  const [senderSecret, setSenderSecret] = useState<{ id: string; value: string } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const signatureRequired = (nodeId: string | null | undefined) => {
     const node = nodes.find((n) => n.id === nodeId);
     return Boolean(node && (node.data as { config?: JsonObject }).config?.require_signature);
@@ -100,6 +102,20 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
     }
   }
 
+  // The sender's own secret (GitHub, Stripe, Slack, Standard Webhooks): write-only, never read back.
+  async function saveSenderSecret(trigger: Trigger) {
+    if (!senderSecret || senderSecret.id !== trigger.id) return;
+    setError(null);
+    try {
+      await api("PATCH", `${triggersUrl}${trigger.id}/`, { signing_secret: senderSecret.value });
+      setSenderSecret(null);
+      setNotice("Signing secret saved.");
+      load();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+
   async function toggle(trigger: Trigger) {
     try {
       await api("PATCH", `${triggersUrl}${trigger.id}/`, { is_active: !trigger.is_active });
@@ -112,6 +128,7 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
   return (
     <Modal title="Triggers" onClose={onClose}>
       {error && <p className="cm-error">{error}</p>}
+      {notice && <p className="cm-muted" role="status">{notice}</p>}
       {!triggers && !error && <p className="cm-muted">Loading…</p>}
       {triggers?.length === 0 && <p className="cm-muted">No trigger yet: this workflow runs only by hand or over the API.</p>}
       {triggers?.map((t) => {
@@ -143,6 +160,28 @@ export function TriggersDialog(props: { triggersUrl: string; workflowId: string;
             <p>
               Form: <a href={t.form_url}>{t.form_url}</a>
             </p>
+          )}
+          {canManage && t.kind === "webhook" && (
+            <div className="cm-row">
+              <label className="cm-field">
+                <span>Sender's signing secret (replaces the current one)</span>
+                <input
+                  className="cm-input"
+                  type="password"
+                  autoComplete="new-password"
+                  value={senderSecret?.id === t.id ? senderSecret.value : ""}
+                  onChange={(e) => setSenderSecret({ id: t.id, value: e.target.value })}
+                />
+              </label>
+              <button
+                type="button"
+                className="cm-btn"
+                disabled={!(senderSecret?.id === t.id && senderSecret.value)}
+                onClick={() => void saveSenderSecret(t)}
+              >
+                Set secret
+              </button>
+            </div>
           )}
           {canManage && (
             <div className="cm-row">
