@@ -18,8 +18,17 @@ key change (`apps.core.live` messages to the caller's access group), and every
 `CONCERTMASTER_WS_ACCESS_RECHECK_SECONDS`. A caller who may no longer watch is closed with 4403; what was
 published after the change is not sent.
 
+Workflow and organization streams also ask the database on every heartbeat whether an execution they saw
+and that has not finished went further than what they sent (its last events may have been dropped, and no
+later event would show the gap), and send what is missing.
+
 Backpressure: what is to be written to a client goes through a bounded inbox; a client too slow to drain
 it is closed with 4008, meaning "reconnect with ?since=<the last seq you received>".
+
+Redis down: when the channel layer fails (the process's hub cannot receive, or a stream cannot join its group)
+the stream is closed with 4503, "try again later": the client reconnects after a pause and replays what it
+missed (`?since=<the last seq you received>` on an execution stream; a workflow or organization stream sends
+a fresh snapshot). A database outage while connecting closes with 4503 too.
 
 Message types: "snapshot", the event types of `events.py` (execution_*, node_*), "ping", and "pong"
 (the answer to a client's `{"type": "ping"}`).
@@ -33,6 +42,7 @@ import json
 import logging
 import random
 from collections import OrderedDict
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -42,6 +52,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.utils import timezone
 
+from apps.core.availability import DATABASE_ERRORS
 from apps.core.jsonparse import json_loads_bounded
 from apps.core.live import api_key_access_group, user_access_group
 from apps.orgs.selectors import access_current, access_for_api_key, access_for_user
@@ -57,6 +68,8 @@ from .stream_selectors import (
     execution_event_payloads,
     execution_last_seq,
     execution_snapshot,
+    executions_behind,
+    executions_event_payloads,
     stream_get,
 )
 
@@ -68,6 +81,13 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_OVERFLOW = 4008
 OVERFLOW_REASON = "Too slow: reconnect with ?since=<the last seq you received>."
+#: Live updates (the channel layer, or the database) are unavailable for a moment: reconnect after a pause.
+CLOSE_RECONNECT = 4503
+RECONNECT_REASON = "Live updates are unavailable for a moment: reconnect with ?since=<the last seq you received>."
+#: The event types that end an execution: a workflow or organization stream stops checking it after one.
+FINAL_EVENTS = frozenset({"execution_succeeded", "execution_failed", "execution_cancelled"})
+#: At most this many unfinished executions are checked against the database per heartbeat.
+CATCH_UP_EXECUTIONS = 1_000
 #: Replayed events are read and sent in batches of this many.
 REPLAY_BATCH = 500
 #: Workflow and organization streams remember the last seq of at most this many executions.
@@ -105,6 +125,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         self.closing = False
         self.tasks: list[asyncio.Task] = []
         self.last_seq: OrderedDict[str, int] = OrderedDict()
+        self.unfinished: OrderedDict[str, None] = OrderedDict()  # seen, no final event sent yet
         self.inbox: asyncio.Queue = asyncio.Queue(maxsize=settings.CONCERTMASTER_WS_SEND_QUEUE)
         self.quiet = True  # no event sent since the last heartbeat
         # Accept before refusing: a close code sent before the handshake completes becomes a bare HTTP 403.
@@ -122,18 +143,30 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
             return await self.refuse(CLOSE_NOT_FOUND)
         except PermissionDenied:
             return await self.refuse(CLOSE_FORBIDDEN)
+        except DATABASE_ERRORS:
+            logger.warning("A live stream could not be authorised: the database is unavailable", exc_info=True)
+            return await self.refuse(CLOSE_RECONNECT, RECONNECT_REASON)
         # Subscribe before reading the database: what is published meanwhile waits in the inbox.
-        self.subscribed_at = timezone.now()
+        self.subscribed_at = self.checked_at = timezone.now()
         self.hub = hub_for(get_channel_layer())
-        await self.hub.join(stream.group, self)
         self.access_group = self.caller_access_group()
-        await self.hub.join(self.access_group, self)
+        try:
+            await self.hub.join(stream.group, self)
+            await self.hub.join(self.access_group, self)
+        except Exception:  # the channel layer failed (Redis down): nothing can be streamed now
+            logger.warning("A live stream could not join its group %s", stream.group, exc_info=True)
+            with contextlib.suppress(Exception):
+                await self.hub.leave(stream.group, self)
+            return await self.refuse(CLOSE_RECONNECT, RECONNECT_REASON)
         self.stream = stream
         try:
             await self.send_initial(since)
         except ObjectDoesNotExist:  # deleted since authorised (retention pruning)
             await self.unsubscribe()
             return await self.refuse(CLOSE_NOT_FOUND)
+        except DATABASE_ERRORS:
+            await self.unsubscribe()
+            return await self.refuse(CLOSE_RECONNECT, RECONNECT_REASON)
         if not self.closing:  # the inbox may have overflowed during a long replay
             self.tasks += [asyncio.create_task(t) for t in (self.pump(), self.heartbeat(), self.access_timer())]
 
@@ -185,9 +218,21 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_FORBIDDEN)
         return False
 
-    async def refuse(self, code: int) -> None:
+    async def refuse(self, code: int, reason: str | None = None) -> None:
         self.closing = True
-        await self.close(code=code)
+        await self.close(code=code, reason=reason)
+
+    def connection_lost(self) -> None:
+        """From the hub: it stopped receiving, so events may be lost. Close with 4503; the client replays."""
+        if self.closing:
+            return
+        self.closing = True
+        self.tasks.append(asyncio.get_running_loop().create_task(self.reconnect()))
+
+    async def reconnect(self) -> None:
+        logger.info("Closing a live stream of %s: the channel layer failed", self.stream)
+        await self.unsubscribe()
+        await self.close(code=CLOSE_RECONNECT, reason=RECONNECT_REASON)
 
     async def send_initial(self, since: int | None) -> None:
         """The snapshot, then (execution streams with `since`) the events after it, straight to the socket."""
@@ -274,6 +319,9 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
                     if self.kind == EXECUTION and self.quiet:
                         for payload in await self.missing_from_database():
                             await self.send_json(payload)
+                    elif self.kind != EXECUTION:
+                        for payload in await self.unfinished_from_database():
+                            await self.send_json(payload)
                     self.quiet = True
                 elif kind == RECHECK:
                     if not await self.recheck():
@@ -302,14 +350,19 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
             missing = await database_sync_to_async(execution_event_payloads)(
                 execution_id=execution_id, after=last, before=seq
             )
-        self.remember(execution_id, seq)
+        self.remember(execution_id, seq, final=event["type"] in FINAL_EVENTS)
         return [*(json.dumps(payload) for payload in missing), text]
 
-    def remember(self, execution_id: str, seq: int) -> None:
+    def remember(self, execution_id: str, seq: int, *, final: bool = False) -> None:
         self.last_seq[execution_id] = seq
         self.last_seq.move_to_end(execution_id)
         if len(self.last_seq) > TRACKED_EXECUTIONS:
-            self.last_seq.popitem(last=False)
+            self.unfinished.pop(self.last_seq.popitem(last=False)[0], None)
+        if final:
+            self.unfinished.pop(execution_id, None)
+        else:
+            self.unfinished[execution_id] = None
+            self.unfinished.move_to_end(execution_id)
 
     async def heartbeat(self) -> None:
         interval = settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS
@@ -333,6 +386,34 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         if missing:
             self.remember(execution_id, missing[-1]["seq"])
         return missing
+
+    async def unfinished_from_database(self) -> list[dict]:
+        """Events of unfinished executions beyond the last seq sent (workflow and organization streams).
+
+        A dropped last event (an execution's finish) leaves no gap for a later event to reveal: ask the
+        database about the executions seen without their final event, newest first.
+        """
+        watched = {execution_id: self.last_seq[execution_id] for execution_id in self.unfinished}
+        watched = dict(list(watched.items())[-CATCH_UP_EXECUTIONS:])
+        # Executions created since the previous check (less a heartbeat, for commits landing late) may never
+        # have reached this stream at all.
+        checked_at, now = self.checked_at, timezone.now()
+        since = max(self.subscribed_at, checked_at - timedelta(seconds=settings.CONCERTMASTER_WS_HEARTBEAT_SECONDS))
+        behind = await database_sync_to_async(executions_behind)(
+            stream=self.stream, last_seqs=watched, created_since=since
+        )
+        self.checked_at = now
+        if not behind:
+            return []
+        after = {execution_id: self.last_seq.get(execution_id, 0) for execution_id in behind}
+        payloads = await database_sync_to_async(executions_event_payloads)(after=after)
+        sent = []
+        for payload in payloads:
+            execution_id = payload["execution_id"]
+            if payload["seq"] > self.last_seq.get(execution_id, 0):  # live events may have come meanwhile
+                self.remember(execution_id, payload["seq"], final=payload["type"] in FINAL_EVENTS)
+                sent.append(payload)
+        return sent
 
 
 class WorkflowStreamConsumer(ExecutionStreamConsumer):

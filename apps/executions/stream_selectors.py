@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import Q
 
 from apps.core.api.permissions import VIEW, role_permissions
 from apps.orgs.selectors import Access
@@ -119,6 +120,34 @@ def active_execution_snapshots(*, stream: Stream) -> list[dict]:
 
 def execution_last_seq(*, execution_id) -> int:
     return WorkflowExecution.objects.filter(pk=execution_id).values_list("last_seq", flat=True).first() or 0
+
+
+def executions_behind(*, stream: Stream, last_seqs: dict[str, int], created_since: datetime) -> list[str]:
+    """Executions of a workflow or organization stream with events stored beyond what the stream sent.
+
+    Those are the executions in `last_seqs` (id -> the last seq sent; the stream's unfinished ones) and those
+    created since `created_since` (which the stream may never have heard of), whose stored last seq is higher.
+    """
+    executions = WorkflowExecution.objects.filter(Q(pk__in=list(last_seqs)) | Q(created_at__gte=created_since))
+    if stream.kind == WORKFLOW:
+        executions = executions.filter(workflow_id=stream.pk)
+    else:
+        executions = executions.filter(organization_id=stream.organization_id)
+    stored = executions.filter(last_seq__gt=0).values_list("id", "last_seq")
+    return [str(pk) for pk, last_seq in stored if last_seq > last_seqs.get(str(pk), 0)]
+
+
+def executions_event_payloads(*, after: dict[str, int], limit: int = 5_000) -> list[dict]:
+    """Live-shaped payloads of several executions' events after a seq each (`after`: id -> seq), in one query,
+    ordered by execution and seq."""
+    if not after:
+        return []
+    workflow_ids = dict(WorkflowExecution.objects.filter(pk__in=list(after)).values_list("id", "workflow_id"))
+    condition = Q()
+    for execution_id, seq in after.items():
+        condition |= Q(execution_id=execution_id, seq__gt=seq)
+    events = ExecutionEvent.objects.filter(condition).order_by("execution_id", "seq")[:limit]
+    return [event_payload(event, workflow_id=workflow_ids[event.execution_id]) for event in events]
 
 
 def execution_event_payloads(
