@@ -9,14 +9,13 @@ from rest_framework.test import APIClient
 from apps.executions import triggers, views
 from apps.workflows.models import FormSubmission
 from apps.workflows.services import trigger_create, workflow_activate, workflow_create
-from tests.executions.engine.conftest import engine_worker, session_worker, test_nodes  # noqa: F401
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def organization_member(engine_worker):  # noqa: F811
+def organization_member(engine_worker):
     organization = OrganizationFactory()
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, role="member")

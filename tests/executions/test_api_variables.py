@@ -12,7 +12,6 @@ from apps.executions.services import execution_start
 from apps.executions.triggers import execution_wait
 from apps.workflows.choices import TriggerKind
 from apps.workflows.services import workflow_create, workflow_update
-from tests.executions.engine.conftest import engine_worker, session_worker, test_nodes  # noqa: F401
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.slow
@@ -36,7 +35,7 @@ DEFINITION = {
 
 
 @pytest.fixture
-def member(engine_worker):  # noqa: F811
+def member(engine_worker):
     organization = OrganizationFactory()
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, role="member")
@@ -107,7 +106,7 @@ def test_triggers_keep_running_the_latest_version_while_an_invalid_draft_is_edit
 
 
 @pytest.mark.django_db
-def test_the_execution_admin_shows_the_override(admin_client, test_nodes):  # noqa: F811
+def test_the_execution_admin_shows_the_override(admin_client, test_nodes):
     organization = OrganizationFactory()
     workflow = workflow_create(organization=organization, name="vars", definition=DEFINITION)
     execution = execution_start(workflow=workflow, trigger_data={"n": 1}, variables={"limit": 9})

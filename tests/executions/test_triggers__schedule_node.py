@@ -13,14 +13,13 @@ from apps.executions import triggers
 from apps.executions.models import WorkflowExecution
 from apps.workflows.services import trigger_create, workflow_activate, workflow_create
 from concertmaster.celery import app as celery_app
-from tests.executions.engine.conftest import engine_worker, session_worker, test_nodes  # noqa: F401
 from tests.orgs.factories import OrganizationFactory
 from tests.workflows.test_triggers__schedule_node import SCHEDULE_DEFINITION
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_beat_tick_runs_the_workflow_on_the_nodes_cron(engine_worker):  # noqa: F811
+def test_a_beat_tick_runs_the_workflow_on_the_nodes_cron(engine_worker):
     workflow = workflow_create(
         organization=OrganizationFactory(), name="tick", definition=copy.deepcopy(SCHEDULE_DEFINITION)
     )

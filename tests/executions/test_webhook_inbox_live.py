@@ -6,7 +6,6 @@ from rest_framework.test import APIClient
 from apps.executions import triggers
 from apps.executions.models import WebhookDelivery
 from apps.workflows.services import trigger_create, workflow_activate, workflow_create
-from tests.executions.engine.conftest import engine_worker, session_worker, test_nodes  # noqa: F401
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.slow
@@ -19,7 +18,7 @@ DEFINITION = {
 }
 
 
-def test_replaying_a_refused_delivery_runs_the_workflow_to_success(engine_worker, client):  # noqa: F811
+def test_replaying_a_refused_delivery_runs_the_workflow_to_success(engine_worker, client):
     organization = OrganizationFactory()
     user = UserFactory()
     MembershipFactory(user=user, organization=organization, role="member")

@@ -11,7 +11,7 @@ from apps.executions.engine import recovery, tasks
 from apps.executions.engine.runner import claim_node, complete_node, run_node
 from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
 from concertmaster.celery import app
-from tests.executions.engine.conftest import wait_idle
+from tests.executions.conftest import wait_idle
 from tests.executions.engine.helpers import (
     TRIGGER,
     chain,

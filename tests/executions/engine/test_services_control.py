@@ -14,7 +14,7 @@ from apps.executions.engine import runtime, transitions
 from apps.executions.engine.recovery import wake_due, wake_node
 from apps.executions.engine.runner import run_node
 from apps.executions.models import WorkflowExecution
-from tests.executions.engine.conftest import wait_idle
+from tests.executions.conftest import wait_idle
 from tests.executions.engine.helpers import (
     TRIGGER,
     chain,

@@ -1,7 +1,9 @@
-"""A real Celery worker (in a thread, on the configured broker) and the test node types, for engine tests.
+"""A real Celery worker (in a thread, on the configured broker) and the test node types, for tests that run nodes.
 
-The worker starts once for this package (stopping one takes seconds) and stops when its tests are done,
-before other packages start workers of their own in this process. Each test purges the queue before it
+The worker starts once for tests/executions (stopping one takes seconds) and stops when its tests are done,
+before other packages start workers of their own in this process. Defined here once: a module importing these
+fixtures would get a worker of its own beside this one, and two workers in one process steal each other's tasks.
+Each test purges the queue before it
 starts, keeps countdowns short, and waits for the worker to be idle before its database is flushed (a task
 still running then would race the flush).
 """
