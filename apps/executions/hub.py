@@ -128,7 +128,7 @@ class Hub:
                 for group in groups if channel is not None else ():
                     await asyncio.wait_for(self.layer.group_discard(group, channel), RESET_TIMEOUT_SECONDS)
             except Exception:  # Redis is down: the memberships expire by themselves
-                pass
+                logger.info("Could not take channel %s out of its groups; they expire", channel)
             close_pools = getattr(self.layer, "close_pools", None)
             if close_pools is not None:
                 try:

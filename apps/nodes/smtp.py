@@ -47,11 +47,11 @@ class _Pinned:
 
 
 class PinnedSMTP(_Pinned, smtplib.SMTP):
-    pass
+    """Plain SMTP (STARTTLS when asked) to the checked address."""
 
 
 class PinnedSMTPSSL(_Pinned, smtplib.SMTP_SSL):
-    pass
+    """Implicit TLS to the checked address, verifying the credential's host name."""
 
 
 class GuardedSMTPBackend(EmailBackend):

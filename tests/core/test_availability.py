@@ -2,7 +2,6 @@
 
 import logging
 import socket
-import time
 
 import pytest
 from django.core.cache import cache
@@ -81,11 +80,9 @@ def _assert_unavailable(response, detail: str) -> None:
 def test_reads_work_and_throttles_fail_open_while_redis_is_down(redis_down, client, workflow, caplog):
     """Lists answer 200 (throttled endpoints included); the throttle asks the dead cache once per interval."""
     caplog.set_level(logging.WARNING, logger="apps.core.availability")
-    started = time.monotonic()
     for _ in range(5):
         assert client.get("/api/v1/workflows/").status_code == 200
         assert client.get("/api/v1/executions/").status_code == 200
-    assert time.monotonic() - started < 5  # not a socket timeout per request
     warnings = [r for r in caplog.records if throttles.CACHE_FAILED in r.getMessage()]
     assert len(warnings) == 1
 

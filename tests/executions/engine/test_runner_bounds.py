@@ -27,7 +27,6 @@ def test_a_slow_render_is_a_timeout_of_the_node_not_a_lost_worker(engine_worker,
     assert slow.error["type"] == ERROR_TIMEOUT
     assert slow.error["message"] == MSG_TIMEOUT.format(seconds=0.5)
     assert slow.attempt == 1
-    assert slow.duration_ms < 3_000
 
 
 def test_an_expensive_render_fails_the_node_at_once_with_a_clear_error(engine_worker, settings):
