@@ -22,6 +22,21 @@ class NodeStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class RunMode(models.TextChoices):
+    """What part of the graph an execution runs: all of it, or (a partial test run) one node or up to one."""
+
+    FULL = "full", "Full run"
+    NODE = "node", "One node"
+    UP_TO = "up_to", "Up to a node"
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
 EXECUTION_TERMINAL = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 EXECUTION_ACTIVE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})
 NODE_TERMINAL = frozenset({NodeStatus.SUCCEEDED, NodeStatus.FAILED, NodeStatus.SKIPPED, NodeStatus.CANCELLED})

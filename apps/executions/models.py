@@ -6,7 +6,7 @@ from django.db import models
 from apps.core.models import TenantModel
 from apps.workflows.choices import TriggerKind
 
-from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, NodeStatus
+from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, LogLevel, NodeStatus, RunMode
 
 
 class WorkflowExecution(TenantModel):
@@ -37,6 +37,23 @@ class WorkflowExecution(TenantModel):
     last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the last event.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    source_execution = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reruns",
+        help_text="The execution this one re-runs.",
+    )
+    rerun_from = models.CharField(
+        max_length=100, blank=True, help_text="Where the re-run started: 'failed', 'trigger' or a node id."
+    )
+    test_run = models.BooleanField(default=False, help_text="A test run: pinned node outputs stand in for the nodes.")
+    run_mode = models.CharField(
+        max_length=10, choices=RunMode.choices, default=RunMode.FULL, help_text="full, or a partial test run."
+    )
+    run_node_id = models.CharField(max_length=100, blank=True, help_text="The node a partial run is about.")
+    custom_data = models.JSONField(default=dict, blank=True, help_text="Key-values the nodes attached to the run.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -49,6 +66,7 @@ class WorkflowExecution(TenantModel):
             models.CheckConstraint(
                 condition=models.Q(status__in=ExecutionStatus.values), name="execution_status_valid"
             ),
+            models.CheckConstraint(condition=models.Q(run_mode__in=RunMode.values), name="execution_run_mode_valid"),
         ]
 
     def __str__(self) -> str:
@@ -159,6 +177,33 @@ class ExecutionEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type}"
+
+
+class ExecutionLog(models.Model):
+    """One line a node logged (the `log` node, `ctx.logger`, `ctx.log`), kept with its execution.
+
+    Not a TenantModel: an integer key orders the lines of an execution as they were written and lets a client
+    ask for those after the last one it has (`?after=<id>`). Bounded per execution (CONCERTMASTER_EXECUTION_LOG_*).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    execution = models.ForeignKey(WorkflowExecution, on_delete=models.CASCADE, related_name="logs", db_index=False)
+    node_id = models.CharField(max_length=100, blank=True)
+    level = models.CharField(max_length=10, choices=LogLevel.choices, default=LogLevel.INFO)
+    message = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["execution", "id"]
+        indexes = [models.Index(fields=["execution", "id"], name="executionlog_exec_id")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(level__in=LogLevel.values), name="executionlog_level_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.node_id}: {self.message[:50]}"
 
 
 class WebhookDelivery(TenantModel):

@@ -34,6 +34,11 @@ class Workflow(TenantModel):
     max_concurrent_executions = models.PositiveIntegerField(
         null=True, blank=True, help_text="Executions beyond this many wait in order. Empty: no limit."
     )
+    pins = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Pinned data of the draft: node id -> the output test runs use instead of running the node.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
