@@ -158,7 +158,7 @@ class FilterNode(Node):
     description = (
         "Keeps the items of a list for which `condition` is true, evaluated per item with `item` and "
         "`index` (`item.status == 'paid' and item.amount > 100`); the others go out on the `rejected` port. "
-        "Order is kept."
+        "Order is kept. With `skip_empty`, a port whose list is empty is not taken (its branch is skipped)."
     )
     outputs = ("main", "rejected")
     config_schema = {
@@ -166,6 +166,11 @@ class FilterNode(Node):
         "properties": {
             "condition": {"type": "string", "minLength": 1, "description": "Per-item expression, no braces."},
             "items": ITEMS,
+            "skip_empty": {
+                "type": "boolean",
+                "default": False,
+                "description": "Take no port whose list is empty (n8n: a node with no items does not run).",
+            },
         },
         "required": ["condition"],
         "additionalProperties": False,
@@ -180,7 +185,10 @@ class FilterNode(Node):
         verdicts = _per_item(ctx, ctx.config["condition"], items)
         kept = [item for item, keep in zip(items, verdicts, strict=True) if keep]
         rejected = [item for item, keep in zip(items, verdicts, strict=True) if not keep]
-        return NodeResult(outputs={"main": kept, "rejected": rejected})
+        outputs = {"main": kept, "rejected": rejected}
+        if ctx.config.get("skip_empty"):
+            outputs = {port: value for port, value in outputs.items() if value}
+        return NodeResult(outputs=outputs)
 
 
 @register
