@@ -385,6 +385,28 @@ CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT
 CONCERTMASTER_EXPRESSION_MAX_OPERATIONS = env.int("CONCERTMASTER_EXPRESSION_MAX_OPERATIONS", default=1_000_000)
 # Largest node output stored, in bytes of JSON; a larger output fails the node with a clear error.
 CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = env.int("CONCERTMASTER_NODE_OUTPUT_MAX_BYTES", default=1024 * 1024)
+
+# --- Code steps (apps/nodes/sandbox, docs/security.md) ---
+# code_python and code_js run in a bubblewrap sandbox: without bwrap they fail (never run unsandboxed).
+CONCERTMASTER_SANDBOX_BWRAP = env("CONCERTMASTER_SANDBOX_BWRAP", default="bwrap")
+# The interpreter sandboxes run (only its binary, standard library and libpython are mounted); default: this one's.
+CONCERTMASTER_SANDBOX_PYTHON = env("CONCERTMASTER_SANDBOX_PYTHON", default="")
+# Extra package folders mounted read-only on the sandbox's sys.path, and the module names code may import from
+# them or from the standard library beyond the curated list.
+CONCERTMASTER_SANDBOX_PYTHON_PATHS = env.list("CONCERTMASTER_SANDBOX_PYTHON_PATHS", default=[])
+CONCERTMASTER_SANDBOX_PYTHON_MODULES = env.list("CONCERTMASTER_SANDBOX_PYTHON_MODULES", default=[])
+# Let a code step whose config asks for it (`network: true`) use the worker's network (no private-address rule).
+CONCERTMASTER_SANDBOX_ALLOW_NETWORK = env.bool("CONCERTMASTER_SANDBOX_ALLOW_NETWORK", default=False)
+# Limits of one run: memory (Python: address space; JS: V8 heap), CPU seconds, wall seconds (also cut by the node's
+# timeout), printed log kept, scratch /tmp size, threads. The answer is bounded by CONCERTMASTER_NODE_OUTPUT_MAX_BYTES.
+CONCERTMASTER_SANDBOX_MEMORY_MB = env.int("CONCERTMASTER_SANDBOX_MEMORY_MB", default=256)
+CONCERTMASTER_SANDBOX_CPU_SECONDS = env.int("CONCERTMASTER_SANDBOX_CPU_SECONDS", default=10)
+CONCERTMASTER_SANDBOX_WALL_SECONDS = env.float("CONCERTMASTER_SANDBOX_WALL_SECONDS", default=30.0)
+CONCERTMASTER_SANDBOX_LOG_MAX_BYTES = env.int("CONCERTMASTER_SANDBOX_LOG_MAX_BYTES", default=64 * 1024)
+CONCERTMASTER_SANDBOX_SCRATCH_MB = env.int("CONCERTMASTER_SANDBOX_SCRATCH_MB", default=16)
+CONCERTMASTER_SANDBOX_MAX_THREADS = env.int("CONCERTMASTER_SANDBOX_MAX_THREADS", default=64)
+# Warm sandboxes kept ready per worker process and language (each serves one run, then a new one starts).
+CONCERTMASTER_SANDBOX_POOL_SIZE = env.int("CONCERTMASTER_SANDBOX_POOL_SIZE", default=1)
 # Finished executions older than this many days are deleted by the hourly prune task.
 CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENTION_DAYS", default=30)
 # Circuit breaker per organization, node type and target (a host, a credential): open after this many consecutive

@@ -96,6 +96,12 @@ class NodeContext:
     #: Send it with side effects (an `Idempotency-Key` header, a delivery id): the same on every attempt of
     #: this node in this execution. Derived from the ids when not given.
     idempotency_key: str = ""
+    #: What the config's expressions saw (`trigger`, `nodes`, `vars`, `execution`), for nodes that run user code.
+    expression_context: Mapping[str, Any] = field(default_factory=dict)
+    #: When the engine stops waiting for this run (a `time.monotonic()` value; None: no limit), and whether it
+    #: has given up on it (timed out, cancelled): a node that runs a subprocess stops it then.
+    deadline: float | None = None
+    stopped: Callable[[], bool] = lambda: False
 
     def __post_init__(self) -> None:
         if not self.idempotency_key:

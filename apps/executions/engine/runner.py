@@ -363,15 +363,20 @@ def execute(claim: Claim) -> tuple[Any, dict | None, Gate | None]:
     found = _credentials(claim.organization_id, node_class.credential_fields, raw_config) if literal else None
     learnt: dict[str, Any] = {}
 
+    given_up = threading.Event()  # set once the task stops waiting: a node's subprocess must not outlive it
+
     def job() -> Any:
         operations = settings.CONCERTMASTER_EXPRESSION_MAX_OPERATIONS
         with expression_budget(operations=operations, deadline=deadline):
-            return _prepare_and_run(claim, node_class, found, learnt, timeout)
+            return _prepare_and_run(claim, node_class, found, learnt, timeout, (deadline, given_up.is_set))
 
     def renew() -> bool:
         return _renew_lease(claim)
 
-    outcome = _run_timed(job, name=f"node-{claim.node_id}", timeout=timeout, deadline=deadline, renew=renew)
+    try:
+        outcome = _run_timed(job, name=f"node-{claim.node_id}", timeout=timeout, deadline=deadline, renew=renew)
+    finally:
+        given_up.set()
     return outcome, learnt.get("config"), learnt.get("gate")
 
 
@@ -380,7 +385,7 @@ class _EngineError(Exception):
 
 
 def _prepare_and_run(
-    claim: Claim, node_class: type, found: dict | Failure | None, learnt: dict, timeout: float
+    claim: Claim, node_class: type, found: dict | Failure | None, learnt: dict, timeout: float, stop: tuple
 ) -> NodeResult | Suspend | Failure | Blocked:
     """In the node thread: render the config, find the credentials, pass the breaker, run the node."""
     try:
@@ -415,6 +420,9 @@ def _prepare_and_run(
         logger=logging.getLogger(f"concertmaster.node.{claim.node_type}"),
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
         idempotency_key=idempotency_key(claim.execution_id, claim.node_id),  # every attempt: the same key
+        expression_context=claim.expression_context,
+        deadline=stop[0],
+        stopped=stop[1],
     )
     return _checked(node_class().run(ctx))
 

@@ -1,0 +1,319 @@
+"""The program a sandboxed interpreter runs (inside bubblewrap; it imports nothing of the project).
+
+`python -I -S -B child.py KIND [PATH ...]`: get ready for KIND ("python" or "js": import the curated
+modules, or start V8), then read one job as JSON from stdin until EOF, lower the resource limits the job
+names, run the user's code once and write one JSON answer to the stdout it started with. Prints go to a
+bounded log, not to stdout. An empty stdin (the worker went away, or a warm sandbox was not needed) exits.
+
+The answer: {"ok": true, "result": ..., "logs": "..."} or {"ok": false, "kind": ..., "error": ..., "logs"}.
+"""
+
+import ast
+import builtins
+import inspect
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+
+USER_MODULE = "__code__"
+#: The standard library a code step may import (the operator adds more with CONCERTMASTER_SANDBOX_PYTHON_MODULES).
+CURATED = frozenset(
+    [
+        "array",
+        "base64",
+        "binascii",
+        "bisect",
+        "calendar",
+        "cmath",
+        "collections",
+        "copy",
+        "csv",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "difflib",
+        "enum",
+        "fractions",
+        "functools",
+        "hashlib",
+        "heapq",
+        "hmac",
+        "html",
+        "itertools",
+        "json",
+        "math",
+        "operator",
+        "pprint",
+        "random",
+        "re",
+        "secrets",
+        "statistics",
+        "string",
+        "struct",
+        "textwrap",
+        "time",
+        "typing",
+        "unicodedata",
+        "urllib",
+        "uuid",
+        "zlib",
+        "zoneinfo",
+        "ipaddress",
+    ]
+)
+JS_BASELINE_BYTES = 768 * 1024 * 1024
+ARGUMENTS = ("input", "items", "item", "index", "trigger", "nodes", "vars", "execution")
+
+
+class Log(io.TextIOBase):
+    """What the code prints, kept up to `limit` characters (the rest is counted, not kept)."""
+
+    def __init__(self, limit):
+        self.parts, self.size, self.limit, self.dropped = [], 0, limit, 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def text(self):
+        tail = f"\n[{self.dropped} more characters of log dropped]" if self.dropped else ""
+        return "".join(self.parts) + tail
+
+
+def apply_limits(limits):
+    """Lower soft and hard limits alike: the user's code cannot raise them again."""
+    memory = limits["memory_bytes"]
+    table = {
+        resource.RLIMIT_CPU: (limits["cpu_seconds"], limits["cpu_seconds"] + 1),
+        resource.RLIMIT_FSIZE: (limits["file_bytes"], limits["file_bytes"]),
+        resource.RLIMIT_NOFILE: (limits["open_files"], limits["open_files"]),
+        resource.RLIMIT_NPROC: (limits["processes"], limits["processes"]),
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    if limits.get("kind") == "js":
+        # V8 reserves far more address space than it uses and maps ~600 MB of data segment at start: a JS step
+        # is bounded by V8's heap limit, and the process by its data segment beyond that baseline.
+        data = memory + JS_BASELINE_BYTES
+        table[resource.RLIMIT_DATA] = (data, data)
+    else:
+        table[resource.RLIMIT_AS] = (memory, memory)
+    for which, value in table.items():
+        resource.setrlimit(which, value)
+
+
+def answer(out, payload):
+    try:
+        data = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        error = f"The code returned a value that is not JSON: {exc}"
+        data = json.dumps({"ok": False, "kind": "not_json", "error": error, "logs": payload.get("logs", "")})
+    out.write(data.encode())
+    out.flush()
+
+
+# --- Python ----------------------------------------------------------------------------------------------------
+
+
+def ready_python(extra_modules):
+    allowed = set(CURATED) | set(extra_modules)
+    for name in sorted(allowed):
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+    original = builtins.__import__
+
+    def gated(name, globals=None, locals=None, fromlist=(), level=0):
+        if globals is not None and globals.get("__name__") == USER_MODULE:
+            top = name.partition(".")[0]
+            if level or top not in allowed:
+                raise ImportError(f"Module {name!r} is not available in a code step.")
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = gated
+
+
+def user_function(code):
+    """`main` when the code defines one at the top level, else the code as the body of a function."""
+    tree = ast.parse(code, filename="<code>")
+    namespace = {"__name__": USER_MODULE, "__builtins__": builtins}
+    if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
+        exec(compile(tree, "<code>", "exec"), namespace)
+        return namespace["main"]
+    args = ast.arguments(
+        posonlyargs=[],
+        args=[ast.arg(arg=name) for name in ARGUMENTS],
+        vararg=None,
+        kwonlyargs=[],
+        kw_defaults=[],
+        kwarg=None,
+        defaults=[],
+    )
+    body = tree.body or [ast.Pass()]
+    function = ast.FunctionDef(name="main", args=args, body=body, decorator_list=[], returns=None)
+    if "type_params" in ast.FunctionDef._fields:
+        function.type_params = []
+    module = ast.Module(body=[function], type_ignores=[])
+    ast.fix_missing_locations(module)
+    exec(compile(module, "<code>", "exec"), namespace)
+    return namespace["main"]
+
+
+def call(function, values):
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return function(**values)
+    return function(**{p.name: values[p.name] for p in parameters if p.name in values})
+
+
+def run_python(job):
+    function = user_function(job["code"])
+    context = job["context"]
+    data = job["input"]
+    items = data if isinstance(data, list) else [data]
+    base = {name: context.get(name) for name in ("trigger", "nodes", "vars", "execution")}
+    if job["mode"] == "per_item":
+        if not isinstance(data, list):
+            raise TypeError(f"'per item' needs a list as input (got {type(data).__name__}).")
+        return [
+            call(function, {**base, "input": item, "item": item, "index": i, "items": items})
+            for i, item in enumerate(items)
+        ]
+    return call(function, {**base, "input": data, "items": items, "item": items[0] if items else None, "index": 0})
+
+
+def user_traceback(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<code>"]
+    lines = [f"  line {f.lineno}, in {f.name}" for f in frames[-5:]]
+    return "\n".join(lines)
+
+
+# --- JavaScript ------------------------------------------------------------------------------------------------
+
+JS_PRELUDE = r"""
+const __data = JSON.parse(__DATA__);
+const __logs = []; let __logSize = 0, __logDropped = 0;
+const __log = (...a) => { const t = a.map(x => typeof x === 'string' ? x : JSON.stringify(x)).join(' ');
+  const room = __LOGMAX__ - __logSize;
+  if (room > 0) { __logs.push(t.slice(0, room)); __logSize += Math.min(t.length, room); }
+  __logDropped += Math.max(t.length - Math.max(room, 0), 0); };
+const console = {log: __log, info: __log, warn: __log, error: __log, debug: __log};
+const __items = (Array.isArray(__data.input) ? __data.input : [__data.input]).map(j => ({json: j}));
+const __wrap = (value) => (Array.isArray(value) ? value : [value]).map(j => ({json: j}));
+const $ = (name) => { const out = (__data.context.nodes || {})[name];
+  if (out === undefined) throw new Error(`No output of node "${name}" in this run.`);
+  const items = __wrap(out.output);
+  return {all: () => items, first: () => items[0], last: () => items[items.length - 1], item: items[0],
+    json: out.output}; };
+const $node = new Proxy({}, {get: (t, name) => $(String(name))});
+const $trigger = __data.context.trigger, $vars = __data.context.vars || {}, $execution = __data.context.execution;
+const __user = function ($input, $json, items, item, $index) {
+__CODE__
+};
+const __unwrap = (value) => (value !== null && typeof value === 'object' && 'json' in value) ? value.json : value;
+const __run = () => {
+  const all = __items;
+  const input = (item) => ({all: () => all, first: () => all[0], last: () => all[all.length - 1], item});
+  if (__data.mode === 'per_item') {
+    return all.map((it, i) => { const r = __user(input(it), it.json, all, it, i);
+      return r === undefined ? null : __unwrap(r); });
+  }
+  const r = __user(input(all[0]), all.length ? all[0].json : {}, all, all[0], 0);
+  if (r === undefined || r === null) return [];
+  return (Array.isArray(r) ? r : [r]).map(__unwrap);
+};
+let __result, __error = null;
+try { __result = JSON.stringify(__run()); } catch (e) { __error = (e && e.stack) ? String(e.stack) : String(e); }
+JSON.stringify({result: __result === undefined ? 'null' : __result, error: __error,
+  logs: __logs.join('\n') + (__logDropped ? `\n[${__logDropped} more characters of log dropped]` : '')});
+"""
+
+
+def ready_js(paths):
+    from py_mini_racer import MiniRacer
+
+    return MiniRacer()
+
+
+def run_js(engine, job, limits):
+    from py_mini_racer import JSOOMException, JSTimeoutException
+
+    data = json.dumps({"input": job["input"], "context": job["context"], "mode": job["mode"]})
+    source = (
+        JS_PRELUDE.replace("__DATA__", json.dumps(data))
+        .replace("__LOGMAX__", str(job["log_bytes"]))
+        .replace("__CODE__", job["code"])
+    )
+    engine.set_hard_memory_limit(limits["heap_bytes"])
+    try:
+        raw = engine.eval(source, timeout_sec=limits["wall_seconds"])
+    except JSOOMException:
+        return {"ok": False, "kind": "memory", "error": "The code used more memory than allowed."}
+    except JSTimeoutException:
+        return {"ok": False, "kind": "timeout", "error": "The code ran past its time limit."}
+    if engine.was_hard_memory_limit_reached():
+        return {"ok": False, "kind": "memory", "error": "The code used more memory than allowed."}
+    outcome = json.loads(raw)
+    if outcome["error"] is not None:
+        return {"ok": False, "kind": "code", "error": outcome["error"], "logs": outcome["logs"]}
+    return {"ok": True, "result": json.loads(outcome["result"]), "logs": outcome["logs"]}
+
+
+# --- main ------------------------------------------------------------------------------------------------------
+
+
+def main():
+    kind, paths = sys.argv[1], sys.argv[2:]
+    sys.path[:0] = paths
+    out = os.fdopen(os.dup(1), "wb")
+    null = os.open("/dev/null", os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    extra = os.environ.get("SANDBOX_MODULES", "").split()
+    engine = ready_js(paths) if kind == "js" else ready_python(extra)
+    raw = sys.stdin.buffer.read()
+    if not raw:
+        return
+    job = json.loads(raw)
+    del raw
+    limits = job["limits"]
+    apply_limits({**limits, "kind": kind})
+    signal.signal(signal.SIGXCPU, lambda *_: os._exit(152))
+    log = Log(job["log_bytes"])
+    if kind == "js":
+        answer(out, run_js(engine, job, limits))
+        return
+    sys.stdout = sys.stderr = log
+    try:
+        result = run_python(job)
+    except MemoryError:
+        answer(
+            out, {"ok": False, "kind": "memory", "error": "The code used more memory than allowed.", "logs": log.text()}
+        )
+    except SyntaxError as exc:
+        answer(
+            out,
+            {"ok": False, "kind": "syntax", "error": f"SyntaxError: {exc.msg} (line {exc.lineno})", "logs": log.text()},
+        )
+    except BaseException as exc:  # the user's code failed: report it, whatever it was
+        where = user_traceback(exc)
+        message = f"{type(exc).__name__}: {exc}" + (f"\n{where}" if where else "")
+        answer(out, {"ok": False, "kind": "code", "error": message, "logs": log.text()})
+    else:
+        answer(out, {"ok": True, "result": result, "logs": log.text()})
+
+
+if __name__ == "__main__":
+    main()
