@@ -18,6 +18,7 @@ from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.validation import definition_validate
 
+from . import debugging
 from .choices import ExecutionStatus, NodeStatus
 from .engine import breaker, runtime
 from .engine.recovery import active_count, wake_node
@@ -44,6 +45,10 @@ def execution_start(
     version: WorkflowVersion | None = None,
     correlation_id: str = "",
     variables: dict | None = None,
+    test: bool = False,
+    run: dict | None = None,
+    presets: dict | None = None,
+    markers: dict | None = None,
 ) -> WorkflowExecution:
     """Start a run of the workflow's latest version (or `version`) with `trigger_data` as its input.
 
@@ -52,6 +57,10 @@ def execution_start(
     the version is validated in any case (DefinitionInvalid lists every problem). When the workflow already
     runs `max_concurrent_executions` executions, or older ones are waiting, this one stays pending and
     starts in order when a slot frees up. The first nodes are dispatched when the transaction commits.
+
+    `test` makes it a test run: the workflow's pins stand in for their nodes. `run` ({"mode": "node" | "up_to",
+    "node": id}) makes it a partial test run (see `debugging.test_plan`). `presets` and `markers` are what a
+    re-run brings (`execution_rerun`). PlanError names the field at fault.
     """
     if workflow.status == WorkflowStatus.ARCHIVED:
         raise ApplicationError(WORKFLOW_ARCHIVED)
@@ -63,6 +72,10 @@ def execution_start(
     if version.workflow_id != workflow.pk:
         raise ApplicationError(VERSION_OF_OTHER_WORKFLOW)
     definition_validate(version.definition)
+    if test or run:
+        trigger_data, presets, markers = debugging.test_plan(
+            workflow=workflow, version=version, run=run, trigger_data=trigger_data
+        )
     held_back = False
     if workflow.max_concurrent_executions:
         # The workflow row is the queue's lock: concurrent starts count the running executions one at a time.
@@ -80,6 +93,8 @@ def execution_start(
         # The request's id when a request starts it (API, webhook, form, admin), else one of its own.
         correlation_id=correlation_id or current_correlation_id() or new_correlation_id(),
         variables=variables,
+        presets=presets,
+        markers=markers,
     )
     if not held_back:
         with runtime.locked(execution.pk) as unit:
@@ -119,6 +134,30 @@ def execution_retry_failed(*, execution: WorkflowExecution, user: AbstractBaseUs
     with runtime.locked(execution.pk) as unit:
         runtime.retry_failed_execution(unit, by=_username(user))
     return unit.execution
+
+
+@transaction.atomic
+def execution_rerun(
+    *,
+    execution: WorkflowExecution,
+    start_from: str,
+    version: str = debugging.VERSION_ORIGINAL,
+    user: AbstractBaseUser | None = None,
+) -> WorkflowExecution:
+    """A new execution re-running `execution`: from its failed nodes ("failed"), from the start with the same
+    trigger data ("trigger"), or from a node id and everything downstream; on the version it ran ("original") or
+    the workflow's latest one ("latest"). It links to its source. PlanError names the field at fault."""
+    chosen, presets = debugging.rerun_plan(execution=execution, start_from=start_from, version=version)
+    return execution_start(
+        workflow=execution.workflow,
+        version=chosen,
+        trigger_data=execution.trigger_data,
+        trigger_kind=execution.trigger_kind,
+        triggered_by=user,
+        variables=execution.variables_override,
+        presets=presets,
+        markers={"source_execution": execution, "rerun_from": start_from},
+    )
 
 
 def _username(user: AbstractBaseUser | None) -> str:

@@ -96,6 +96,8 @@ class NodeContext:
     #: Send it with side effects (an `Idempotency-Key` header, a delivery id): the same on every attempt of
     #: this node in this execution. Derived from the ids when not given.
     idempotency_key: str = ""
+    #: Where `log()` writes: the engine's execution log (None: `logger` only, as outside the engine).
+    log_sink: Callable[..., None] | None = None
     #: What the config's expressions saw (`trigger`, `nodes`, `vars`, `execution`), for nodes that run user code.
     expression_context: Mapping[str, Any] = field(default_factory=dict)
     #: When the engine stops waiting for this run (a `time.monotonic()` value; None: no limit), and whether it
@@ -106,6 +108,15 @@ class NodeContext:
     def __post_init__(self) -> None:
         if not self.idempotency_key:
             self.idempotency_key = idempotency_key(str(self.execution_id), str(self.node_id))
+
+    def log(self, level: str, message: Any, **metadata: Any) -> None:
+        """Write a line to the execution's log: stored with the execution and node, streamed live, read at
+        `/api/v1/executions/<id>/logs/`. `level`: debug, info, warning or error; `metadata`: JSON values kept
+        with the line. `ctx.logger`'s records land there too (without metadata)."""
+        if self.log_sink is not None:
+            self.log_sink(level, message, **metadata)
+        else:
+            self.logger.log(logging.getLevelName(str(level).upper()) if isinstance(level, str) else level, message)
 
     @property
     def input(self) -> Any:

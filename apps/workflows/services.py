@@ -1,5 +1,8 @@
 """Writes for workflows: create, update (a new definition makes a new version), credentials."""
 
+import json
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -80,6 +83,7 @@ def workflow_create(
     description: str = "",
     max_concurrent_executions: int | None = None,
     created_by: AbstractBaseUser | None = None,
+    pins: dict | None = None,
 ) -> Workflow:
     """Create a workflow; a valid definition is recorded as version 1, one with problems stays a draft.
 
@@ -95,7 +99,10 @@ def workflow_create(
         definition=definition,
         max_concurrent_executions=max_concurrent_executions,
         created_by=created_by,
+        pins=pins or {},
     )
+    if pins:
+        pins_check(pins)
     workflow.full_clean()
     workflow.save()
     if not problems:
@@ -117,6 +124,8 @@ def workflow_update(
     current = Workflow.objects.select_for_update().values_list("revision", flat=True).get(pk=workflow.pk)
     if revision is not None and revision != current:
         raise Conflict(WORKFLOW_STALE.format(expected=revision, current=current), extra={"current_revision": current})
+    if "pins" in fields:
+        pins_check(fields["pins"])
     problems = None
     if "definition" in fields:
         fields["definition"] = _prepared(fields["definition"])
@@ -129,6 +138,29 @@ def workflow_update(
     if problems == []:
         _next_version(workflow=workflow, created_by=user)
     return workflow
+
+
+PINS_NOT_OBJECT = "Must be a JSON object: node id -> the output a test run uses instead of running the node."
+PIN_BAD_NODE_ID = "A node id is a non-empty string of at most 100 characters."
+PINS_TOO_LARGE = "The pins are {size} bytes of JSON, over the limit of {limit} bytes (CONCERTMASTER_PINS_MAX_BYTES)."
+#: Default of CONCERTMASTER_PINS_MAX_BYTES.
+PINS_MAX_BYTES = 1024 * 1024
+
+
+def pins_check(pins: object) -> None:
+    """Pins are checked for shape only: an object of node ids to any JSON, within the size bound.
+
+    A pin of a node not in the definition is allowed (the draft may be mid-edit); runs ignore it.
+    """
+    if not isinstance(pins, dict):
+        raise ValidationError({"pins": [PINS_NOT_OBJECT]})
+    for node_id in pins:
+        if not isinstance(node_id, str) or not node_id or len(node_id) > 100:
+            raise ValidationError({"pins": [PIN_BAD_NODE_ID]})
+    size = len(json.dumps(pins).encode())
+    limit = getattr(settings, "CONCERTMASTER_PINS_MAX_BYTES", PINS_MAX_BYTES)
+    if size > limit:
+        raise ValidationError({"pins": [PINS_TOO_LARGE.format(size=size, limit=limit)]})
 
 
 @transaction.atomic
@@ -208,6 +240,7 @@ def workflow_export(*, workflow: Workflow) -> dict:
         "name": workflow.name,
         "description": workflow.description,
         "definition": workflow.definition,
+        "pins": workflow.pins,
         "node_types": [{"type": name, "version": versions.get(name)} for name in type_names],
         "triggers": [
             {"kind": t.kind, "name": t.name, "config": t.config, "is_active": t.is_active}
@@ -228,12 +261,15 @@ def workflow_import(
     if document.get("format") != EXPORT_FORMAT:
         raise ValidationError({"format": [IMPORT_BAD_FORMAT.format(expected=EXPORT_FORMAT)]})
     definition = _with_legacy_variables(document.get("definition") or {}, document.get("variables"))
+    pins = document.get("pins") or {}
+    pins_check(pins)
     workflow = workflow_create(
         organization=organization,
         name=name or document.get("name") or "Imported workflow",
         description=document.get("description", ""),
         definition=definition,
         created_by=created_by,
+        pins=pins,
     )
     for index, raw in enumerate(document.get("triggers") or []):
         try:

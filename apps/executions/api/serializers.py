@@ -4,9 +4,12 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from apps.core.api.serializers import StrictSerializer
-from apps.executions.models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
+from apps.executions.choices import LogLevel, RunMode
+from apps.executions.debugging import VERSION_LATEST, VERSION_ORIGINAL
+from apps.executions.models import ExecutionEvent, ExecutionLog, NodeExecution, WebhookDelivery, WorkflowExecution
 
 VARIABLES_NOT_OBJECT = "Must be a JSON object: variable names and their values for this run."
+PARTIAL_RUN_IS_A_TEST = "A partial run is a test run: leave test out or set it to true."
 
 
 class NodeExecutionSerializer(serializers.ModelSerializer):
@@ -64,6 +67,12 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "duration_ms",
+            "test_run",
+            "run_mode",
+            "run_node_id",
+            "source_execution",
+            "rerun_from",
+            "custom_data",
         ]
         read_only_fields = fields
 
@@ -88,6 +97,13 @@ class EventsQuerySerializer(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
 
 
+class PartialRunSerializer(StrictSerializer):
+    mode = serializers.ChoiceField(
+        choices=[RunMode.NODE, RunMode.UP_TO], help_text="node: that node alone; up_to: it and its ancestors."
+    )
+    node = serializers.CharField(max_length=100, help_text="The node id.")
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample("Input", request_only=True, value={"input": {"amount": 120, "customer": "ada"}}),
@@ -109,6 +125,13 @@ class ExecuteInputSerializer(StrictSerializer):
         help_text="This run's variables over the version's (`vars`); stored as the execution's variables_override.",
     )
 
+    test = serializers.BooleanField(
+        required=False, default=None, allow_null=True, help_text="A test run: pinned outputs stand in for their nodes."
+    )
+    run = PartialRunSerializer(
+        required=False, default=None, allow_null=True, help_text="A partial test run: one node, or up to a node."
+    )
+
     def validate_input(self, value):
         return {} if value is None else value
 
@@ -117,11 +140,56 @@ class ExecuteInputSerializer(StrictSerializer):
             raise serializers.ValidationError(VARIABLES_NOT_OBJECT)
         return value
 
+    def validate(self, attrs):
+        if attrs.get("run") and attrs.get("test") is False:
+            raise serializers.ValidationError({"test": [PARTIAL_RUN_IS_A_TEST]})
+        attrs["test"] = bool(attrs.get("test") or attrs.get("run"))
+        return attrs
+
 
 class ExecuteQuerySerializer(StrictSerializer):
     wait = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=300, help_text="Seconds to wait for the result."
     )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("From the failed nodes", request_only=True, value={"from": "failed"}),
+        OpenApiExample(
+            "From a node, on the latest version", request_only=True, value={"from": "check", "version": "latest"}
+        ),
+    ]
+)
+class RerunInputSerializer(StrictSerializer):
+    from_ = serializers.CharField(
+        max_length=100,
+        help_text="'failed' (the failures that stopped it), 'trigger' (all of it, same trigger data) or a node id.",
+    )
+    version = serializers.ChoiceField(
+        choices=[VERSION_ORIGINAL, VERSION_LATEST],
+        default=VERSION_ORIGINAL,
+        help_text="original: the version it ran; latest: the workflow's latest version.",
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # `from` is a Python keyword
+        return fields
+
+
+class ExecutionLogSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExecutionLog
+        fields = ["id", "node_id", "level", "message", "metadata", "at"]
+        read_only_fields = fields
+
+
+class LogsQuerySerializer(StrictSerializer):
+    after = serializers.IntegerField(min_value=0, default=0, help_text="Lines with a larger id.")
+    node = serializers.CharField(max_length=100, required=False, help_text="One node's lines.")
+    level = serializers.ChoiceField(choices=LogLevel.values, required=False, help_text="This level and above.")
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=500)
 
 
 class DecisionInputSerializer(StrictSerializer):

@@ -530,12 +530,18 @@ def create_execution(
     parent_node_id: str = "",
     correlation_id: str = "",
     variables: dict | None = None,
+    presets: Mapping[str, Any] | None = None,
+    markers: Mapping[str, Any] | None = None,
 ) -> WorkflowExecution:
     """Insert a pending execution and one pending row per node (the caller starts it or leaves it queued).
 
     `vars` are the version's variables, updated by `variables` (the run's override, stored with it).
+    `presets` (node id -> `plans.Preset`) are nodes whose row starts out settled: a pin, an output taken over,
+    a node outside a partial run; `begin_execution` announces them. `markers` are further execution fields
+    (test_run, run_mode, run_node_id, source_execution, rerun_from).
     """
     definition = version.definition
+    presets = presets or {}
     execution = WorkflowExecution(
         organization_id=workflow.organization_id,
         workflow=workflow,
@@ -549,24 +555,28 @@ def create_execution(
         parent_node_id=parent_node_id,
         triggered_by=triggered_by,
         correlation_id=correlation_id,
+        **(markers or {}),
     )
     # The related rows are the instances just passed in and the id is new: checking each foreign key, the id's
     # uniqueness and the status constraint (the database enforces it) again would cost five round trips.
     execution.full_clean(
-        exclude=["organization", "workflow", "version", "parent", "triggered_by"],
+        exclude=["organization", "workflow", "version", "parent", "triggered_by", "source_execution"],
         validate_unique=False,
         validate_constraints=False,
     )
     execution.save()
-    NodeExecution.objects.bulk_create(
-        NodeExecution(
-            organization_id=workflow.organization_id,
-            execution=execution,
-            node_id=node["id"],
-            node_type=node["type"],
+    now = timezone.now()
+    rows = []
+    for node in definition.get("nodes", ()):
+        row = NodeExecution(
+            organization_id=workflow.organization_id, execution=execution, node_id=node["id"], node_type=node["type"]
         )
-        for node in definition.get("nodes", ())
-    )
+        preset = presets.get(node["id"])
+        if preset is not None:
+            row.status, row.ports, row.output = preset.status, list(preset.ports), preset.output
+            row.state, row.finished_at = {PRESET_STATE: preset.note}, now
+        rows.append(row)
+    NodeExecution.objects.bulk_create(rows)
     return execution
 
 
@@ -578,7 +588,28 @@ def begin_execution(unit: Unit) -> None:
     execution.started_at = timezone.now()
     execution.save(update_fields=["status", "started_at", "updated_at"])
     unit.event(EventType.EXECUTION_STARTED, workflow_id=str(execution.workflow_id), version=str(execution.version_id))
+    _announce_presets(unit)
     advance(unit)
+
+
+#: The key of a node's state that says its row started out settled, and why (the data of its event).
+PRESET_STATE = "preset"
+_PRESET_EVENTS = {
+    NodeStatus.SUCCEEDED: EventType.NODE_SUCCEEDED,
+    NodeStatus.FAILED: EventType.NODE_FAILED,
+    NodeStatus.SKIPPED: EventType.NODE_SKIPPED,
+}
+
+
+def _announce_presets(unit: Unit) -> None:
+    """One event per node that started out settled (`create_execution`'s presets), in definition order."""
+    for node_id in unit.node_ids():
+        status = unit.state_of(node_id).status
+        if status == NodeStatus.PENDING:
+            continue
+        note = (unit.node(node_id).state or {}).get(PRESET_STATE)
+        if note is not None:
+            unit.event(_PRESET_EVENTS[status], node_id, **note)
 
 
 def finish_execution(unit: Unit, status: str) -> None:
@@ -616,6 +647,8 @@ def after_finish(unit: Unit) -> None:
 
 def _execution_output(unit: Unit) -> Any:
     graph = unit.graph.graph
+    if unit.execution.run_node_id:  # a partial run: what its node produced
+        return unit.nodes().filter(node_id=unit.execution.run_node_id).values_list("output", flat=True).first()
     leaves = [node_id for node_id in graph.nodes if not graph.outbound[node_id]]
     rows = (
         unit.nodes().filter(node_id__in=leaves, status=NodeStatus.SUCCEEDED).values_list("node_id", "ports", "output")

@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .diff import WorkflowVersionDiffViewSet
 from .views import (
     CredentialViewSet,
     FormSubmissionViewSet,
@@ -15,4 +17,11 @@ router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("credentials", CredentialViewSet, basename="credential")
 router.register("form-submissions", FormSubmissionViewSet, basename="form-submission")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(
+        "workflows/<str:workflow_pk>/versions/<int:a>/diff/<int:b>/",
+        WorkflowVersionDiffViewSet.as_view({"get": "diff"}),
+        name="workflow-version-diff",
+    ),
+]
