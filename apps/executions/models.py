@@ -5,6 +5,7 @@ from django.db import models
 
 from apps.core.models import TenantModel
 from apps.workflows.choices import TriggerKind
+from apps.workflows.trigger_kinds import KIND_NAME_MAX_LENGTH, trigger_kind_choices
 
 from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, LogLevel, NodeStatus, RunMode
 
@@ -18,7 +19,9 @@ class WorkflowExecution(TenantModel):
     # (or organization) takes its versions and executions together.
     version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.RESTRICT, related_name="executions")
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
-    trigger_kind = models.CharField(max_length=20, choices=TriggerKind.choices, default=TriggerKind.MANUAL)
+    trigger_kind = models.CharField(
+        max_length=KIND_NAME_MAX_LENGTH, choices=trigger_kind_choices, default=TriggerKind.MANUAL
+    )
     trigger_data = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
     variables_override = models.JSONField(

@@ -1,6 +1,8 @@
-"""How executions start from outside: signed webhooks, form submissions and schedules.
+"""How executions start from outside: signed webhooks, form submissions, schedules and plugins' trigger kinds.
 
-The public views in `views.py` and the beat task in `tasks.py` stay thin and call these functions.
+The public views in `views.py` and the beat task in `tasks.py` stay thin and call these functions. Every start
+goes through `_start`, which asks the trigger's kind (apps/workflows/trigger_kinds.py) what the run receives;
+`trigger_fire` is how a plugin's kind starts a run (from its own endpoint, consumer or task).
 """
 
 import hashlib
@@ -19,6 +21,7 @@ from apps.core.errors import ApplicationError
 from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import FormSubmission, Trigger
+from apps.workflows.trigger_kinds import trigger_kinds
 from apps.workflows.triggers import form_submission_create, form_submission_link, trigger_start_node
 
 from .choices import EXECUTION_TERMINAL, DeliveryOutcome, NodeStatus
@@ -160,8 +163,21 @@ def body_parse(*, content_type: str, body: bytes) -> Any:
     return body.decode("utf-8", errors="replace")
 
 
-def _start(*, trigger: Trigger, data: dict, user=None) -> WorkflowExecution:
-    return execution_start(workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=data, triggered_by=user)
+def _start(*, trigger: Trigger, data: Any, user=None) -> WorkflowExecution:
+    """Start the trigger's workflow with what its kind makes of `data` (the call, the submission) as trigger data."""
+    trigger_data = trigger_kinds.get(trigger.kind).run_input(trigger=trigger, payload=data)
+    return execution_start(
+        workflow=trigger.workflow, trigger_kind=trigger.kind, trigger_data=trigger_data, triggered_by=user
+    )
+
+
+@transaction.atomic
+def trigger_fire(*, trigger: Trigger, payload: Any = None, user=None) -> WorkflowExecution:
+    """Start a run from a trigger of any kind: the trigger and its workflow must be active and the running version
+    must still start with a node the kind fits. The run's trigger data is the kind's `run_input(payload)`."""
+    _check_active(trigger)
+    published_node(trigger=trigger)
+    return _start(trigger=trigger, data=payload, user=user)
 
 
 def _inbox_row(*, trigger: Trigger, call: WebhookCall, outcome: str, status_code: int, detail: str = "") -> dict:
@@ -292,7 +308,7 @@ def schedule_fire(*, trigger_id: str) -> WorkflowExecution | None:
         # A workflow edited since to start with a node a schedule does not fit (a form): starting it would fail.
         return None
     with transaction.atomic():
-        return _start(trigger=trigger, data={"scheduled_at": timezone.now().isoformat(), "trigger_id": str(trigger.pk)})
+        return _start(trigger=trigger, data=None)  # the schedule kind's run input: scheduled_at and trigger_id
 
 
 def execution_wait(*, execution_id, timeout: float, poll: float = 0.05, until=None) -> WorkflowExecution:

@@ -46,6 +46,7 @@ from .services import (
     workflow_update,
     workflow_version_restore,
 )
+from .trigger_kinds import trigger_kinds
 from .triggers import (
     SCHEDULE_SOURCE_NODE,
     SECRET_MIN_LENGTH,
@@ -361,7 +362,7 @@ class TriggerForm(forms.ModelForm):
     def clean_new_signing_secret(self) -> str:
         secret = self.cleaned_data["new_signing_secret"]
         kind = self.instance.kind if self.instance.pk else self.data.get("kind")
-        if secret and kind != "webhook":
+        if secret and not (kind in trigger_kinds and trigger_kinds.get(kind).has_signing_secret):
             raise ValidationError(SECRET_ONLY_WEBHOOK)
         if secret and len(secret) < SECRET_MIN_LENGTH:
             raise ValidationError(SECRET_TOO_SHORT.format(minimum=SECRET_MIN_LENGTH))
@@ -415,10 +416,10 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="public URL")
     def public_url(self, obj: Trigger) -> str:
-        names = {"form": "form-page", "webhook": "webhook"}
-        if obj.kind not in names:
+        url_name = trigger_kinds.get(obj.kind).url_name if obj.kind in trigger_kinds else None
+        if url_name is None:
             return "-"
-        url = reverse(names[obj.kind], kwargs={"token": obj.webhook_token})
+        url = reverse(url_name, kwargs={"token": obj.webhook_token})
         return format_html('<a href="{}">{}</a>', url, url)
 
     @admin.display(description="state")

@@ -6,3 +6,10 @@ class WorkflowsConfig(AppConfig):
     label = "workflows"
     verbose_name = "Workflows"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Built-in trigger kinds register on import; plugins' kinds through the `concertmaster.triggers` group.
+        from . import builtin_triggers  # noqa: F401
+        from .trigger_kinds import trigger_kinds
+
+        trigger_kinds.load_entry_points()

@@ -8,8 +8,9 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from apps.core.models import TenantModel
 
-from .choices import TriggerKind, WorkflowStatus
+from .choices import WorkflowStatus
 from .crypto import EncryptedJSONField
+from .trigger_kinds import KIND_NAME_MAX_LENGTH, trigger_kind_choices
 
 VERSION_IMMUTABLE = "A workflow version is an immutable snapshot: save a new version instead."
 
@@ -94,11 +95,16 @@ class WorkflowVersion(TenantModel):
 
 
 class Trigger(TenantModel):
-    """How a workflow starts: by hand, by a webhook call, on a schedule, or by a form submission."""
+    """How a workflow starts: by hand, by a webhook call, on a schedule, by a form submission, or by a plugin's kind.
+
+    The row publishes the workflow's start node: it holds the public token, the webhook signing secret and the
+    on/off switch. `kind` is a registered trigger kind (apps/workflows/trigger_kinds.py): callable choices, so a
+    new kind needs no migration.
+    """
 
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="triggers")
-    kind = models.CharField(max_length=20, choices=TriggerKind.choices)
+    kind = models.CharField(max_length=KIND_NAME_MAX_LENGTH, choices=trigger_kind_choices)
     name = models.CharField(max_length=200, blank=True)
     config = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
@@ -107,9 +113,6 @@ class Trigger(TenantModel):
 
     class Meta:
         ordering = ["workflow", "kind"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=TriggerKind.values), name="trigger_kind_valid"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} trigger of {self.workflow}"

@@ -4,16 +4,16 @@ A trigger record publishes a workflow's start node: it holds the public token, t
 the on/off switch. What the form asks and how the webhook answers is the start node's config (the `form`
 and `webhook` nodes), read from the version that runs. A schedule runs the cron of the workflow's `schedule`
 start node (in the version that runs, mirrored into beat whenever a version is recorded); only a workflow that
-starts with a `manual` node keeps the cron on the record. `TRIGGER_KINDS` declares which start nodes each
-kind fits; a trigger that does not fit its workflow is refused when it is created or switched on. How
-executions start is apps/executions/triggers.py.
+starts with a `manual` node keeps the cron on the record. Each kind is declared in the trigger kind registry
+(`trigger_kinds.py`; built-ins in `builtin_triggers.py`): which start nodes it fits, the config its row keeps;
+a trigger that does not fit its workflow is refused when it is created or switched on. How executions start
+is apps/executions/triggers.py.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +27,13 @@ from apps.nodes.registry import registry
 
 from .choices import TriggerKind, WorkflowStatus
 from .models import FormSubmission, Trigger, Workflow
+from .trigger_kinds import CONFIG_BELONGS_TO_NODE, CONFIG_NOT_OBJECT, LIVE_DEFAULT, trigger_kinds
 from .validation import definition_validate
 
 CRON_INVALID = "Not a valid 5-field cron expression (minute hour day-of-month month day-of-week)."
 TIMEZONE_INVALID = "Unknown time zone {value!r}."
 SCHEDULE_NEEDS_CRON = "A schedule trigger needs a cron expression."
-CONFIG_NOT_OBJECT = "Must be an object."
 KIND_DOES_NOT_FIT = "A {kind} trigger needs a workflow that starts with a {wanted} node; this one starts with {found}."
-CONFIG_BELONGS_TO_NODE = (
-    "A {kind} trigger keeps no config: the workflow's {node} node defines it. Move {keys} into that node's config."
-)
 SCHEDULE_CONFIG_BELONGS_TO_NODE = (
     "This workflow starts with the schedule node {node}, whose cron and timezone beat runs: a schedule trigger "
     "on it keeps no config. Change {keys} in that node's config instead."
@@ -69,34 +66,12 @@ STATE_DETAIL = {
     ),
     STATE_NO_START_NODE: "The workflow no longer starts with a {wanted} node: this trigger starts nothing.",
 }
+#: A row whose kind is no longer registered (its plugin was uninstalled) starts nothing.
+KIND_NOT_INSTALLED = 'No trigger kind "{kind}" is installed: this trigger starts nothing.'
 SCHEDULE_SOURCE_NODE = "node"
 SCHEDULE_SOURCE_TRIGGER = "trigger"
-LIVE_DETAIL = {
-    TriggerKind.FORM: "Live: the form accepts submissions at its URL.",
-    TriggerKind.WEBHOOK: "Live: the webhook accepts calls at its URL.",
-    TriggerKind.SCHEDULE: "Live: runs on its schedule ({cron}, {timezone}).",
-}
-LIVE_DEFAULT = "Live: the workflow can be started this way."
 
-
-@dataclass(frozen=True)
-class TriggerKindSpec:
-    """What a trigger kind needs: the start node types it fits, whether it has a public URL, what config it keeps."""
-
-    kind: str
-    start_nodes: tuple[str, ...]
-    public: bool = False
-    keeps_config: bool = True
-
-
-#: Which start nodes each trigger kind fits. The first listed is the node whose config the trigger publishes.
-TRIGGER_KINDS: dict[str, TriggerKindSpec] = {
-    TriggerKind.MANUAL: TriggerKindSpec(TriggerKind.MANUAL, ("manual",)),
-    TriggerKind.API: TriggerKindSpec(TriggerKind.API, ("manual", "webhook")),
-    TriggerKind.SCHEDULE: TriggerKindSpec(TriggerKind.SCHEDULE, ("schedule", "manual")),
-    TriggerKind.WEBHOOK: TriggerKindSpec(TriggerKind.WEBHOOK, ("webhook",), public=True, keeps_config=False),
-    TriggerKind.FORM: TriggerKindSpec(TriggerKind.FORM, ("form",), public=True, keeps_config=False),
-}
+__all__ = ["CONFIG_BELONGS_TO_NODE", "CONFIG_NOT_OBJECT", "LIVE_DEFAULT"]
 
 
 # --- reads ---------------------------------------------------------------------------------------------------
@@ -113,7 +88,9 @@ def _trigger_nodes(definition: Any) -> list[dict]:
 
 def start_node(*, definition: Any, kind: str) -> dict | None:
     """The first start node of `definition` that a trigger of `kind` fits, or None."""
-    wanted = TRIGGER_KINDS[kind].start_nodes
+    if kind not in trigger_kinds:
+        return None
+    wanted = trigger_kinds.get(kind).start_nodes
     return next((node for node in _trigger_nodes(definition) if node.get("type") in wanted), None)
 
 
@@ -188,16 +165,13 @@ def trigger_state(*, trigger: Trigger) -> tuple[str, str]:
     if workflow.status != WorkflowStatus.ACTIVE:
         detail = STATE_DETAIL[STATE_WORKFLOW_INACTIVE].format(status=workflow.get_status_display().lower())
         return STATE_WORKFLOW_INACTIVE, detail
+    if trigger.kind not in trigger_kinds:
+        return STATE_NO_START_NODE, KIND_NOT_INSTALLED.format(kind=trigger.kind)
+    spec = trigger_kinds.get(trigger.kind)
     if start_node(definition=workflow.definition, kind=trigger.kind) is None:
-        wanted = " or ".join(TRIGGER_KINDS[trigger.kind].start_nodes)
+        wanted = " or ".join(spec.start_nodes)
         return STATE_NO_START_NODE, STATE_DETAIL[STATE_NO_START_NODE].format(wanted=wanted)
-    if trigger.kind == TriggerKind.SCHEDULE:
-        schedule = trigger_schedule(trigger=trigger)
-        problem = SCHEDULE_NO_CRON if schedule is None else schedule.problem()
-        if problem:
-            return STATE_NO_SCHEDULE, problem
-        return STATE_LIVE, LIVE_DETAIL[trigger.kind].format(cron=schedule.cron, timezone=schedule.timezone)
-    return STATE_LIVE, LIVE_DETAIL.get(trigger.kind, LIVE_DEFAULT)
+    return spec.unusable(trigger=trigger) or (STATE_LIVE, spec.live_detail(trigger=trigger))
 
 
 # --- checks --------------------------------------------------------------------------------------------------
@@ -205,9 +179,9 @@ def trigger_state(*, trigger: Trigger) -> tuple[str, str]:
 
 def _check_fits(*, workflow: Workflow, kind: str) -> None:
     """Refuse a trigger whose kind does not fit the workflow's start nodes (error on `kind`)."""
-    spec = TRIGGER_KINDS.get(kind)
-    if spec is None or start_node(definition=workflow.definition, kind=kind) is not None:
+    if kind not in trigger_kinds or start_node(definition=workflow.definition, kind=kind) is not None:
         return  # an unknown kind is reported by the model's choices
+    spec = trigger_kinds.get(kind)
     found = sorted({node.get("type") for node in _trigger_nodes(workflow.definition)}) or ["no trigger node"]
     message = KIND_DOES_NOT_FIT.format(kind=kind, wanted=" or ".join(spec.start_nodes), found=", ".join(found))
     raise ValidationError({"kind": [message]})
@@ -221,7 +195,7 @@ def _check_publishable(*, workflow: Workflow) -> None:
         raise ValidationError({"workflow": [PUBLISH_NEEDS_VALID_DEFINITION], **error.error_dict}) from error
 
 
-def _schedule_definition(workflow: Workflow) -> dict:
+def schedule_definition(workflow: Workflow) -> dict:
     """What decides where a schedule's cron lives: the running version, or the working copy before there is one."""
     definition = runnable_definition(workflow=workflow)
     return definition or workflow.definition
@@ -236,37 +210,19 @@ def _check_schedulable(*, trigger: Trigger) -> None:
 
 
 def _validate_config(*, kind: str, config: Any, workflow: Workflow) -> dict:
-    """Check the config a trigger record keeps; returns it normalised."""
+    """Check the config a trigger record keeps (its kind's declaration decides); returns it normalised."""
     if not isinstance(config, dict):
         raise ValidationError({"config": [CONFIG_NOT_OBJECT]})
-    spec = TRIGGER_KINDS.get(kind)
-    if spec is not None and not spec.keeps_config and config:
-        keys = ", ".join(sorted(config))
-        raise ValidationError(
-            {"config": [CONFIG_BELONGS_TO_NODE.format(kind=kind, node=spec.start_nodes[0], keys=keys)]}
-        )
-    if kind != TriggerKind.SCHEDULE:
-        return config
-    node = schedule_node(definition=_schedule_definition(workflow))
-    if node is not None and config:
-        keys = ", ".join(sorted(config))
-        raise ValidationError({"config": [SCHEDULE_CONFIG_BELONGS_TO_NODE.format(node=node.get("id"), keys=keys)]})
-    if node is not None:
-        return config
-    cron = config.get("cron")
-    if not cron:
-        raise ValidationError({"config/cron": [SCHEDULE_NEEDS_CRON]})
-    if not isinstance(cron, str) or len(cron.split()) != 5 or not croniter.is_valid(cron):
-        raise ValidationError({"config/cron": [CRON_INVALID]})
-    tz_name = config.get("timezone") or "UTC"
-    try:
-        zoneinfo.ZoneInfo(tz_name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as error:
-        raise ValidationError({"config/timezone": [TIMEZONE_INVALID.format(value=tz_name)]}) from error
-    return {**config, "cron": " ".join(cron.split()), "timezone": tz_name}
+    if kind not in trigger_kinds:
+        return config  # an unknown kind is reported by the model's choices
+    return trigger_kinds.get(kind).validate_config(config, workflow=workflow)
 
 
 # --- trigger services ----------------------------------------------------------------------------------------
+
+
+def _has_secret(kind: str) -> bool:
+    return kind in trigger_kinds and trigger_kinds.get(kind).has_signing_secret
 
 
 def _signing_secret() -> str:
@@ -296,7 +252,7 @@ def trigger_create(
         kind=kind,
         name=name,
         is_active=is_active,
-        signing_secret=(signing_secret.strip() or _signing_secret()) if kind == TriggerKind.WEBHOOK else "",
+        signing_secret=(signing_secret.strip() or _signing_secret()) if _has_secret(kind) else "",
     )
     trigger.full_clean(exclude=["config"])
     trigger.config = _validate_config(kind=kind, config=config if config is not None else {}, workflow=workflow)
@@ -311,7 +267,7 @@ def trigger_create(
 def trigger_imported_config(*, workflow: Workflow, kind: str, config: Any) -> Any:
     """A trigger's config as an export recorded it, minus a cron the workflow's schedule start node now defines
     (exports made before the node was the truth kept both; the node's wins, as migration 0005 decided)."""
-    if kind == TriggerKind.SCHEDULE and schedule_node(definition=_schedule_definition(workflow)) is not None:
+    if kind == TriggerKind.SCHEDULE and schedule_node(definition=schedule_definition(workflow)) is not None:
         return {}
     return config
 
@@ -346,7 +302,7 @@ def trigger_publish(*, workflow: Workflow) -> list[tuple[Trigger, bool]]:
 
     Returns (trigger, created) pairs. The definition must be valid.
     """
-    kinds = [kind for kind, spec in TRIGGER_KINDS.items() if spec.public]
+    kinds = [spec.name for spec in trigger_kinds.all() if spec.public]
     kinds = [kind for kind in kinds if start_node(definition=workflow.definition, kind=kind) is not None]
     if not kinds:
         raise ValidationError({"workflow": [PUBLISH_NOTHING]})
@@ -365,7 +321,7 @@ def trigger_publish(*, workflow: Workflow) -> list[tuple[Trigger, bool]]:
 
 def _check_secret(*, kind: str, secret: str) -> None:
     """A secret a user sets (the one GitHub, Stripe, Slack or a Standard Webhooks sender gave them)."""
-    if kind != TriggerKind.WEBHOOK:
+    if not _has_secret(kind):
         raise ValidationError({"signing_secret": [SECRET_ONLY_WEBHOOK]})
     if len(secret.strip()) < SECRET_MIN_LENGTH:
         raise ValidationError({"signing_secret": [SECRET_TOO_SHORT.format(minimum=SECRET_MIN_LENGTH)]})

@@ -8,7 +8,7 @@ from django_filters.fields import IsoDateTimeField
 
 from apps.executions.choices import DeliveryOutcome, ExecutionStatus
 from apps.executions.models import WebhookDelivery, WorkflowExecution
-from apps.workflows.choices import TriggerKind
+from apps.workflows.trigger_kinds import TRIGGER_KIND_CHOICES
 
 DATE_OUT_OF_RANGE = "This date and time cannot be represented in UTC."
 
@@ -33,7 +33,7 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 class ExecutionFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ExecutionStatus.choices)
     workflow = django_filters.UUIDFilter(field_name="workflow_id")
-    trigger = django_filters.ChoiceFilter(field_name="trigger_kind", choices=TriggerKind.choices)
+    trigger = django_filters.ChoiceFilter(field_name="trigger_kind", choices=TRIGGER_KIND_CHOICES)
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -2,8 +2,9 @@
 
 import django_filters
 
-from apps.workflows.choices import TriggerKind, WorkflowStatus
+from apps.workflows.choices import WorkflowStatus
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow
+from apps.workflows.trigger_kinds import TRIGGER_KIND_CHOICES
 
 
 class WorkflowFilter(django_filters.FilterSet):
@@ -17,7 +18,7 @@ class WorkflowFilter(django_filters.FilterSet):
 
 class TriggerFilter(django_filters.FilterSet):
     workflow = django_filters.UUIDFilter(field_name="workflow_id")
-    kind = django_filters.ChoiceFilter(choices=TriggerKind.choices)
+    kind = django_filters.ChoiceFilter(choices=TRIGGER_KIND_CHOICES)
     is_active = django_filters.BooleanFilter()
 
     class Meta:

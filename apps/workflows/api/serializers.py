@@ -11,6 +11,7 @@ from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
 from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
 from apps.workflows.selectors import shared_workflow_permissions
+from apps.workflows.trigger_kinds import trigger_kinds
 from apps.workflows.triggers import (
     SCHEDULE_SOURCE_NODE,
     SCHEDULE_SOURCE_TRIGGER,
@@ -263,6 +264,9 @@ class TriggerSerializer(StrictModelSerializer):
     )
     webhook_url = serializers.SerializerMethodField()
     form_url = serializers.SerializerMethodField()
+    public_url = serializers.SerializerMethodField(
+        help_text="The public address of a kind that has one (a webhook's, a form's, a plugin kind's), else null."
+    )
     state = serializers.SerializerMethodField(
         help_text="live; inactive (the trigger is switched off); workflow_inactive (the workflow is not active); "
         "start_node_missing (the workflow no longer starts with a node this kind fits); schedule_unusable (a "
@@ -291,6 +295,7 @@ class TriggerSerializer(StrictModelSerializer):
             "signing_secret",
             "webhook_url",
             "form_url",
+            "public_url",
             "created_at",
             "updated_at",
         ]
@@ -304,6 +309,7 @@ class TriggerSerializer(StrictModelSerializer):
             "has_signing_secret",
             "webhook_url",
             "form_url",
+            "public_url",
             "created_at",
         ]
 
@@ -328,16 +334,17 @@ class TriggerSerializer(StrictModelSerializer):
     def to_representation(self, trigger: Trigger) -> dict:
         data = super().to_representation(trigger)
         if not self._may_see_token(trigger):
-            data["webhook_url"] = data["form_url"] = None
+            data["webhook_url"] = data["form_url"] = data["public_url"] = None
         return data
 
     def _may_see_token(self, trigger: Trigger) -> bool:
         """The URL of a form or an unsigned webhook holds all it takes to start runs: it is shown only to callers
         who may execute the workflow (not a viewer, not a `read` API key), as the role table says."""
-        if trigger.kind not in (TriggerKind.WEBHOOK, TriggerKind.FORM):
+        spec = trigger_kinds.get(trigger.kind) if trigger.kind in trigger_kinds else None
+        if spec is None or not spec.public:
             return True
         node = start_node(definition=trigger.workflow.definition, kind=trigger.kind)
-        if trigger.kind == TriggerKind.WEBHOOK and node is not None and node.get("config", {}).get("require_signature"):
+        if spec.has_signing_secret and node is not None and node.get("config", {}).get("require_signature"):
             return True  # useless without the signing secret
         access = getattr(self.context.get("view"), "access", None)
         if access is None or EXECUTE in role_permissions(access.role(trigger.organization_id)):
@@ -381,6 +388,13 @@ class TriggerSerializer(StrictModelSerializer):
         if trigger.kind != TriggerKind.FORM:
             return None
         return self._absolute(reverse("form-page", kwargs={"token": trigger.webhook_token}))
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_public_url(self, trigger: Trigger) -> str | None:
+        url_name = trigger_kinds.get(trigger.kind).url_name if trigger.kind in trigger_kinds else None
+        if url_name is None:
+            return None
+        return self._absolute(reverse(url_name, kwargs={"token": trigger.webhook_token}))
 
 
 class TriggerCreatedSerializer(TriggerSerializer):
