@@ -30,8 +30,9 @@ the stream is closed with 4503, "try again later": the client reconnects after a
 missed (`?since=<the last seq you received>` on an execution stream; a workflow or organization stream sends
 a fresh snapshot). A database outage while connecting closes with 4503 too.
 
-Message types: "snapshot", the event types of `events.py` (execution_*, node_*), "ping", and "pong"
-(the answer to a client's `{"type": "ping"}`).
+Message types: "snapshot", the event types of `events.py` (execution_*, node_*), "log" (a line a node logged,
+`logs.py`: no seq, on execution and workflow streams), "ping", and "pong" (the answer to a client's
+`{"type": "ping"}`).
 """
 
 from __future__ import annotations
@@ -336,6 +337,8 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
     async def in_order(self, event: dict, text: str) -> list[str]:
         """What to send for a live `event`: nothing if already sent, else any missing events and it."""
         execution_id, seq = event["execution_id"], event["seq"]
+        if seq is None:  # a log line (`logs.py`): not a transition, sent as it comes
+            return [text]
         last = self.last_seq.get(execution_id)
         if last is not None and seq <= last:
             return []
