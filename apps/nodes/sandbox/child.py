@@ -203,9 +203,10 @@ def user_traceback(exc):
 # --- JavaScript ------------------------------------------------------------------------------------------------
 
 JS_PRELUDE = r"""
-const __data = JSON.parse(__DATA__);
+const __stringify = JSON.stringify, __parse = JSON.parse;  // kept: the code may replace JSON's methods
+const __data = __parse(__DATA__);
 const __logs = []; let __logSize = 0, __logDropped = 0;
-const __log = (...a) => { const t = a.map(x => typeof x === 'string' ? x : JSON.stringify(x)).join(' ');
+const __log = (...a) => { const t = a.map(x => typeof x === 'string' ? x : String(__stringify(x))).join(' ');
   const room = __LOGMAX__ - __logSize;
   if (room > 0) { __logs.push(t.slice(0, room)); __logSize += Math.min(t.length, room); }
   __logDropped += Math.max(t.length - Math.max(room, 0), 0); };
@@ -235,8 +236,8 @@ const __run = () => {
   return (Array.isArray(r) ? r : [r]).map(__unwrap);
 };
 let __result, __error = null;
-try { __result = JSON.stringify(__run()); } catch (e) { __error = (e && e.stack) ? String(e.stack) : String(e); }
-JSON.stringify({result: __result === undefined ? 'null' : __result, error: __error,
+try { __result = __stringify(__run()); } catch (e) { __error = (e && e.stack) ? String(e.stack) : String(e); }
+__stringify({result: __result === undefined ? 'null' : __result, error: __error,
   logs: __logs.join('\n') + (__logDropped ? `\n[${__logDropped} more characters of log dropped]` : '')});
 """
 
@@ -265,7 +266,11 @@ def run_js(engine, job, limits):
         return {"ok": False, "kind": "timeout", "error": "The code ran past its time limit."}
     if engine.was_hard_memory_limit_reached():
         return {"ok": False, "kind": "memory", "error": "The code used more memory than allowed."}
-    outcome = json.loads(raw)
+    try:
+        outcome = json.loads(raw)
+        _ = (outcome["error"], outcome["result"], outcome["logs"])  # the keys every answer has
+    except (TypeError, ValueError, KeyError):
+        return {"ok": False, "kind": "code", "error": "The code broke the step's own answer (it replaced built-ins)."}
     if outcome["error"] is not None:
         return {"ok": False, "kind": "code", "error": outcome["error"], "logs": outcome["logs"]}
     return {"ok": True, "result": json.loads(outcome["result"]), "logs": outcome["logs"]}
@@ -317,3 +322,5 @@ def main():
 
 if __name__ == "__main__":
     main()
+    # Threads the code left running must not keep the sandbox alive past its answer.
+    os._exit(0)
