@@ -1,8 +1,12 @@
 """Recovery and wake-ups, run by beat every few seconds and once when a worker starts.
 
-- The reaper re-queues a `running` node whose lease ran out (its worker died: a live one renews the lease)
-  and re-sends a `queued` node whose task never started (its broker message was lost). It does not wait
-  for the broker: with Redis, a SIGKILLed worker's task only comes back after the visibility timeout.
+- The reaper re-queues a `running` node whose lease ran out (its worker died: a live one renews the lease), or
+  sooner when no live worker holds its task and its lease has not been renewed for a while (`presence`).
+- It sends again, under the same task id, a `queued` node whose message can no longer arrive: neither waiting in
+  the broker nor held by a live worker (a SIGKILLed worker's prefetched tasks, a task that gave up on a database
+  outage), every queued node when the broker lost its data (a Redis restarted without persistence), and, when the
+  broker cannot be read, one queued for CONCERTMASTER_ENGINE_REDISPATCH_SECONDS. A duplicate message is harmless:
+  the claim is a compare-and-set on the task id, so only one delivery runs the node.
 - The waker moves due `retrying` nodes (backoff over) and `waiting` nodes (delay over, approval timed
   out, children to re-check) back to `queued`.
 - Executions held back by `max_concurrent_executions` are started when slots are free.
@@ -26,6 +30,7 @@ from apps.workflows.models import Workflow
 
 from ..choices import EXECUTION_TERMINAL, ExecutionStatus, NodeStatus
 from ..models import NodeExecution, WebhookDelivery, WorkflowExecution
+from . import presence
 from .runtime import (
     SUSPEND_APPROVAL,
     SUSPEND_CHILDREN,
@@ -42,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 REASON_LEASE_EXPIRED = "lease_expired"
 REASON_REDISPATCH = "redispatch"
+REASON_WORKER_GONE = "worker_gone"
 REASON_RETRY = "retry"
 #: Runs of one node lost with their worker (lease expired) before the node fails instead.
 MAX_LOST_RUNS = 3
@@ -49,10 +55,12 @@ MSG_LOST_TOO_OFTEN = "The node's run was lost {count} times (its worker died or 
 
 
 def recover(*, everything_in_flight: bool = False) -> dict[str, int]:
-    """One pass of reaping, waking and starting queued executions; returns what it did, by kind."""
+    """One pass of reaping, re-sending, waking and starting queued executions; returns what it did, by kind."""
     now = timezone.now()
+    view = presence.look()
     return {
-        "reaped": reap(now, everything_in_flight=everything_in_flight),
+        "reaped": reap(now, everything_in_flight=everything_in_flight, view=view),
+        "resent": resend_lost(now, view=view),
         "woken": wake_due(now),
         "started": start_all_queued(),
     }
@@ -73,10 +81,18 @@ def recover_on_start(*, embedded: bool) -> dict[str, int]:
     return done
 
 
-def reap(now: datetime, *, everything_in_flight: bool = False) -> int:
+def reap(now: datetime, *, everything_in_flight: bool = False, view: presence.BrokerView | None = None) -> int:
+    """Re-queue (under a new task id) running nodes whose run is lost: the lease ran out, or, with a `view` of the
+    broker, no live worker holds the task and the lease has not been renewed for `presence.stale_lease_seconds()`.
+    With `everything_in_flight` (an embedded worker's start), every queued and running node."""
     expired = Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
-    candidates = NodeExecution.objects.filter(status__in=(NodeStatus.RUNNING, NodeStatus.QUEUED))
-    if not everything_in_flight:
+    if view is not None:
+        lease = settings.CONCERTMASTER_ENGINE_LEASE_SECONDS
+        expired |= Q(lease_expires_at__lt=now + timedelta(seconds=lease - presence.stale_lease_seconds()))
+    candidates = NodeExecution.objects.filter(status=NodeStatus.RUNNING)
+    if everything_in_flight:
+        candidates = NodeExecution.objects.filter(status__in=(NodeStatus.RUNNING, NodeStatus.QUEUED))
+    else:
         candidates = candidates.filter(expired)
     count = 0
     for execution_id, node_pk in candidates.values_list("execution_id", "pk"):
@@ -84,19 +100,90 @@ def reap(now: datetime, *, everything_in_flight: bool = False) -> int:
             node = NodeExecution.objects.filter(pk=node_pk).first()
             if node is None or node.status not in (NodeStatus.RUNNING, NodeStatus.QUEUED):
                 continue
-            if not everything_in_flight and node.lease_expires_at and node.lease_expires_at >= now:
-                continue  # renewed meanwhile: its worker is alive
-            if unit.execution.status in EXECUTION_TERMINAL:
+            reason = _lost_run(node, now, view) if not everything_in_flight else REASON_LEASE_EXPIRED
+            if reason is None or unit.execution.status in EXECUTION_TERMINAL:
                 continue
-            if node.status == NodeStatus.RUNNING and _lost_too_often(unit, node):
+            if node.status == NodeStatus.QUEUED:
+                reason = REASON_REDISPATCH
+            elif _lost_too_often(unit, node):
                 advance(unit)
                 continue
-            reason = REASON_LEASE_EXPIRED if node.status == NodeStatus.RUNNING else REASON_REDISPATCH
             logger.warning("Re-queueing node %s of execution %s (%s)", node.node_id, execution_id, reason)
             queue_node(unit, node, reason=reason)
             advance(unit)
             count += 1
     return count
+
+
+def _lost_run(node: NodeExecution, now: datetime, view: presence.BrokerView | None) -> str | None:
+    """Why the run of a running node is lost (read with its execution locked), or None while it may be alive."""
+    if node.status != NodeStatus.RUNNING:
+        return None
+    if node.lease_expires_at is None or node.lease_expires_at < now:
+        return REASON_LEASE_EXPIRED
+    if view is None or node.task_id in view.held:
+        return None
+    renewed = node.lease_expires_at - timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS)
+    if (now - renewed).total_seconds() > presence.stale_lease_seconds():
+        return REASON_WORKER_GONE  # no live worker holds it and nothing renews it: its worker died with it
+    return None
+
+
+def resend_lost(now: datetime, *, view: presence.BrokerView | None = None) -> int:
+    """Send again, under the same task id, queued nodes whose message can no longer arrive; returns how many.
+
+    With a view of the broker: every queued node when the broker lost its data, else those sent
+    CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS ago or more whose message is neither waiting nor held by a live worker.
+    Without one (or for a backlog too long to read): those queued CONCERTMASTER_ENGINE_REDISPATCH_SECONDS ago
+    (`lease_expires_at`, also expired at once for a message the broker refused).
+    """
+    queued = NodeExecution.objects.filter(status=NodeStatus.QUEUED, execution__status=ExecutionStatus.RUNNING)
+    due = Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)
+    if view is not None and view.lost_everything:
+        due = Q()
+    elif view is not None and view.waiting is not None:
+        grace = timedelta(seconds=settings.CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS)
+        due |= Q(updated_at__lte=now - grace)
+    rows = queued.filter(due).values_list(
+        "pk", "execution_id", "node_id", "task_id", "execution__version_id", "lease_expires_at"
+    )
+    lost = [
+        row
+        for row in rows
+        if view is None or view.lost_everything or (row[5] is not None and row[5] < now) or not view.has(row[3])
+    ]
+    if view is not None and view.lost_everything:
+        presence.redeclare_queues()
+    if not lost:
+        return 0
+    sent = _send(lost)
+    redispatch = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
+    NodeExecution.objects.filter(pk__in=sent, status=NodeStatus.QUEUED).update(
+        updated_at=timezone.now(), lease_expires_at=redispatch
+    )
+    why = "the broker lost its data" if view is not None and view.lost_everything else "their messages were lost"
+    logger.warning("Sent %d of %d queued nodes again (%s)", len(sent), len(lost), why)
+    return len(sent)
+
+
+def _send(rows: list[tuple]) -> list[Any]:
+    """Publish the node tasks of `rows` on one producer; the pks of those the broker took."""
+    from concertmaster.celery import app
+
+    from . import tasks
+
+    sent = []
+    try:
+        with app.producer_or_acquire() as producer:
+            for pk, execution_id, node_id, task_id, version_id, _ in rows:
+                args = [str(execution_id), str(pk), node_id, str(version_id)]
+                tasks.run_node.apply_async(
+                    args=args, task_id=task_id, producer=producer, argsrepr=repr(args), kwargsrepr="{}"
+                )
+                sent.append(pk)
+    except Exception:
+        logger.warning("The broker took %d of %d node tasks; the next pass sends the rest", len(sent), len(rows))
+    return sent
 
 
 def _lost_too_often(unit: Unit, node: NodeExecution) -> bool:

@@ -31,7 +31,7 @@ from apps.workflows.models import Credential
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
-from . import breaker, statements
+from . import breaker, presence, statements
 from . import scheduler as sched
 from .runtime import (
     SUSPEND_APPROVAL,
@@ -531,7 +531,7 @@ def _run_timed(job, *, name: str, timeout: float, renew, deadline: float | None 
     # The node's own logs carry the run's bound context (execution, node, correlation id).
     node_thread = _NodeThread.take()
     done = node_thread.submit(name, contextvars.copy_context(), target)
-    renew_every = max(settings.CONCERTMASTER_ENGINE_LEASE_SECONDS / 3, 0.1)
+    renew_every = presence.renew_seconds()
     deadline = time.monotonic() + timeout if deadline is None else deadline
     while True:
         remaining = deadline - time.monotonic()

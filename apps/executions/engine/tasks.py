@@ -2,12 +2,13 @@
 its body and makes one call.
 
 Node tasks are acknowledged late and rejected when their worker is lost, so a crash never drops one; they
-may be delivered twice, which the runtime makes harmless. A database outage retries the task with backoff
-(same task id, so its claim stays valid).
+may be delivered twice, which the runtime makes harmless. A database outage retries the task with backoff (same
+task id, so its claim stays valid) every few seconds for a few minutes, so a node goes on within seconds of the
+database's return; one that gave up is sent again by the reaper (its message is then nowhere: see presence.py).
 """
 
 from celery import shared_task
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.db import DatabaseError
 
 _RELIABLE = {
@@ -15,9 +16,10 @@ _RELIABLE = {
     "reject_on_worker_lost": True,
     "ignore_result": True,
     "autoretry_for": (DatabaseError,),
-    "retry_backoff": True,
-    "retry_backoff_max": 30,
-    "max_retries": 5,
+    # Full jitter between 0 and 1, 2, 4, 8, then 10 seconds: about 5 s apart, 40 times (some 3 minutes).
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "max_retries": 40,
 }
 
 
@@ -69,6 +71,21 @@ def recover_at_worker_start(sender=None, **kwargs) -> None:
     from .recovery import recover_on_start
 
     recover_on_start(embedded=False)
+
+
+@worker_init.connect
+def start_heartbeat(sender=None, **kwargs) -> None:
+    """Every worker records the tasks it holds, so the reaper can tell a lost message from a held one."""
+    from .presence import start_heartbeat as start
+
+    start(getattr(sender, "hostname", None) or "worker")
+
+
+@worker_shutdown.connect
+def stop_heartbeat(sender=None, **kwargs) -> None:
+    from .presence import stop_heartbeat as stop
+
+    stop()
 
 
 @task_prerun.connect

@@ -71,10 +71,12 @@ def test_a_queued_node_whose_message_was_lost_is_sent_again(engine_worker):
     wait_node(execution, "slow", "running")
     app.control.purge()  # the broker loses `other`'s message
     wait_node(execution, "slow", "succeeded")
-    assert node(execution, "other").status == "queued"
+    other = node(execution, "other")
+    assert other.status == "queued"
     NodeExecution.objects.filter(execution=execution, node_id="other").update(lease_expires_at=timezone.now())
-    assert recovery.recover()["reaped"] == 1
+    assert recovery.recover()["resent"] == 1
     assert wait_finished(execution).status == "succeeded"
+    assert node(execution, "other").task_id == other.task_id  # sent again as it was: a duplicate would be a no-op
 
 
 def test_an_embedded_restart_requeues_everything_in_flight(engine_worker):
@@ -91,7 +93,7 @@ def test_a_standalone_worker_start_schedules_a_pass_for_live_leases(engine_worke
     monkeypatch.setattr(tasks.recover, "apply_async", lambda **kwargs: scheduled.append(kwargs))
     execution = start(busy_and_other(0.5))
     wait_node(execution, "slow", "running")
-    assert recovery.recover_on_start(embedded=False) == {"reaped": 0, "woken": 0, "started": 0}
+    assert recovery.recover_on_start(embedded=False) == {"reaped": 0, "resent": 0, "woken": 0, "started": 0}
     assert len(scheduled) == 1
     assert 0 < scheduled[0]["countdown"] <= 61
     wait_finished(execution)
