@@ -208,8 +208,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The queue tasks go to unless routed elsewhere (Celery's own setting): workers and beat of one deployment agree on it.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
-# task); the engine's tasks drop broken or CONN_MAX_AGE-expired connections as Django does per request.
 # Keep the worker's database connection between tasks (Celery's Django fixup would reconnect around every
+# task); the engine's tasks drop broken or CONN_MAX_AGE-expired connections as Django does per request.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # The engine's periodic work (django-celery-beat's DatabaseScheduler copies these into PeriodicTask rows):
 # re-queue nodes whose lease ran out and wake due retries, delays and approval timeouts; prune old executions.
@@ -383,8 +383,8 @@ CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS = env.float("CONCERTMASTER_ENGINE_WO
 CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS = env.float("CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS", default=5.0)
 CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS = env.float("CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS", default=5.0)
 CONCERTMASTER_ENGINE_BROKER_SCAN_LIMIT = env.int("CONCERTMASTER_ENGINE_BROKER_SCAN_LIMIT", default=20_000)
-# far below the Redis broker's visibility timeout (3600 s), past which a countdown is delivered twice.
 # Waits up to this long are also scheduled as a task countdown; longer ones are woken by beat only. Keep it
+# far below the Redis broker's visibility timeout (3600 s), past which a countdown is delivered twice.
 CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS = env.int("CONCERTMASTER_ENGINE_MAX_COUNTDOWN_SECONDS", default=60)
 # How often a node waiting for child executions re-checks them (a safety net for a lost notification).
 CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS = env.int("CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS", default=60)
