@@ -208,7 +208,7 @@ const __data = __parse(__DATA__);
 const __logs = []; let __logSize = 0, __logDropped = 0;
 const __log = (...a) => { const t = a.map(x => typeof x === 'string' ? x : String(__stringify(x))).join(' ');
   const room = __LOGMAX__ - __logSize;
-  if (room > 0) { __logs.push(t.slice(0, room)); __logSize += Math.min(t.length, room); }
+  if (room > 0) { __logs.push(t.slice(0, room)); __logSize += Math.min(t.length, room) + 1; }
   __logDropped += Math.max(t.length - Math.max(room, 0), 0); };
 const console = {log: __log, info: __log, warn: __log, error: __log, debug: __log};
 const __items = (Array.isArray(__data.input) ? __data.input : [__data.input]).map(j => ({json: j}));
