@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.nodes",
     "apps.workflows",
     "apps.executions",
+    "apps.integrations",
 ]
 
 MIDDLEWARE = [

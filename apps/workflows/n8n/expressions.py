@@ -279,6 +279,8 @@ class _Emitter:
             return self.attribute(tree[1], tree[2])
         if kind == "index":
             base = self.value(tree[1])
+            if base == ("special", "$node"):
+                return self.node_ref([tree[2]])
             if isinstance(base, _Items):
                 return _Items(f"{base.expression}[{self.emit(tree[2])}]")
             return f"{self.emit(tree[1])}[{self.emit(tree[2])}]"

@@ -31,7 +31,7 @@ PER_RUN = "runs once per run with the first item (n8n runs it once per input ite
 DISABLED = "disabled in n8n: kept as a pass-through node (items go through unchanged)."
 CREDENTIAL_NEEDED = "needs a ConcertMaster credential matching n8n credential {name!r} ({type}); not copied."
 CODE_KEPT = "Code node kept with its code; it will not run until rewritten (no {type} code step installed)."
-CODE_MAPPED = "Code node mapped to {type} with its code unchanged; n8n's $input/$json helpers may differ."
+CODE_MAPPED = "Code node mapped to {type} with its code unchanged (n8n's Code-node names; Python's _input differs)."
 
 PASS_THROUGH = "@"
 TO_ITEMS = "[@][]"
@@ -679,7 +679,8 @@ def _code(node: dict, node_id: str, ctx: Context) -> Built:
     else:
         python, code, mode = False, params.get("functionCode", params.get("functionItemCode", "")), "legacy"
     type_name = "code_python" if python else "code_js"
-    built = _simple(node_id, type_name, {"code": code}, node)
+    config = {"code": code or "return $input.all();", "mode": "per_item" if mode == "runOnceForEachItem" else "once"}
+    built = _simple(node_id, type_name, config, node)
     built.nodes[0]["n8n"] = {"type": node["type"], "mode": mode, "code": code}
     if type_name in ctx.available_types:
         built.changes.append(CODE_MAPPED.format(type=type_name))

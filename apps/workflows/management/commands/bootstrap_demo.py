@@ -1,4 +1,6 @@
+from django.apps import apps
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from apps.workflows.demo import (
@@ -24,6 +26,8 @@ class Command(BaseCommand):
             self.stdout.write("CONCERTMASTER_DEMO is off: no demo data created.")
             return
         organization, workflow, _ = demo_bootstrap()
+        if apps.is_installed("apps.integrations"):  # a later app: named, not imported (dependency direction)
+            call_command("seed_demo_integrations", organization=organization.slug, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Demo organization '{organization}' with workflow '{workflow}'."))
         self.stdout.write(self.style.WARNING(f"Sign in at {SERVER_URL} as {DEMO_USERNAME} / {DEMO_PASSWORD} (staff)"))
         self.stdout.write(

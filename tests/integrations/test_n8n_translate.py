@@ -1,0 +1,731 @@
+"""The n8n translator on hand-written n8n JSON: every mapped node type and expression form, n8n's item model
+(the translated definitions are run in memory through the real node classes), and the report."""
+
+import itertools
+import json
+
+import pytest
+
+from apps.workflows.n8n import CHANGED, REFUSED, TRANSLATED, Scope, Untranslatable, js_to_jinja, translate_workflow
+from apps.workflows.n8n import translate as t
+from apps.workflows.validation import node_specs, workflow_definition_problems
+
+from .runner import run_definition, webhook_data
+
+ITEMS = [{"name": "ada", "qty": 3, "price": 50, "tags": ["a", "b"]}, {"name": "bob", "qty": 1, "price": 5, "tags": []}]
+
+
+def n8n_node(name, type_, parameters=None, version=1, **extra):
+    return {
+        "name": name,
+        "type": f"n8n-nodes-base.{type_}",
+        "typeVersion": version,
+        "position": [0, 0],
+        "parameters": parameters or {},
+        **extra,
+    }
+
+
+def chain(*nodes, connections=None):
+    """A workflow whose nodes follow each other on main output 0 (plus any extra connections)."""
+    pairs = itertools.pairwise(nodes)
+    links = {a["name"]: {"main": [[{"node": b["name"], "type": "main", "index": 0}]]} for a, b in pairs}
+    links.update(connections or {})
+    return {"id": "wf1", "name": "Test", "versionId": "v1", "nodes": list(nodes), "connections": links}
+
+
+def manual():
+    return n8n_node("Start", "manualTrigger")
+
+
+def items_through(*nodes, items=ITEMS, **kwargs):
+    """Translate Start -> nodes..., run it with `items` as the run input, return (translation, outputs)."""
+    translation = translate_workflow(chain(manual(), *nodes, **kwargs))
+    assert not translation.refused, translation.reasons
+    problems = workflow_definition_problems(translation.definition, node_types=node_specs(disabled=set()))
+    assert problems == [], problems
+    return translation, run_definition(translation.definition, items)
+
+
+def entry(translation, name):
+    return next(e for e in translation.report if e["node"] == name)
+
+
+# --- triggers -----------------------------------------------------------------------------------------------
+
+
+def test_webhook_trigger_becomes_a_webhook_node_and_one_item():
+    hook = n8n_node("Hook", "webhook", {"httpMethod": "POST", "path": "x", "responseMode": "responseNode"}, 2)
+    echo = n8n_node("Echo", "respondToWebhook", {"respondWith": "firstIncomingItem"}, 1.1)
+    translation = translate_workflow(chain(hook, echo))
+    nodes = {n["id"]: n for n in translation.definition["nodes"]}
+    assert nodes["hook__trigger"]["config"] == {"methods": ["POST"], "response_mode": "response_node"}
+    out = run_definition(translation.definition, webhook_data({"a": 1}))
+    assert out["hook"]["main"] == [webhook_data({"a": 1})]
+    assert out["echo"]["main"]["body"] == webhook_data({"a": 1})
+    assert entry(translation, "Hook")["outcome"] == CHANGED  # its path is not kept
+
+
+@pytest.mark.parametrize(
+    ("parameters", "type_", "cron"),
+    [
+        ({"rule": {"interval": [{"field": "minutes", "minutesInterval": 15}]}}, "scheduleTrigger", "*/15 * * * *"),
+        (
+            {"rule": {"interval": [{"field": "hours", "hoursInterval": 2, "triggerAtMinute": 5}]}},
+            "scheduleTrigger",
+            "5 */2 * * *",
+        ),
+        ({"rule": {"interval": [{"field": "days", "triggerAtHour": 9}]}}, "scheduleTrigger", "0 9 * * *"),
+        (
+            {"rule": {"interval": [{"field": "cronExpression", "expression": "0 9 * * 1-5"}]}},
+            "scheduleTrigger",
+            "0 9 * * 1-5",
+        ),
+        ({"triggerTimes": {"item": [{"hour": 6, "minute": 30}]}}, "cron", "30 6 * * *"),
+    ],
+)
+def test_schedule_and_cron_triggers_become_a_cron(parameters, type_, cron):
+    translation = translate_workflow(chain(n8n_node("Tick", type_, parameters)))
+    assert translation.definition["nodes"][0]["type"] == "schedule"
+    assert translation.definition["nodes"][0]["config"] == {"cron": cron}
+
+
+def test_form_trigger_becomes_a_form_with_its_fields():
+    params = {
+        "formTitle": "Contact",
+        "formFields": {
+            "values": [
+                {"fieldLabel": "email", "fieldType": "email", "requiredField": True},
+                {"fieldLabel": "age", "fieldType": "number"},
+            ]
+        },
+    }
+    translation = translate_workflow(chain(n8n_node("Form", "formTrigger", params, 2)))
+    config = translation.definition["nodes"][0]["config"]
+    assert config["title"] == "Contact"
+    assert config["fields"]["properties"]["email"]["format"] == "email"
+    assert config["fields"]["required"] == ["email"]
+
+
+def test_manual_trigger_passes_the_run_input_as_items():
+    _translation, out = items_through(n8n_node("Noop", "noOp"))
+    assert out["noop"]["main"] == ITEMS
+
+
+# --- Edit Fields (Set), every type version --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "parameters", "expected_first"),
+    [
+        (
+            3.4,
+            {
+                "assignments": {
+                    "assignments": [
+                        {"name": "total", "value": "={{ $json.qty * $json.price }}", "type": "number"},
+                        {"name": "who", "value": "=Hi {{ $json.name.toUpperCase() }}", "type": "string"},
+                    ]
+                }
+            },
+            {"total": 150, "who": "Hi ADA"},
+        ),
+        (
+            3.4,
+            {
+                "assignments": {
+                    "assignments": [{"name": "total", "value": "={{ $json.qty * $json.price }}", "type": "number"}]
+                },
+                "includeOtherFields": True,
+            },
+            {**ITEMS[0], "total": 150},
+        ),
+        (
+            3.2,
+            {"fields": {"values": [{"name": "n", "type": "numberValue", "numberValue": "7"}]}, "include": "none"},
+            {"n": 7},
+        ),
+        (
+            2,
+            {"values": {"string": [{"name": "label", "value": "={{ $json.name }}!"}]}, "keepOnlySet": True},
+            {"label": "ada!"},
+        ),
+        (1, {"values": {"number": [{"name": "double", "value": "={{ $json.qty * 2 }}"}]}}, {**ITEMS[0], "double": 6}),
+        (
+            3.4,
+            {"assignments": {"assignments": [{"name": "a.b", "value": "={{ $json.qty }}", "type": "number"}]}},
+            {"a": {"b": 3}},
+        ),
+        (3.4, {"mode": "raw", "jsonOutput": '={{ { "n": $json.name, "i": $itemIndex } }}'}, {"n": "ada", "i": 0}),
+    ],
+)
+def test_edit_fields_runs_once_per_item(version, parameters, expected_first):
+    translation, out = items_through(n8n_node("Set", "set", parameters, version))
+    result = out["set"]["main"]
+    assert len(result) == 2
+    assert result[0] == expected_first
+    assert entry(translation, "Set")["outcome"] in (TRANSLATED, CHANGED)
+
+
+# --- IF, Filter, Switch: per item ---------------------------------------------------------------------------------
+
+IF_V2 = {
+    "conditions": {
+        "options": {"caseSensitive": True},
+        "combinator": "and",
+        "conditions": [
+            {"leftValue": "={{ $json.price }}", "rightValue": 10, "operator": {"type": "number", "operation": "gt"}}
+        ],
+    }
+}
+
+
+def test_if_routes_each_item_to_its_branch():
+    yes, no = n8n_node("Yes", "noOp"), n8n_node("No", "noOp")
+    iff = n8n_node("If", "if", IF_V2, 2.2)
+    _translation, out = items_through(
+        iff,
+        yes,
+        no,
+        connections={
+            "If": {
+                "main": [[{"node": "Yes", "type": "main", "index": 0}], [{"node": "No", "type": "main", "index": 0}]]
+            },
+            "Yes": {"main": []},
+        },
+    )
+    assert [i["name"] for i in out["yes"]["main"]] == ["ada"]
+    assert [i["name"] for i in out["no"]["main"]] == ["bob"]
+
+
+def test_an_if_branch_without_items_does_not_run():
+    yes, no = n8n_node("Yes", "noOp"), n8n_node("No", "noOp")
+    iff = n8n_node("If", "if", IF_V2, 2.2)
+    _, out = items_through(
+        iff,
+        yes,
+        no,
+        items=[ITEMS[0]],
+        connections={
+            "If": {
+                "main": [[{"node": "Yes", "type": "main", "index": 0}], [{"node": "No", "type": "main", "index": 0}]]
+            },
+            "Yes": {"main": []},
+        },
+    )
+    assert "no" not in out and out["yes"]["main"] == [ITEMS[0]]
+
+
+def test_if_version_1_conditions():
+    params = {"conditions": {"string": [{"value1": "={{ $json.name }}", "operation": "startsWith", "value2": "a"}]}}
+    _, out = items_through(n8n_node("If", "if", params, 1), n8n_node("Yes", "noOp"))
+    assert out["yes"]["main"] == [ITEMS[0]]
+
+
+@pytest.mark.parametrize(
+    ("operator", "right", "kept"),
+    [
+        ({"type": "string", "operation": "equals"}, "bob", ["bob"]),
+        ({"type": "string", "operation": "notEquals"}, "bob", ["ada"]),
+        ({"type": "string", "operation": "contains"}, "d", ["ada"]),
+        ({"type": "string", "operation": "endsWith"}, "b", ["bob"]),
+        ({"type": "string", "operation": "notEmpty"}, "", ["ada", "bob"]),
+        ({"type": "string", "operation": "exists"}, "", ["ada", "bob"]),
+    ],
+)
+def test_filter_keeps_matching_items(operator, right, kept):
+    params = {
+        "conditions": {"conditions": [{"leftValue": "={{ $json.name }}", "rightValue": right, "operator": operator}]}
+    }
+    _, out = items_through(n8n_node("Filter", "filter", params, 2), n8n_node("After", "noOp"))
+    assert [i["name"] for i in out["after"]["main"]] == kept
+
+
+def test_filter_case_insensitive_and_array_conditions():
+    params = {
+        "conditions": {
+            "options": {"caseSensitive": False},
+            "combinator": "or",
+            "conditions": [
+                {
+                    "leftValue": "={{ $json.name }}",
+                    "rightValue": "ADA",
+                    "operator": {"type": "string", "operation": "equals"},
+                },
+                {
+                    "leftValue": "={{ $json.tags }}",
+                    "rightValue": 0,
+                    "operator": {"type": "array", "operation": "lengthGt"},
+                },
+            ],
+        }
+    }
+    _, out = items_through(n8n_node("Filter", "filter", params, 2), n8n_node("After", "noOp"))
+    assert [i["name"] for i in out["after"]["main"]] == ["ada"]
+
+
+def _rule(value):
+    return {
+        "conditions": {
+            "conditions": [
+                {
+                    "leftValue": "={{ $json.name }}",
+                    "rightValue": value,
+                    "operator": {"type": "string", "operation": "equals"},
+                }
+            ]
+        }
+    }
+
+
+def test_switch_rules_send_each_item_to_the_first_matching_output_and_the_fallback():
+    params = {"rules": {"values": [_rule("ada"), _rule("zed")]}, "options": {"fallbackOutput": "extra"}}
+    outs = [n8n_node(f"Out{i}", "noOp") for i in range(3)]
+    items = [*ITEMS, {"name": "ada", "qty": 9, "price": 1}]
+    _translation, out = items_through(
+        n8n_node("Switch", "switch", params, 3),
+        *outs,
+        items=items,
+        connections={
+            "Switch": {"main": [[{"node": f"Out{i}", "type": "main", "index": 0}] for i in range(3)]},
+            **{f"Out{i}": {"main": []} for i in range(3)},
+        },
+    )
+    assert [i["qty"] for i in out["out0"]["main"]] == [3, 9]
+    assert "out1" not in out  # no item matched: the output does not run
+    assert [i["name"] for i in out["out2"]["main"]] == ["bob"]
+
+
+def test_switch_expression_mode_routes_by_output_index():
+    params = {"mode": "expression", "numberOutputs": 2, "output": "={{ $json.price > 10 ? 0 : 1 }}"}
+    outs = [n8n_node(f"Out{i}", "noOp") for i in range(2)]
+    _, out = items_through(
+        n8n_node("Switch", "switch", params, 3),
+        *outs,
+        connections={
+            "Switch": {"main": [[{"node": f"Out{i}", "type": "main", "index": 0}] for i in range(2)]},
+            **{f"Out{i}": {"main": []} for i in range(2)},
+        },
+    )
+    assert [i["name"] for i in out["out0"]["main"]] == ["ada"]
+    assert [i["name"] for i in out["out1"]["main"]] == ["bob"]
+
+
+# --- Merge -------------------------------------------------------------------------------------------------------
+
+
+def _merge_run(parameters, left, right):
+    a = n8n_node("A", "set", {"mode": "raw", "jsonOutput": "={{ $json }}"}, 3.4)
+    b = n8n_node("B", "noOp")
+    merge = n8n_node("Merge", "merge", parameters, 3)
+    workflow = chain(manual(), a)
+    workflow["nodes"] += [b, merge]
+    workflow["connections"] = {
+        "Start": {"main": [[{"node": "A", "type": "main", "index": 0}, {"node": "B", "type": "main", "index": 0}]]},
+        "A": {"main": [[{"node": "Merge", "type": "main", "index": 0}]]},
+        "B": {"main": [[{"node": "Merge", "type": "main", "index": 1}]]},
+    }
+    translation = translate_workflow(workflow)
+    nodes = translation.definition["nodes"]
+    # Feed each input its own list: A gets `left`, B gets `right`.
+    for node in nodes:
+        if node["id"] == "a":
+            node["config"] = {"items": left, "expression": "item"}
+        if node["id"] == "b":
+            node["config"] = {"expression": str(right).replace("'", '"')}
+            node["type"] = "jmespath"
+            node["config"] = {"expression": "`" + json.dumps(right) + "`"}
+    return translation, run_definition(translation.definition, [{}])
+
+
+def test_merge_append_combine_by_key_position_and_choose_branch():
+    left, right = [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}], [{"id": 2, "b": "z"}]
+    _, out = _merge_run({"mode": "append"}, left, right)
+    assert out["merge"]["main"] == left + right
+    _, out = _merge_run({"mode": "combine", "fieldsToMatchString": "id", "joinMode": "keepMatches"}, left, right)
+    assert out["merge"]["main"] == [{"id": 2, "a": "y", "b": "z"}]
+    _, out = _merge_run({"mode": "combine", "combineBy": "combineByPosition"}, left, right)
+    assert out["merge"]["main"] == [{"id": 2, "a": "x", "b": "z"}, {"id": 2, "a": "y"}]
+    _, out = _merge_run({"mode": "chooseBranch", "output": "input2"}, left, right)
+    assert out["merge"]["main"] == right
+
+
+def test_merge_on_differently_named_fields_is_refused_with_a_reason():
+    translation, _ = _merge_run(
+        {"mode": "combine", "mergeByFields": {"values": [{"field1": "a", "field2": "b"}]}}, [], []
+    )
+    assert entry(translation, "Merge")["outcome"] == REFUSED
+    assert "differently named" in entry(translation, "Merge")["reason"]
+
+
+# --- list nodes ----------------------------------------------------------------------------------------------------
+
+
+def test_split_out_aggregate_sort_limit_remove_duplicates():
+    _, out = items_through(n8n_node("Split", "splitOut", {"fieldToSplitOut": "tags"}))
+    assert out["split"]["main"] == ["a", "b"]
+    _, out = items_through(
+        n8n_node("Agg", "aggregate", {"fieldsToAggregate": {"fieldToAggregate": [{"fieldToAggregate": "name"}]}})
+    )
+    assert out["agg"]["main"] == [{"name": ["ada", "bob"]}]
+    _, out = items_through(n8n_node("Agg", "aggregate", {"aggregate": "aggregateAllItemData"}))
+    assert out["agg"]["main"] == [{"data": ITEMS}]
+    _, out = items_through(
+        n8n_node("Sort", "sort", {"sortFieldsUi": {"sortField": [{"fieldName": "price", "order": "ascending"}]}})
+    )
+    assert [i["name"] for i in out["sort"]["main"]] == ["bob", "ada"]
+    _, out = items_through(n8n_node("Limit", "limit", {"maxItems": 1, "keep": "lastItems"}))
+    assert out["limit"]["main"] == [ITEMS[1]]
+    dupes = [{"k": 1, "v": "a"}, {"k": 1, "v": "b"}, {"k": 1, "v": "a"}]
+    _, out = items_through(n8n_node("Dedupe", "removeDuplicates", {}), items=dupes)
+    assert out["dedupe"]["main"] == dupes[:2]
+    _, out = items_through(
+        n8n_node("Dedupe", "removeDuplicates", {"compare": "selectedFields", "fieldsToCompare": "k"}), items=dupes
+    )
+    assert out["dedupe"]["main"] == dupes[:1]
+
+
+def test_date_time_current_date_and_a_refused_operation():
+    translation, out = items_through(n8n_node("Now", "dateTime", {"operation": "getCurrentDate"}, 2))
+    assert out["now"]["main"][1]["currentDate"] == "2026-01-02T03:04:05+00:00"
+    translation = translate_workflow(chain(manual(), n8n_node("Fmt", "dateTime", {"operation": "formatDate"}, 2)))
+    assert entry(translation, "Fmt")["outcome"] == REFUSED
+
+
+def test_wait_nodes():
+    translation = translate_workflow(
+        chain(
+            manual(),
+            n8n_node("W1", "wait", {"resume": "timeInterval", "amount": 2, "unit": "minutes"}, 1.1),
+            n8n_node("W2", "wait", {"resume": "specificTime", "dateTime": "2030-01-01T00:00:00Z"}, 1.1),
+            n8n_node("W3", "wait", {"resume": "webhook"}, 1.1),
+        )
+    )
+    nodes = {n["id"]: n for n in translation.definition["nodes"]}
+    assert nodes["w1"]["config"] == {"seconds": 120.0}
+    assert nodes["w2"]["config"] == {"until": "2030-01-01T00:00:00Z"}
+    assert nodes["w3__approval"]["type"] == "wait_for_approval"
+    assert entry(translation, "W3")["outcome"] == CHANGED
+
+
+# --- nodes that act once -----------------------------------------------------------------------------------------
+
+
+def test_http_request_maps_method_url_query_headers_body_and_credentials():
+    params = {
+        "method": "POST",
+        "url": "=https://api.example.com/users/{{ $json.name }}",
+        "authentication": "genericCredentialType",
+        "genericAuthType": "httpHeaderAuth",
+        "sendQuery": True,
+        "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.qty }}"}]},
+        "sendHeaders": True,
+        "headerParameters": {"parameters": [{"name": "X-A", "value": "b"}]},
+        "sendBody": True,
+        "contentType": "json",
+        "specifyBody": "json",
+        "jsonBody": '{"x": 1}',
+        "options": {"timeout": 5000},
+    }
+    node = n8n_node("Call", "httpRequest", params, 4.2, credentials={"httpHeaderAuth": {"id": "1", "name": "Acme"}})
+    translation = translate_workflow(chain(manual(), node))
+    request = next(n for n in translation.definition["nodes"] if n["id"] == "call__request")
+    assert request["config"] == {
+        "method": "POST",
+        "url": "https://api.example.com/users/{{ nodes.call__in.output[0].name }}",
+        "query": {"q": "{{ nodes.call__in.output[0].qty }}"},
+        "headers": {"X-A": "b"},
+        "json": {"x": 1},
+        "timeout_seconds": 5.0,
+        "credential": "Acme",
+    }
+    assert translation.credentials == [{"node": "Call", "n8n_type": "httpHeaderAuth", "name": "Acme"}]
+    assert any("once per run" in c for c in entry(translation, "Call")["changes"])
+
+
+def test_respond_to_webhook_modes():
+    hook = n8n_node("Hook", "webhook", {"httpMethod": "POST", "path": "x", "responseMode": "responseNode"}, 2)
+    for params, expected in [
+        (
+            {
+                "respondWith": "json",
+                "responseBody": '={{ { "n": $json.body.n + 1 } }}',
+                "options": {"responseCode": 201},
+            },
+            (201, {"n": 2}),
+        ),
+        ({"respondWith": "allIncomingItems"}, (200, [webhook_data({"n": 1})])),
+        ({"respondWith": "text", "responseBody": "=n is {{ $json.body.n }}"}, (200, "n is 1")),
+    ]:
+        translation = translate_workflow(chain(hook, n8n_node("Reply", "respondToWebhook", params, 1.1)))
+        reply = run_definition(translation.definition, webhook_data({"n": 1}))["reply"]["main"]
+        assert (reply["status"], reply["body"]) == expected
+
+
+def test_execute_workflow_by_id_among_the_synced_ones():
+    call = n8n_node("Sub", "executeWorkflow", {"source": "database", "workflowId": {"__rl": True, "value": "42"}}, 1.1)
+    mapped = translate_workflow(chain(manual(), call), workflow_ids={"42": "7b7e1f7c-1111-4444-8888-000000000001"})
+    node = next(n for n in mapped.definition["nodes"] if n["id"] == "sub")
+    assert node == {**node, "type": "sub_workflow", "config": {"workflow_id": "7b7e1f7c-1111-4444-8888-000000000001"}}
+    missing = translate_workflow(chain(manual(), call))
+    assert entry(missing, "Sub")["outcome"] == REFUSED and "not among the synced" in entry(missing, "Sub")["reason"]
+
+
+def test_execute_workflow_trigger_takes_the_callers_items():
+    translation = translate_workflow(chain(n8n_node("In", "executeWorkflowTrigger", {}, 1), n8n_node("N", "noOp")))
+    assert run_definition(translation.definition, ITEMS)["n"]["main"] == ITEMS
+
+
+def test_slack_github_and_email_nodes():
+    slack = n8n_node("Slack", "slack", {"text": "=New: {{ $json.name }}"}, 2, credentials={"slackApi": {"name": "S"}})
+    gh = n8n_node(
+        "GH",
+        "github",
+        {
+            "resource": "issue",
+            "operation": "create",
+            "owner": "acme",
+            "repository": "app",
+            "title": "={{ $json.name }}",
+            "body": "x",
+        },
+        1,
+        credentials={"githubApi": {"name": "G"}},
+    )
+    mail = n8n_node("Mail", "emailSend", {"toEmail": "a@example.com", "subject": "Hi", "text": "={{ $json.name }}"}, 2)
+    translation = translate_workflow(chain(manual(), slack, gh, mail))
+    nodes = {n["id"]: n for n in translation.definition["nodes"]}
+    assert nodes["slack"]["config"] == {"text": "New: {{ nodes.slack__in.output[0].name }}", "credential": "S"}
+    assert nodes["gh"]["config"]["title"] == "{{ nodes.gh__in.output[0].name }}"
+    assert nodes["mail"]["type"] == "email_send"
+    assert {c["n8n_type"] for c in translation.credentials} == {"slackApi", "githubApi"}
+
+
+# --- code, loops, notes, disabled, errors, refusals ---------------------------------------------------------------
+
+
+def test_code_node_is_kept_with_its_code_or_mapped_to_an_installed_code_step():
+    code = n8n_node("Code", "code", {"jsCode": "return $input.all();", "mode": "runOnceForEachItem"}, 2)
+    kept = translate_workflow(chain(manual(), code))
+    node = next(n for n in kept.definition["nodes"] if n["id"] == "code")
+    assert node["config"] == {"code": "return $input.all();", "mode": "per_item"}
+    assert node["n8n"]["not_runnable"] is True
+    assert "will not run until rewritten" in entry(kept, "Code")["changes"][0]
+    mapped = translate_workflow(chain(manual(), code), available_types={"code_js"})
+    assert "not_runnable" not in next(n for n in mapped.definition["nodes"] if n["id"] == "code")["n8n"]
+    assert "mapped to code_js" in entry(mapped, "Code")["changes"][0]
+
+
+def test_loop_over_items_is_unrolled_without_a_cycle():
+    loop = n8n_node("Loop", "splitInBatches", {"batchSize": 1}, 3)
+    body, done = n8n_node("Body", "noOp"), n8n_node("Done", "noOp")
+    translation, out = items_through(
+        loop,
+        body,
+        done,
+        connections={
+            "Loop": {
+                "main": [[{"node": "Done", "type": "main", "index": 0}], [{"node": "Body", "type": "main", "index": 0}]]
+            },
+            "Body": {"main": [[{"node": "Loop", "type": "main", "index": 0}]]},
+        },
+    )
+    assert out["body"]["main"] == ITEMS and out["done"]["main"] == ITEMS
+    assert entry(translation, "Loop")["outcome"] == CHANGED
+
+
+def test_sticky_notes_disabled_nodes_retries_and_error_outputs():
+    sticky = {
+        "name": "Note",
+        "type": "n8n-nodes-base.stickyNote",
+        "parameters": {"content": "Read me"},
+        "position": [5, 5],
+    }
+    off = n8n_node("Off", "set", {"values": {"string": [{"name": "x", "value": "y"}]}}, 2, disabled=True)
+    flaky = n8n_node(
+        "Flaky",
+        "httpRequest",
+        {"url": "https://example.com"},
+        4.2,
+        retryOnFail=True,
+        maxTries=4,
+        waitBetweenTries=2000,
+        onError="continueErrorOutput",
+    )
+    handler = n8n_node("Handler", "noOp")
+    workflow = chain(
+        manual(), off, flaky, connections={"Flaky": {"main": [[], [{"node": "Handler", "type": "main", "index": 0}]]}}
+    )
+    workflow["nodes"] += [sticky, handler]
+    translation = translate_workflow(workflow)
+    assert translation.definition["annotations"] == [{"text": "Read me", "position": [5, 5], "name": "Note"}]
+    assert (
+        run_definition(
+            {
+                **translation.definition,
+                "nodes": [n for n in translation.definition["nodes"] if n["id"] in ("start__trigger", "start", "off")],
+            },
+            ITEMS,
+        )["off"]["main"]
+        == ITEMS
+    )
+    request = next(n for n in translation.definition["nodes"] if n["id"] == "flaky__request")
+    assert request["retry"] == {"max_attempts": 4, "backoff_seconds": 2.0, "backoff_factor": 1, "jitter": False}
+    assert request["on_error"] == "route"
+    assert {"source": "flaky__request", "target": "handler", "source_port": "error"} in translation.definition["edges"]
+    assert entry(translation, "Off")["changes"] == [t.DISABLED]
+
+
+def test_continue_regular_output_continues():
+    node = n8n_node("Set", "set", {"values": {}}, 2, onError="continueRegularOutput")
+    translation = translate_workflow(chain(manual(), node))
+    assert next(n for n in translation.definition["nodes"] if n["id"] == "set")["on_error"] == "continue"
+
+
+def test_ai_nodes_unknown_types_and_other_connection_types_are_refused_per_node():
+    agent = {
+        "name": "Agent",
+        "type": "@n8n/n8n-nodes-langchain.agent",
+        "typeVersion": 1,
+        "parameters": {},
+        "position": [0, 0],
+    }
+    model = {
+        "name": "Model",
+        "type": "@n8n/n8n-nodes-langchain.lmChatOpenAi",
+        "typeVersion": 1,
+        "parameters": {},
+        "position": [0, 0],
+    }
+    odd = n8n_node("Odd", "somethingNew")
+    workflow = chain(
+        manual(),
+        n8n_node("Keep", "noOp"),
+        odd,
+        connections={"Model": {"ai_languageModel": [[{"node": "Agent", "type": "ai_languageModel", "index": 0}]]}},
+    )
+    workflow["nodes"] += [agent, model]
+    translation = translate_workflow(workflow)
+    assert not translation.refused
+    assert (
+        entry(translation, "Agent")["outcome"] == REFUSED and "AI / LangChain" in entry(translation, "Agent")["reason"]
+    )
+    assert entry(translation, "Odd")["reason"] == t.UNKNOWN_TYPE.format(type="n8n-nodes-base.somethingNew")
+    assert entry(translation, "Keep")["outcome"] == TRANSLATED
+    assert translation.summary() == {TRANSLATED: 2, CHANGED: 0, REFUSED: 3}
+
+
+def test_a_workflow_without_a_translatable_trigger_is_refused_with_the_reason():
+    translation = translate_workflow(chain(n8n_node("Odd", "somethingNew"), n8n_node("N", "noOp")))
+    assert translation.refused and translation.reasons == [t.NO_TRIGGER]
+    assert translate_workflow({"nodes": "x"}).reasons == [t.NOT_N8N]
+
+
+# --- expressions ------------------------------------------------------------------------------------------------
+
+
+ITEM_SCOPE = Scope(per_item=True, node_refs={"Fetch": "nodes.fetch.output"}, workflow={"id": "9", "name": "WF"})
+RUN_SCOPE = Scope(
+    per_item=False,
+    json_ref="nodes.up.output[0]",
+    input_ref="nodes.up.output",
+    node_refs={"Fetch": "nodes.fetch.output"},
+    workflow={"id": "9", "name": "WF"},
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "per_item", "per_run"),
+    [
+        ("$json.a", "item.a", "nodes.up.output[0].a"),
+        ("$json['a b']", 'item["a b"]', 'nodes.up.output[0]["a b"]'),
+        ("$input.item.json.a", "item.a", "nodes.up.output[0].a"),
+        ("$input.first().json.a", "input[0].a", "nodes.up.output[0].a"),
+        ("$input.last().json.a", "input[-1].a", "nodes.up.output[-1].a"),
+        ("$input.all().length", "(input | length)", "(nodes.up.output | length)"),
+        ("$('Fetch').item.json.a", "({{ nodes.fetch.output | tojson }})[index].a", "nodes.fetch.output[0].a"),
+        ('$node["Fetch"].json.a', "({{ nodes.fetch.output | tojson }})[index].a", "nodes.fetch.output[0].a"),
+        ("$('Fetch').first().json.a", "({{ nodes.fetch.output | tojson }})[0].a", "nodes.fetch.output[0].a"),
+        ("$execution.id", "{{ execution.id | tojson }}", "execution.id"),
+        ("$workflow.name", '"WF"', '"WF"'),
+        ("$workflow.id", '"9"', '"9"'),
+        ("$now", "{{ execution.started_at | tojson }}", "execution.started_at"),
+        ("$itemIndex", "index", "0"),
+        ("$json.a.toUpperCase()", "(item.a | upper)", "(nodes.up.output[0].a | upper)"),
+        ("$json.a.trim().toLowerCase()", "((item.a | trim) | lower)", "((nodes.up.output[0].a | trim) | lower)"),
+        ("$json.a.length", "(item.a | length)", "(nodes.up.output[0].a | length)"),
+        ("$json.a.includes('x')", '("x" in item.a)', '("x" in nodes.up.output[0].a)'),
+        ("$json.a.split(',')", 'item.a.split(",")', 'nodes.up.output[0].a.split(",")'),
+        (
+            "$json.n.toFixed(2)",
+            "(('%.' ~ 2 ~ 'f') | format(item.n))",
+            "(('%.' ~ 2 ~ 'f') | format(nodes.up.output[0].n))",
+        ),
+        (
+            "$json.a === 1 && $json.b !== 2",
+            "((item.a == 1) and (item.b != 2))",
+            "((nodes.up.output[0].a == 1) and (nodes.up.output[0].b != 2))",
+        ),
+        ("$json.a ? 'y' : 'n'", '("y" if item.a else "n")', '("y" if nodes.up.output[0].a else "n")'),
+        (
+            "$json.a ?? 'd'",
+            '(item.a if item.a is defined and item.a is not none else "d")',
+            '(nodes.up.output[0].a if nodes.up.output[0].a is defined and nodes.up.output[0].a is not none else "d")',
+        ),
+        ("'n=' + $json.n", '("n=" ~ item.n)', '("n=" ~ nodes.up.output[0].n)'),
+        ("`${$json.a}-x`", '((item.a | string) ~ "-x")', '((nodes.up.output[0].a | string) ~ "-x")'),
+        ("JSON.stringify($json)", "(item | tojson)", "(nodes.up.output[0] | tojson)"),
+        ("Math.round($json.n)", "(item.n | round | int)", "(nodes.up.output[0].n | round | int)"),
+        ("parseInt($json.n)", "(item.n | int)", "(nodes.up.output[0].n | int)"),
+        ("$json.items", 'item["items"]', 'nodes.up.output[0]["items"]'),
+    ],
+)
+def test_expression_forms(source, per_item, per_run):
+    assert js_to_jinja(source, Scope(**{**ITEM_SCOPE.__dict__, "changes": []})) == per_item
+    assert js_to_jinja(source, Scope(**{**RUN_SCOPE.__dict__, "changes": []})) == per_run
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "$json.list.map(x => x.id)",
+        "$env.SECRET",
+        "$json.a.toISOString()",
+        "$('Missing').item.json",
+        "$json.a = 1",
+        "DateTime.now()",
+    ],
+)
+def test_expressions_without_a_same_meaning_form_are_refused(source):
+    with pytest.raises(Untranslatable):
+        js_to_jinja(source, Scope(per_item=True))
+
+
+def test_an_untranslatable_expression_refuses_its_node_and_keeps_the_text_in_the_report():
+    node = n8n_node("Set", "set", {"values": {"string": [{"name": "x", "value": "={{ $json.list.map(x => x) }}"}]}}, 2)
+    translation = translate_workflow(chain(manual(), node))
+    assert entry(translation, "Set")["outcome"] == REFUSED
+    assert "arrow functions" in entry(translation, "Set")["reason"]
+
+
+def test_translated_expressions_give_n8n_results_per_item():
+    params = {
+        "assignments": {
+            "assignments": [
+                {
+                    "name": "a",
+                    "value": "={{ $json.name.length > 2 ? $json.name.toUpperCase() : 'short' }}",
+                    "type": "string",
+                },
+                {"name": "b", "value": "={{ $input.all().length }}", "type": "number"},
+                {"name": "c", "value": "={{ $itemIndex }}", "type": "number"},
+                {"name": "d", "value": "=#{{ $json.qty }} of {{ $workflow.name }}", "type": "string"},
+                {"name": "e", "value": "={{ $('Start').item.json.price }}", "type": "number"},
+            ]
+        }
+    }
+    _, out = items_through(n8n_node("Set", "set", params, 3.4))
+    assert out["set"]["main"] == [
+        {"a": "ADA", "b": 2, "c": 0, "d": "#3 of Test", "e": 50},
+        {"a": "BOB", "b": 2, "c": 1, "d": "#1 of Test", "e": 5},
+    ]
