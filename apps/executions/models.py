@@ -209,6 +209,26 @@ class ExecutionLog(models.Model):
         return f"{self.level} {self.node_id}: {self.message[:50]}"
 
 
+class SavedExecutionFilter(TenantModel):
+    """A person's named search of the execution list: the list's query parameters, applied with `?saved=<id>`."""
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="execution_filters")
+    name = models.CharField(max_length=100)
+    query = models.JSONField(
+        default=dict, help_text='Query parameters of the execution list, e.g. {"status": "failed"}.'
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization", "name"], name="savedfilter_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class WebhookDelivery(TenantModel):
     """One call of a webhook trigger, whatever became of it: the webhook inbox, kept CONCERTMASTER_WEBHOOK_INBOX_DAYS.
 
