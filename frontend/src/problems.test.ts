@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fieldErrorTree, indexProblems, pointerTokens } from "./problems";
+import { countProblems, dedupeProblems, fieldErrorTree, indexProblems, pointerTokens } from "./problems";
 import type { Definition } from "./types";
 
 const DEF: Definition = {
@@ -40,5 +40,18 @@ describe("problems", () => {
       headers: { Accept: { __errors: ["empty"] } },
     });
     expect(fieldErrorTree(undefined)).toEqual({});
+  });
+});
+
+describe("dedupeProblems and countProblems", () => {
+  it("drops a problem reported twice and keeps the order", () => {
+    const a = { path: "/nodes/0/config/url", message: "Required" };
+    const b = { path: "/nodes/1", message: "Unknown type" };
+    expect(dedupeProblems([a, b, { ...a }])).toEqual([a, b]);
+  });
+
+  it("counts node messages, general messages and one per edge", () => {
+    const index = { nodes: { a: ["x", "y"], b: ["z"] }, fields: {}, edges: { 0: ["p", "q"], 3: ["r"] }, general: ["g"] };
+    expect(countProblems(index)).toBe(3 + 1 + 2);
   });
 });

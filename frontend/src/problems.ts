@@ -60,3 +60,20 @@ export function fieldErrorTree(fields: Record<string, string[]> | undefined): Er
   }
   return tree;
 }
+
+/** Problems without repeats (client and server checks may report the same one). */
+export function dedupeProblems(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** How many problems the editor shows: on nodes, on edges (one per edge) and general ones. */
+export function countProblems(problems: ProblemIndex): number {
+  const onNodes = Object.values(problems.nodes).reduce((n, list) => n + list.length, 0);
+  return onNodes + problems.general.length + Object.keys(problems.edges).length;
+}

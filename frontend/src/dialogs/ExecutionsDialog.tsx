@@ -1,8 +1,8 @@
 import { useEffect, useState } from "react";
 import { api, unwrapList } from "../api";
 import { fillUrl } from "../config";
-import { formatDuration } from "./format";
-import { Modal } from "./Modal";
+import { formatDuration } from "../components/format";
+import { Modal } from "../components/Modal";
 
 interface ExecutionRow {
   id: string;

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Modal } from "./Modal";
+import { Modal } from "../components/Modal";
 
 const STORAGE_KEY = "concertmaster.run-input.";
 

@@ -1,4 +1,4 @@
-import { Modal } from "./Modal";
+import { Modal } from "../components/Modal";
 
 const SHORTCUTS: [string, string][] = [
   ["Ctrl/⌘ + S", "save a new version"],

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "react";
 import { api, unwrapList } from "../api";
 import type { Definition } from "../types";
-import { Modal } from "./Modal";
+import { Modal } from "../components/Modal";
 
 interface Version {
   id: string;

@@ -2,8 +2,8 @@ import { useCallback, useEffect, useState } from "react";
 import { api, unwrapList } from "../api";
 import type { JsonObject } from "../types";
 import { useEditor } from "../store";
-import { Modal } from "./Modal";
-import { triggerState } from "./triggerState";
+import { Modal } from "../components/Modal";
+import { triggerState } from "../components/triggerState";
 
 interface Trigger {
   id: string;
