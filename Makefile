@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format venv venv-prod clean
+.PHONY: run test test-reliability lint format venv venv-prod clean
 
 # `make run` installs what running needs (prod.txt); `make test` adds the test and lint tools (dev.txt).
 $(VENV)/.installed-prod: requirements/base.txt requirements/prod.txt
@@ -32,6 +32,11 @@ run: venv-prod
 test: venv
 	$(PY) -m pytest -m "not own_process" $(PYTEST_ARGS)
 	$(PY) -m pytest -m own_process $(PYTEST_ARGS)
+
+# The fault suite (tests/reliability, docs/reliability.md): its own PostgreSQL, Redis, web process, worker and
+# beat, one fault per scenario; a few minutes. Not part of `make test` (the tests run only with -m reliability).
+test-reliability: venv
+	$(PY) -m pytest -m reliability tests/reliability $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
