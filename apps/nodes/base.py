@@ -98,6 +98,8 @@ class NodeContext:
     idempotency_key: str = ""
     #: Where `log()` writes: the engine's execution log (None: `logger` only, as outside the engine).
     log_sink: Callable[..., None] | None = None
+    #: Where `set_custom_data()` writes: the execution's custom data (None: nowhere, as outside the engine).
+    custom_data_sink: Callable[[str, Any], None] | None = None
     #: What the config's expressions saw (`trigger`, `nodes`, `vars`, `execution`), for nodes that run user code.
     expression_context: Mapping[str, Any] = field(default_factory=dict)
     #: When the engine stops waiting for this run (a `time.monotonic()` value; None: no limit), and whether it
@@ -117,6 +119,14 @@ class NodeContext:
             self.log_sink(level, message, **metadata)
         else:
             self.logger.log(logging.getLevelName(str(level).upper()) if isinstance(level, str) else level, message)
+
+    def set_custom_data(self, key: str, value: Any) -> None:
+        """Attach a key-value to the execution: listed with it and searchable (`?custom_key=&custom_value=`).
+
+        `key`: at most 50 characters; `value`: a string (at most 255 characters), number or boolean; null removes
+        the key. Raises NodeError (not retryable) for another key or value, or past 20 keys per execution."""
+        if self.custom_data_sink is not None:
+            self.custom_data_sink(key, value)
 
     @property
     def input(self) -> Any:

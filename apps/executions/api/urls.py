@@ -5,11 +5,13 @@ from apps.executions.views import FormSubmissionView
 
 from .debugging import ExecutionDebugViewSet
 from .inbox import WebhookDeliveryViewSet
+from .saved_filters import SavedExecutionFilterViewSet
 from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunViewSet
 
 router = SimpleRouter()
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("executions", ExecutionDebugViewSet, basename="execution-debug")  # rerun/, logs/
+router.register("execution-filters", SavedExecutionFilterViewSet, basename="execution-filter")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 # Routed under /workflows/ although they live here: executions depend on workflows, never the reverse.
 router.register("workflows", WorkflowRunViewSet, basename="workflow-run")

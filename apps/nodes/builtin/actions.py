@@ -454,3 +454,34 @@ class LogNode(Node):
         level = ctx.config.get("level", "info")
         ctx.logger.log(LOG_LEVELS[level], text, extra={"execution_id": ctx.execution_id, "node_id": ctx.node_id})
         return NodeResult.single({"message": text, "level": level}, port=MAIN)
+
+
+@register
+class SetExecutionDataNode(Node):
+    type_name = "set_execution_data"
+    category = "actions"
+    display_name = "Set execution data"
+    icon = "tags"
+    description = (
+        "Attaches key-values to the execution (custom data: listed with it and searchable in the execution list) "
+        "and passes its input on. Keys up to 50 characters, values strings up to 255 characters, numbers or "
+        "booleans; null removes a key; at most 20 keys per execution."
+    )
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "data": {
+                "type": "object",
+                "description": 'Key-values to attach, e.g. {"customer": "{{ trigger.body.email }}"}.',
+                "propertyNames": {"minLength": 1, "maxLength": 50},
+                "maxProperties": 20,
+            }
+        },
+        "required": ["data"],
+        "additionalProperties": False,
+    }
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        for key, value in ctx.config["data"].items():
+            ctx.set_custom_data(key, value)
+        return NodeResult.single(ctx.input)

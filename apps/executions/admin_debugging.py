@@ -1,0 +1,111 @@
+"""The debug loop in the execution admin: re-run actions, the re-run link, and what the nodes logged.
+
+Installed on WorkflowExecutionAdmin by `admin.py` (kept apart so the execution admin stays readable).
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from apps.core.admin import ReadOnlyAdminMixin
+from apps.core.errors import ApplicationError
+from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
+from apps.orgs.services import audit_log_record
+
+from . import services
+from .debugging import FROM_FAILED, VERSION_LATEST, VERSION_ORIGINAL
+from .models import ExecutionLog, SavedExecutionFilter, WorkflowExecution
+
+RERUN_DONE = "Re-ran {count} execution(s) as new ones: {links}."
+RERUN_REFUSED = "Not re-run: {reasons}"
+
+
+class ExecutionLogInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
+    """What the execution's nodes logged, oldest first (bounded per execution: CONCERTMASTER_EXECUTION_LOG_*)."""
+
+    model = ExecutionLog
+    fields = ["at", "node_id", "level", "message", "metadata"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name_plural = "log"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).order_by("id")
+
+
+def _rerun(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, start_from: str, version: str) -> None:
+    started, refused = [], []
+    for execution in queryset.select_related("workflow", "version"):
+        try:
+            new = services.execution_rerun(
+                execution=execution, start_from=start_from, version=version, user=request.user
+            )
+        except (ApplicationError, ValidationError) as error:
+            message = getattr(error, "message", None) or "; ".join(error.messages)
+            refused.append(f"{str(execution.pk)[:8]} ({message})")
+            continue
+        audit_log_record(
+            organization=execution.organization,
+            actor=request.user,
+            action="execution.rerun",
+            target=new,
+            data={"via": "admin", "source": str(execution.pk), "from": start_from, "version": version},
+        )
+        started.append(new)
+    if started:
+        links = format_html(
+            ", ".join(['<a href="{}">{}</a>'] * len(started)),
+            *(
+                part
+                for new in started
+                for part in (reverse("admin:executions_workflowexecution_change", args=[new.pk]), str(new.pk)[:8])
+            ),
+        )
+        modeladmin.message_user(request, format_html(RERUN_DONE, count=len(started), links=links), messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, RERUN_REFUSED.format(reasons="; ".join(refused)), messages.WARNING)
+
+
+@admin.action(description="Re-run from failed (a new execution on the same version)", permissions=["run"])
+def rerun_from_failed(modeladmin, request: HttpRequest, queryset) -> None:
+    _rerun(modeladmin, request, queryset, start_from=FROM_FAILED, version=VERSION_ORIGINAL)
+
+
+@admin.action(description="Re-run from failed on the latest version", permissions=["run"])
+def rerun_on_latest_version(modeladmin, request: HttpRequest, queryset) -> None:
+    _rerun(modeladmin, request, queryset, start_from=FROM_FAILED, version=VERSION_LATEST)
+
+
+@admin.display(description="re-run of")
+def source_link(obj: WorkflowExecution):
+    if obj.source_execution_id is None:
+        return "-"
+    url = reverse("admin:executions_workflowexecution_change", args=[obj.source_execution_id])
+    return format_html('<a href="{}">{}</a> (from {})', url, str(obj.source_execution_id)[:8], obj.rerun_from)
+
+
+def install(model_admin: type[admin.ModelAdmin]) -> None:
+    """Add the re-run actions, the debug fields and the log inline to the execution admin."""
+    model_admin.actions = [*(model_admin.actions or []), rerun_from_failed, rerun_on_latest_version]
+    model_admin.inlines = [*model_admin.inlines, ExecutionLogInline]
+    model_admin.source_link = staticmethod(source_link)
+    extra = ["test_run", "run_mode", "run_node_id", "source_link", "custom_data"]
+    model_admin.fields = [*model_admin.fields, *extra]
+    model_admin.readonly_fields = [*model_admin.readonly_fields, *extra]
+    model_admin.list_filter = [*model_admin.list_filter, "test_run", "run_mode"]
+
+
+@admin.register(SavedExecutionFilter)
+class SavedExecutionFilterAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """People's saved searches of the execution list (the API applies one with `?saved=<id>`)."""
+
+    list_display = ["name", "user", "organization", "query", "open_link"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "user__username"]
+    list_select_related = ["user", "organization"]
+
+    @admin.display(description="open")
+    def open_link(self, obj: SavedExecutionFilter):
+        return format_html('<a href="/api/v1/executions/?saved={}">executions</a>', obj.pk)
