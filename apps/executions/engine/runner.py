@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +31,8 @@ from apps.workflows.models import Credential
 
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
+from ..execution_data import execution_custom_data_set
+from ..logs import NodeLog
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
 from . import breaker, presence, statements
 from . import scheduler as sched
@@ -148,6 +151,7 @@ class Claim:
     queued_at: datetime | None = None
     #: The execution's correlation id, bound to the run's logs.
     correlation_id: str = ""
+    workflow_id: str = ""
     #: From a one-statement claim (PostgreSQL): the version, the sequence number the claim took and every
     #: node's (status, ports) as of it, with which a success may be recorded without the lock.
     version_id: str = ""
@@ -336,6 +340,7 @@ def _claim_from(
         resume=resume,
         queued_at=node.queued_at,
         correlation_id=execution.correlation_id,
+        workflow_id=str(execution.workflow_id),
     )
 
 
@@ -407,6 +412,12 @@ def _prepare_and_run(
     if blocked_until is not None:
         return Blocked(until=blocked_until, key=key)
     learnt["gate"] = Gate(key=key, dirty=dirty)
+    node_log = NodeLog(
+        execution_id=claim.execution_id,
+        organization_id=claim.organization_id,
+        workflow_id=claim.workflow_id,
+        node_id=claim.node_id,
+    )
     ctx = NodeContext(
         node_id=claim.node_id,
         execution_id=claim.execution_id,
@@ -417,7 +428,9 @@ def _prepare_and_run(
         attempt=claim.attempt,
         resume=claim.resume,
         services=DjangoNodeServices(claim.organization_id),
-        logger=logging.getLogger(f"concertmaster.node.{claim.node_type}"),
+        logger=node_log.logger(f"concertmaster.node.{claim.node_type}"),
+        log_sink=node_log.log,
+        custom_data_sink=partial(execution_custom_data_set, execution_id=claim.execution_id),
         settings={ALLOW_PRIVATE_SETTING: settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP},
         idempotency_key=idempotency_key(claim.execution_id, claim.node_id),  # every attempt: the same key
         expression_context=claim.expression_context,
