@@ -227,7 +227,7 @@ CELERY_BEAT_SCHEDULE = {
 # =============================================================================
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "apps.core.api.authentication.ApiKeyAuthentication",
+        "apps.orgs.api.authentication.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -241,7 +241,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.parsers.LimitedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "apps.core.api.throttles.CallerRateThrottle",
-        "apps.core.api.throttles.OrganizationRateThrottle",
+        "apps.orgs.api.throttles.OrganizationRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("CONCERTMASTER_THROTTLE_USER", default="600/min"),

@@ -1,9 +1,7 @@
 """Operational endpoints: /health (every dependency, 503 naming what fails) and /metrics (Prometheus); the
 JSON 404 under /api/; /favicon.ico; the policy that keeps the API docs pages on this site."""
 
-import contextlib
 import functools
-import importlib
 import sys
 import uuid
 
@@ -88,10 +86,7 @@ def health(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format of the process registry (the engine's metrics register on import)."""
-    # core sits below the apps: the engine's metrics module is loaded by name, not imported.
-    with contextlib.suppress(ModuleNotFoundError):
-        importlib.import_module("apps.executions.metrics")
+    """Prometheus text format of the process registry (apps register their metrics in `AppConfig.ready`)."""
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 

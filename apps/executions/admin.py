@@ -16,16 +16,9 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from apps.core.admin import (
-    OrgScopedAdminMixin,
-    ReadOnlyAdminMixin,
-    TenantAdminMixin,
-    badge,
-    format_duration,
-    json_display,
-    status_badge,
-)
+from apps.core.admin import ReadOnlyAdminMixin, badge, format_duration, json_display, status_badge
 from apps.core.errors import ApplicationError
+from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
 from apps.orgs.services import audit_log_record
 from apps.workflows.admin import WorkflowAdmin
 

@@ -11,10 +11,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
 
+from apps.orgs import policy
 from apps.orgs.choices import WRITER_ROLES
 from apps.orgs.models import Organization
 from apps.orgs.selectors import access_for_user
-from apps.workflows.selectors import workflow_list, workflow_permissions
+from apps.workflows.selectors import workflow_list
 from apps.workflows.views import admin_change_url, editor_config
 
 from .selectors import execution_get, execution_list
@@ -69,7 +70,7 @@ def execution_page(request: HttpRequest, pk) -> HttpResponse:
     if execution is None:
         raise Http404("No such execution.")
     workflow = execution.workflow
-    permissions = workflow_permissions(access=access, workflow=workflow)
+    permissions = policy.permissions(access, workflow)
     config = editor_config(
         request,
         page="execution",

@@ -12,11 +12,11 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from apps.orgs.selectors import Access
-from apps.workflows.selectors import shared_workflow_ids
+from apps.workflows.selectors import shared_workflow_ids, workflow_policy
 
 from .choices import NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
-from .models import ExecutionEvent, NodeExecution, WorkflowExecution
+from .models import ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
 
 
 def _visible(access: Access) -> Q:
@@ -70,3 +70,13 @@ def node_execution_awaiting_approval_list(*, access: Access) -> QuerySet[NodeExe
 def execution_events_after(*, execution: WorkflowExecution, seq: int, limit: int = 1000) -> QuerySet[ExecutionEvent]:
     """The events after `seq`, in order: what a client missed while disconnected."""
     return ExecutionEvent.objects.filter(execution=execution, seq__gt=seq).order_by("seq")[:limit]
+
+
+def execution_policy(access: Access, execution: WorkflowExecution, memo: dict | None) -> frozenset[str]:
+    """The policy's provider for executions (registered in `ExecutionsConfig.ready`): as their workflow."""
+    return workflow_policy(access, execution.workflow, memo)
+
+
+def webhook_delivery_policy(access: Access, delivery: WebhookDelivery, memo: dict | None) -> frozenset[str]:
+    """A webhook delivery may be used (replayed) as its trigger's workflow may."""
+    return workflow_policy(access, delivery.trigger.workflow, memo)

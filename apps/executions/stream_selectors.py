@@ -15,9 +15,9 @@ from datetime import datetime
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Q
 
-from apps.core.api.permissions import VIEW, role_permissions
+from apps.orgs import policy
 from apps.orgs.selectors import Access
-from apps.workflows.selectors import workflow_get, workflow_permissions
+from apps.workflows.selectors import workflow_get
 
 from .choices import EXECUTION_ACTIVE
 from .events import event_payload, execution_group, organization_group, workflow_group
@@ -56,7 +56,7 @@ def _workflow_stream(*, access: Access, kind: str, workflow_id, pk: str, group: 
     workflow = workflow_get(access=access, pk=workflow_id)
     if workflow is None:
         raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind))
-    if VIEW not in workflow_permissions(access=access, workflow=workflow):
+    if not policy.can(access, policy.VIEW, workflow):
         raise PermissionDenied(NO_VIEW_PERMISSION.format(kind=kind))
     return Stream(kind, pk, str(workflow.organization_id), str(workflow.pk), group)
 
@@ -76,7 +76,7 @@ def stream_get(*, access: Access, kind: str, pk: str) -> Stream:
     if kind == ORGANIZATION:
         if key not in access.organization_ids():
             raise ObjectDoesNotExist(NOT_FOUND.format(kind=kind))
-        if VIEW not in role_permissions(access.role(key)):
+        if not policy.can(access, policy.VIEW, key):
             raise PermissionDenied(NO_VIEW_PERMISSION.format(kind=kind))
         return Stream(kind, str(key), str(key), None, organization_group(key))
     raise ValueError(f"Unknown stream kind {kind!r}; expected one of {STREAM_KINDS}.")

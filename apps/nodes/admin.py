@@ -5,8 +5,9 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from apps.core.admin import ADMIN_CSS, PrettyJSONFormField, TenantAdminMixin, adopt, badge, json_display
-from apps.orgs.choices import WRITER_ROLES
+from apps.core.admin import ADMIN_CSS, PrettyJSONFormField, adopt, badge, json_display
+from apps.orgs import policy
+from apps.orgs.admin_scoping import TenantAdminMixin
 
 from .datastore import datarecord_put
 from .models import DataRecord, NodeType
@@ -94,8 +95,8 @@ class NodeTypeAdmin(admin.ModelAdmin):
 class DataRecordAdmin(TenantAdminMixin, admin.ModelAdmin):
     """The datastore the datastore nodes read and write; staff may fix or remove a record."""
 
-    add_roles = WRITER_ROLES
-    change_roles = WRITER_ROLES
+    add_action = policy.CREATE
+    change_action = policy.CHANGE
     audit_entity = "datarecord"
     list_display = ["collection", "key", "organization", "updated_at"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]

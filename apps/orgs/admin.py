@@ -8,19 +8,11 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from apps.core.admin import (
-    OrgScopedAdminMixin,
-    PrettyJSONFormField,
-    ReadOnlyAdminMixin,
-    TenantAdminMixin,
-    adopt,
-    badge,
-    changed_model_fields,
-    json_display,
-    organization_ids,
-)
+from apps.core.admin import PrettyJSONFormField, ReadOnlyAdminMixin, adopt, badge, changed_model_fields, json_display
 
-from .choices import MANAGER_ROLES, Role
+from . import policy
+from .admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
+from .choices import Role
 from .models import ApiKey, AuditLog, Membership, Organization
 from .services import (
     api_key_fill_secret,
@@ -36,7 +28,6 @@ from .services import (
 
 API_KEY_SHOWN_ONCE = "API key {name}: {raw_key} — copy it now, it is not stored and will not be shown again."
 ONLY_OWNER_GRANTS_OWNER = "Only an owner can grant or take away the owner role."
-OWNERS = frozenset({Role.OWNER})
 JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
 
 
@@ -45,7 +36,7 @@ def check_owner_change(request: HttpRequest, *, organization_id, roles: set) -> 
     if (
         Role.OWNER in roles
         and not request.user.is_superuser
-        and organization_id not in organization_ids(request, OWNERS)
+        and organization_id not in organization_ids(request, policy.OWN)
     ):
         raise ValidationError({"role": [ONLY_OWNER_GRANTS_OWNER]})
 
@@ -89,7 +80,7 @@ class MembershipInline(OrgScopedAdminMixin, admin.TabularInline):
 @admin.register(Organization)
 class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     organization_field = "pk"
-    delete_roles = OWNERS
+    delete_action = policy.OWN
     audit_entity = "organization"
     list_display = ["name", "slug", "member_count", "created_at"]
     search_fields = ["name", "slug"]
@@ -171,7 +162,7 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     Like the API, only owners and admins see an organization's keys and audit log.
     """
 
-    view_roles = MANAGER_ROLES
+    view_action = policy.MANAGE
     audit_entity = "api_key"
     list_display = ["name", "key_prefix", "organization", "state", "expires_at", "last_used_at", "created_at"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
@@ -234,7 +225,7 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
-    view_roles = MANAGER_ROLES
+    view_action = policy.MANAGE
     list_display = ["at", "action", "actor", "organization", "target_type", "target_id"]
     list_filter = ["action", "target_type", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["action", "target_type", "target_id", "actor__username"]

@@ -24,7 +24,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from apps.core.api.authentication import ApiKeyUser
+from apps.orgs.api.authentication import ApiKeyUser
 from apps.orgs.models import ApiKey
 from apps.orgs.services import API_KEY_PREFIX, api_key_authenticate
 

@@ -14,19 +14,17 @@ from django.utils.safestring import SafeString, mark_safe
 from guardian.admin import GuardedModelAdminMixin
 
 from apps.core.admin import (
-    OrgScopedAdminMixin,
     PrettyJSONFormField,
     ReadOnlyAdminMixin,
-    TenantAdminMixin,
     WriteOnlyTextarea,
     adopt,
     changed_model_fields,
     json_display,
-    organization_ids,
     status_badge,
 )
 from apps.core.errors import Conflict
-from apps.orgs.choices import MANAGER_ROLES, WRITER_ROLES
+from apps.orgs import policy
+from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
 from apps.orgs.services import audit_log_record
 
 from .choices import WorkflowStatus
@@ -104,8 +102,8 @@ class TriggerInline(OrgScopedAdminMixin, admin.StackedInline):
     fields = ["kind", "name", "is_active", "config", "webhook_token", "secret"]
     readonly_fields = ["webhook_token", "secret"]
     formfield_overrides = JSON_FORM_FIELD
-    add_roles = WRITER_ROLES
-    change_roles = WRITER_ROLES
+    add_action = policy.CREATE
+    change_action = policy.CHANGE
     extra = 0
 
 
@@ -142,8 +140,8 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     admins, for users who are members of the workflow's organization.
     """
 
-    add_roles = WRITER_ROLES
-    change_roles = WRITER_ROLES
+    add_action = policy.CREATE
+    change_action = policy.CHANGE
     form = WorkflowAdminForm
     # Guardian's change form plus the editor's "Open editor" and "Run" links.
     change_form_template = "admin/workflows/workflow/change_form.html"
@@ -278,7 +276,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
             workflow = get_object_or_404(self.get_queryset(request), pk=object_pk)
         except ValidationError as error:
             raise Http404 from error
-        if not request.user.is_superuser and workflow.organization_id not in organization_ids(request, MANAGER_ROLES):
+        if not request.user.is_superuser and workflow.organization_id not in organization_ids(request, policy.MANAGE):
             raise PermissionDenied
         return workflow
 
@@ -305,7 +303,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
 class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     """Immutable snapshots: viewed here, never added or changed; they go when their workflow goes."""
 
-    restore_roles = WRITER_ROLES
+    restore_action = policy.CHANGE
     list_display = ["workflow", "number", "organization", "created_by", "created_at"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["workflow__name"]
@@ -318,7 +316,7 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
     definition_json = json_display("definition")
 
     def has_restore_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
-        return request.user.is_superuser or self._role_allows(request, self.restore_roles, obj)
+        return request.user.is_superuser or self._role_allows(request, self.restore_action, obj)
 
     @admin.action(description="Restore as the working definition (records a new version)", permissions=["restore"])
     def restore_versions(self, request: HttpRequest, queryset) -> None:
@@ -376,8 +374,8 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
     A webhook trigger gets its signing secret when it is created; the rotate action replaces it.
     """
 
-    add_roles = WRITER_ROLES
-    change_roles = WRITER_ROLES
+    add_action = policy.CREATE
+    change_action = policy.CHANGE
     audit_entity = "trigger"
     list_display = ["__str__", "name", "workflow", "kind", "is_active", "state", "public_url", "organization"]
     list_filter = ["kind", "is_active", ("organization", admin.RelatedOnlyFieldListFilter)]
@@ -538,7 +536,7 @@ class FormSubmissionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
     errors_json = json_display("errors")
 
     def has_delete_permission(self, request: HttpRequest, obj: FormSubmission | None = None) -> bool:
-        return request.user.is_superuser or self._role_allows(request, self.delete_roles, obj)
+        return request.user.is_superuser or self._role_allows(request, self.delete_action, obj)
 
     @admin.display(description="valid", boolean=True)
     def valid(self, obj: FormSubmission) -> bool:

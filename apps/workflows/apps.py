@@ -8,6 +8,13 @@ class WorkflowsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from apps.orgs import policy
+
+        from .models import Workflow, WorkflowVersion
+        from .selectors import workflow_policy, workflow_version_policy
+
+        policy.register(Workflow, workflow_policy)
+        policy.register(WorkflowVersion, workflow_version_policy)
         # Built-in trigger kinds register on import; plugins' kinds through the `concertmaster.triggers` group.
         from . import builtin_triggers  # noqa: F401
         from .trigger_kinds import trigger_kinds

@@ -77,6 +77,20 @@ def workflow_permissions(*, access: Access, workflow: Workflow, shared: dict | N
     return frozenset(granted | shared.get(workflow.pk, set()))
 
 
+def workflow_policy(access: Access, workflow: Workflow, memo: dict | None) -> frozenset[str]:
+    """The policy's provider for workflows (registered in `WorkflowsConfig.ready`); `memo` keeps the shares."""
+    if memo is None:
+        return workflow_permissions(access=access, workflow=workflow)
+    if "workflow_shares" not in memo:
+        memo["workflow_shares"] = shared_workflow_permissions(access=access)
+    return workflow_permissions(access=access, workflow=workflow, shared=memo["workflow_shares"])
+
+
+def workflow_version_policy(access: Access, version: WorkflowVersion, memo: dict | None) -> frozenset[str]:
+    """A version may be used as its workflow may."""
+    return workflow_policy(access, version.workflow, memo)
+
+
 def workflow_version_list(*, access: Access, workflow: Workflow) -> QuerySet[WorkflowVersion]:
     return WorkflowVersion.objects.filter(workflow__in=workflow_list(access=access), workflow=workflow)
 

@@ -9,12 +9,13 @@ from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
+from apps.orgs import policy
 from apps.orgs.choices import WRITER_ROLES
 from apps.orgs.models import Organization
 from apps.orgs.selectors import access_for_user
 
 from .models import Workflow
-from .selectors import workflow_get, workflow_permissions
+from .selectors import workflow_get
 from .services import workflow_create
 
 NO_WRITABLE_ORGANIZATION = "You are not a member (or higher) of any organization, so you cannot create workflows."
@@ -78,7 +79,7 @@ def workflow_edit(request: HttpRequest, pk) -> HttpResponse:
     workflow = workflow_get(access=access, pk=pk)
     if workflow is None:
         raise Http404("No such workflow.")
-    permissions = workflow_permissions(access=access, workflow=workflow)
+    permissions = policy.permissions(access, workflow)
     config = editor_config(
         request,
         page="editor",

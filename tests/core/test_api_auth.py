@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.core.api.authentication import INVALID_API_KEY
+from apps.orgs.api.authentication import INVALID_API_KEY
 from apps.orgs.models import ApiKey
 from apps.orgs.services import api_key_create, api_key_revoke
 from tests.workflows.factories import WorkflowFactory

@@ -1,6 +1,5 @@
 """OpenAPI generation: every operation documents the error shape for the errors it can answer."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
@@ -51,20 +50,6 @@ class ApiAutoSchema(AutoSchema):
                 response["description"] = description
                 responses[code] = response
         return responses
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Documents `Authorization: Bearer cm_...` organization API keys."""
-
-    target_class = "apps.core.api.authentication.ApiKeyAuthentication"
-    name = "apiKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An organization API key: `Authorization: Bearer cm_<prefix>_<secret>`.",
-        }
 
 
 #: Integer bounds Django reports per database (SQLite vs PostgreSQL): left out so the document is the same on both.

@@ -12,8 +12,6 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from apps.core.availability import Circuit
 
-from .access import request_access
-
 CACHE_FAILED = "The throttle cache is unavailable: rate limits are off"
 
 #: What a failing cache raises: redis-py's ConnectionError and TimeoutError (RedisError), a socket's OSError.
@@ -56,30 +54,3 @@ class CallerRateThrottle(FailOpenThrottle):
         else:
             ident = f"anon:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class OrganizationRateThrottle(FailOpenThrottle):
-    """Requests per organization: a call counts against every organization the caller acts in."""
-
-    scope = "organization"
-
-    def get_cache_key(self, request, view):  # one key per organization, see allow_request
-        return None
-
-    def allow_counted(self, request, view) -> bool:
-        if self.rate is None or not request.user or not request.user.is_authenticated:
-            return True
-        organization_ids = sorted(str(pk) for pk in request_access(request).organization_ids())
-        self.now = self.timer()
-        histories = {}
-        for organization_id in organization_ids:
-            key = self.cache_format % {"scope": self.scope, "ident": organization_id}
-            history = [t for t in self.cache.get(key, []) if t > self.now - self.duration]
-            if len(history) >= self.num_requests:
-                self.history = history
-                return False
-            histories[key] = history
-        for key, history in histories.items():
-            history.insert(0, self.now)
-            self.cache.set(key, history, self.duration)
-        return True

@@ -7,11 +7,10 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.core.api.permissions import EXECUTE
-from apps.core.api.viewsets import ScopedViewSet
 from apps.core.availability import broker_required
 from apps.executions.triggers import webhook_delivery_replay
-from apps.workflows.selectors import workflow_permissions
+from apps.orgs.api.viewsets import ScopedViewSet
+from apps.orgs.policy import EXECUTE
 
 from .filters import WebhookDeliveryFilter
 from .scoping import webhook_delivery_list
@@ -35,9 +34,6 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     selector = webhook_delivery_list
     filterset_class = WebhookDeliveryFilter
     action_permissions = {"replay": EXECUTE}
-
-    def object_permissions(self, obj):
-        return workflow_permissions(access=self.access, workflow=obj.trigger.workflow)
 
     @extend_schema(
         summary="Start a new execution from this delivery's request (as if it had just been accepted)",

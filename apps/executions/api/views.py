@@ -12,15 +12,15 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.core.api.permissions import EXECUTE, VIEW
-from apps.core.api.viewsets import ScopedViewSet
 from apps.core.availability import broker_required
 from apps.executions import services
 from apps.executions.models import WorkflowExecution
 from apps.executions.triggers import execution_wait
+from apps.orgs.api.viewsets import ScopedViewSet
+from apps.orgs.policy import EXECUTE, VIEW
 from apps.workflows.api.views import workflow_from_url
 from apps.workflows.choices import TriggerKind
-from apps.workflows.selectors import workflow_list, workflow_permissions
+from apps.workflows.selectors import workflow_list
 
 from .filters import ExecutionFilter
 from .scoping import execution_detail_list, execution_events, execution_list
@@ -69,9 +69,6 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
     def get_serializer_class(self):
         return ExecutionSerializer if self.action == "list" else ExecutionDetailSerializer
-
-    def object_permissions(self, obj):
-        return workflow_permissions(access=self.access, workflow=obj.workflow)
 
     @extend_schema(
         summary="Events of an execution after a sequence number (replay after reconnecting)",
@@ -177,9 +174,6 @@ class WorkflowRunViewSet(ScopedViewSet):
     selector = workflow_list
     serializer_class = ExecuteInputSerializer
     action_permissions = {"execute": EXECUTE}
-
-    def object_permissions(self, obj):
-        return workflow_permissions(access=self.access, workflow=obj)
 
     @extend_schema(
         summary="Run a workflow: 202 with the execution, or its result when it finishes within ?wait= seconds",

@@ -5,10 +5,10 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.response import Response
 
-from apps.core.api.permissions import MANAGE, OWN, role_permissions
-from apps.core.api.viewsets import ScopedViewSet
-from apps.orgs import selectors, services
+from apps.orgs import policy, selectors, services
+from apps.orgs.api.viewsets import ScopedViewSet
 from apps.orgs.choices import Role
+from apps.orgs.policy import MANAGE, OWN
 
 from .filters import ApiKeyFilter, AuditLogFilter, MembershipFilter
 from .serializers import (
@@ -52,9 +52,6 @@ class OrganizationViewSet(
     selector = selectors.organization_list_for
     action_permissions = {"update": MANAGE, "partial_update": MANAGE, "destroy": OWN}
 
-    def object_permissions(self, obj):
-        return role_permissions(self.access.role(obj.pk))
-
     def perform_create(self, serializer):
         if self.access.api_key is not None:
             raise exceptions.PermissionDenied(API_KEY_CANNOT)
@@ -97,7 +94,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
             raise exceptions.PermissionDenied(ONLY_OWNER_GRANTS_OWNER)
 
     def object_permissions_for(self, organization_id):
-        return role_permissions(self.access.role(organization_id))
+        return policy.permissions(self.access, organization_id)
 
     @extend_schema(
         summary="Add a user to an organization (admin)",
@@ -113,7 +110,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         )
         if organization is None:
             raise exceptions.ValidationError({"organization": ["Not found in your organizations."]})
-        self.require_role_permission(organization_id=organization.pk, permission=MANAGE)
+        self.require(MANAGE, organization)
         self._check_owner_change(organization_id=organization.pk, roles={data.validated_data["role"]})
         if organization.memberships.filter(user=data.validated_data["user"]).exists():
             raise exceptions.ValidationError({"user": [ALREADY_MEMBER]})
@@ -186,7 +183,7 @@ class ApiKeyViewSet(
         serializer = ApiKeySerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         organization = serializer.validated_data["organization"]
-        self.require_role_permission(organization_id=organization.pk, permission=MANAGE)
+        self.require(MANAGE, organization)
         with transaction.atomic():
             api_key, raw_key = services.api_key_create(
                 organization=organization,

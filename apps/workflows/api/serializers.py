@@ -6,8 +6,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from apps.core.api.permissions import EXECUTE, role_permissions
 from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
+from apps.orgs import policy
+from apps.orgs.policy import EXECUTE
 from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
 from apps.workflows.selectors import shared_workflow_permissions
@@ -347,7 +348,7 @@ class TriggerSerializer(StrictModelSerializer):
         if spec.has_signing_secret and node is not None and node.get("config", {}).get("require_signature"):
             return True  # useless without the signing secret
         access = getattr(self.context.get("view"), "access", None)
-        if access is None or EXECUTE in role_permissions(access.role(trigger.organization_id)):
+        if access is None or policy.can(access, EXECUTE, trigger.organization_id):
             return True
         if "_shared_workflow_permissions" not in self.context:  # once per response, and only for such callers
             self.context["_shared_workflow_permissions"] = shared_workflow_permissions(access=access)

@@ -11,9 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from apps.core.api.permissions import CHANGE, CREATE, MANAGE, VIEW
-from apps.core.api.viewsets import ScopedViewSet
+from apps.orgs.api.viewsets import ScopedViewSet
 from apps.orgs.models import Organization
+from apps.orgs.policy import CHANGE, CREATE, MANAGE, VIEW
 from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
 from apps.workflows.validation import problems_payload, workflow_definition_problems
@@ -119,11 +119,6 @@ class WorkflowViewSet(
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "access": self.access}
 
-    def object_permissions(self, obj):
-        if not hasattr(self, "_shared"):
-            self._shared = selectors.shared_workflow_permissions(access=self.access)
-        return selectors.workflow_permissions(access=self.access, workflow=obj, shared=self._shared)
-
     def finalize_response(self, request, response, *args, **kwargs):
         # A workflow in a response carries its revision as ETag too: what the next save sends as If-Match.
         if response.status_code < 300 and isinstance(response.data, dict) and "revision" in response.data:
@@ -135,7 +130,7 @@ class WorkflowViewSet(
         data = dict(serializer.validated_data)
         data.pop("revision", None)
         organization = Organization.objects.get(pk=data.pop("organization"))
-        self.require_role_permission(organization_id=organization.pk, permission=CREATE)
+        self.require(CREATE, organization)
         with transaction.atomic():
             workflow = services.workflow_create(organization=organization, created_by=self.access.person, **data)
             self.audit(organization=organization, action="workflow.create", target=workflow)
@@ -219,7 +214,7 @@ class WorkflowViewSet(
         workflow = self.get_object()
         data = DuplicateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        self.require_role_permission(organization_id=workflow.organization_id, permission=CREATE)
+        self.require(CREATE, workflow.organization_id)
         with transaction.atomic():
             copy = services.workflow_duplicate(workflow=workflow, created_by=self.access.person, **data.validated_data)
             self.audit(
@@ -280,7 +275,7 @@ class WorkflowViewSet(
         data = ImportInputSerializer(data=request.data, context=self.get_serializer_context())
         data.is_valid(raise_exception=True)
         organization = Organization.objects.get(pk=data.validated_data["organization"])
-        self.require_role_permission(organization_id=organization.pk, permission=CREATE)
+        self.require(CREATE, organization)
         with transaction.atomic():
             workflow = services.workflow_import(
                 organization=organization,
@@ -319,9 +314,6 @@ class WorkflowVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     def get_object(self):
         # Versions are looked up by number, not by UUID: skip the base class's UUID check.
         return super(ScopedViewSet, self).get_object()
-
-    def object_permissions(self, obj):
-        return selectors.workflow_permissions(access=self.access, workflow=self.workflow())
 
     @extend_schema(
         summary="Restore a version as the working definition (recorded as a new version)",
@@ -384,7 +376,7 @@ class TriggerViewSet(
         serializer = TriggerSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         workflow = serializer.validated_data.pop("workflow")
-        self.require_role_permission(organization_id=workflow.organization_id, permission=MANAGE)
+        self.require(MANAGE, workflow.organization_id)
         with transaction.atomic():
             trigger = services.trigger_create(workflow=workflow, **serializer.validated_data)
             self.audit(
@@ -429,7 +421,7 @@ class TriggerViewSet(
         serializer = TriggerPublishSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         workflow = serializer.validated_data["workflow"]
-        self.require_role_permission(organization_id=workflow.organization_id, permission=MANAGE)
+        self.require(MANAGE, workflow.organization_id)
         with transaction.atomic():
             published = services.trigger_publish(workflow=workflow)
             for trigger, created in published:
@@ -487,7 +479,7 @@ class CredentialViewSet(
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         organization = Organization.objects.get(pk=data.pop("organization"))
-        self.require_role_permission(organization_id=organization.pk, permission=MANAGE)
+        self.require(MANAGE, organization)
         with transaction.atomic():
             credential = services.credential_create(organization=organization, created_by=self.access.person, **data)
             self.audit(

@@ -1,6 +1,7 @@
 """Authentication for API clients: organization API keys (`Authorization: Bearer cm_...`)."""
 
 from django.utils.functional import cached_property
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.orgs.models import ApiKey
@@ -54,3 +55,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer cm_...` organization API keys."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An organization API key: `Authorization: Bearer cm_<prefix>_<secret>`.",
+        }
