@@ -1,9 +1,11 @@
-"""A worker killed with SIGKILL in the middle of a node loses nothing: a new worker finishes the execution.
+"""A worker killed with SIGKILL, or a Redis emptied under the queued work, loses nothing: the executions finish,
+each node completed once, within seconds of the fault instead of the broker's visibility timeout (an hour) or the
+reaper's last-resort redispatch (15 minutes).
 
-Runs real `celery -A concertmaster worker` processes against Redis and the test's PostgreSQL database (the
-processes see the rows this test commits). The lease is short here (3 s) so the reaper, run by the new
-worker when it starts, re-queues the orphaned node within seconds instead of waiting for Redis to redeliver
-the task after its visibility timeout (an hour).
+Runs real `celery -A concertmaster worker` processes (and `celery beat`, the reaper's clock) against Redis and the
+test's PostgreSQL database (the processes see the rows this test commits). The first test keeps a short lease (3 s)
+so that the new worker's start pass finds the killed node's lease run out; the others keep the default lease (60 s):
+the heartbeat of live workers tells the reaper that a run or a message is lost long before that.
 """
 
 import os
@@ -17,7 +19,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from apps.executions.models import ExecutionEvent, WorkflowExecution
+from apps.executions.engine import presence
+from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
 from concertmaster.celery import app
 from tests.executions.engine import testnodes
 from tests.executions.engine.helpers import chain, make_workflow, node, start, statuses, wait_finished, wait_for
@@ -26,6 +29,14 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 #: Read by tests/reliability/testnode_plugin.py in the worker (not imported here: it registers node types).
 QUEUE_ENV = "CONCERTMASTER_TEST_QUEUE"
 LEASE_SECONDS = 3
+#: The recovery settings of the fast tests' processes: a short grace and heartbeat, beat every second.
+FAST_RECOVERY = {
+    "CONCERTMASTER_ENGINE_RECOVERY_INTERVAL_SECONDS": "1",
+    "CONCERTMASTER_ENGINE_HEARTBEAT_SECONDS": "0.5",
+    "CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS": "2",
+    "CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS": "2",
+    "CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS": "1",
+}
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,26 +76,23 @@ def queue():
 
 
 @pytest.fixture
-def workers(queue, tmp_path):
+def processes(queue, tmp_path):
+    """Starts `celery worker` and `celery beat` processes on the test's queue and database; stops them after."""
     started: list[subprocess.Popen] = []
-    env = {
+    base_env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "DEBUG": "1",
-        "CONCERTMASTER_ENGINE_LEASE_SECONDS": str(LEASE_SECONDS),
         QUEUE_ENV: queue,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # beat's recovery task goes to the test's workers
     }
 
-    def start_worker(name: str) -> subprocess.Popen:
+    def start_process(name: str, command: list[str], env: dict) -> subprocess.Popen:
         log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process below)
         process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "concertmaster", "worker"),
-                *("--include", "tests.reliability.testnode_plugin", "-Q", queue, "-n", f"{name}@%h"),
-                *("--pool", "solo", "--concurrency", "1", "--without-mingle", "--without-gossip", "-l", "INFO"),
-            ],
+            [sys.executable, "-m", "celery", "-A", "concertmaster", *command],
             cwd=BASE_DIR,
-            env=env,
+            env={**base_env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -92,7 +100,7 @@ def workers(queue, tmp_path):
         started.append(process)
         return process
 
-    yield start_worker
+    yield start_process
     for process in started:
         if process.poll() is None:
             process.terminate()
@@ -101,6 +109,53 @@ def workers(queue, tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
         process.log.close()
+
+
+@pytest.fixture
+def workers(processes, queue):
+    """`workers(name, *options, **env)` starts a worker (solo pool unless options say otherwise)."""
+
+    def start_worker(name: str, *options: str, **env: str) -> subprocess.Popen:
+        pool = options or ("--pool", "solo", "--concurrency", "1")
+        command = [
+            *("worker", "--include", "tests.reliability.testnode_plugin", "-Q", queue, "-n", f"{name}@%h"),
+            *pool,
+            *("--without-mingle", "--without-gossip", "-l", "INFO"),
+        ]
+        return processes(name, command, {"CONCERTMASTER_ENGINE_LEASE_SECONDS": str(LEASE_SECONDS), **env})
+
+    return start_worker
+
+
+@pytest.fixture
+def beat(processes, tmp_path):
+    """Starts `celery beat` (the reaper every second) with the fast recovery settings."""
+    return processes("beat", ["beat", "-l", "INFO", "--pidfile", str(tmp_path / "beat.pid")], FAST_RECOVERY)
+
+
+def logs_of(tmp_path: Path) -> str:
+    return "\n".join(f"--- {path.name}\n{path.read_text()[-3000:]}" for path in sorted(tmp_path.glob("*.log")))
+
+
+def assert_completed_once(executions: list[WorkflowExecution], node_ids: list[str], logs: str) -> None:
+    """Every execution succeeded, and each of its nodes was recorded succeeded exactly once."""
+    for execution in executions:
+        assert execution.status == "succeeded", logs
+        assert statuses(execution) == dict.fromkeys(node_ids, "succeeded")
+        for node_id in node_ids:
+            succeeded = ExecutionEvent.objects.filter(execution=execution, node_id=node_id, type="node_succeeded")
+            assert succeeded.count() == 1, (execution.pk, node_id)
+
+
+def wait_all_finished(executions: list[WorkflowExecution], timeout: float) -> list[WorkflowExecution]:
+    return [wait_finished(execution, timeout=timeout) for execution in executions]
+
+
+def first_start_after(executions: list[WorkflowExecution], moment: float) -> float:
+    """Seconds from `moment` (epoch seconds) to the first node started after it in `executions`."""
+    started = ExecutionEvent.objects.filter(execution__in=executions, type="node_started").order_by("at")
+    at = [event.at.timestamp() for event in started if event.at.timestamp() > moment]
+    return at[0] - moment
 
 
 @pytest.mark.django_db(transaction=True)
@@ -142,4 +197,93 @@ def test_a_sigkilled_worker_loses_no_execution(workers, tmp_path):
     assert Path(marker + ".done").read_text().splitlines() == ["slow"]  # the killed run never finished
     slow = node(execution, "slow")
     assert slow.attempt == 2
-    assert ExecutionEvent.objects.filter(execution=execution, node_id="slow", data__reason="lease_expired").exists()
+    reasons = ("lease_expired", "worker_gone")
+    assert ExecutionEvent.objects.filter(execution=execution, node_id="slow", data__reason__in=reasons).exists()
+
+
+def blocker_and_light(marker: str, seconds: float):
+    """A chain whose `slow` node keeps a worker busy, and a light chain of two no-op nodes."""
+    blocker = make_workflow(
+        *chain(
+            {"id": "slow", "type": "test.slow", "config": {"seconds": seconds, "marker": marker}},
+            {"id": "after", "type": "test.noop"},
+        )
+    )
+    return blocker, make_workflow(*chain({"id": "a", "type": "test.noop"}, {"id": "b", "type": "test.noop"}))
+
+
+def wait_heartbeat(prefix: str) -> float:
+    """Wait for the first heartbeat of a worker whose name starts with `prefix`; when it was seen (epoch seconds)."""
+    client = presence.redis_client()
+    wait_for(
+        lambda: any(name.decode().startswith(prefix) for name in client.smembers(presence.WORKERS_KEY)),
+        timeout=120,
+        poll=0.05,
+        message=f"the heartbeat of {prefix}",
+    )
+    return time.time()
+
+
+def report(fault: str, executions: list[WorkflowExecution], moment: float) -> None:
+    finished = max(execution.finished_at.timestamp() for execution in executions) - moment
+    progress = first_start_after(executions, moment)
+    print(f"\n{fault}: first node started {progress:.1f} s and every execution finished {finished:.1f} s after it")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sigkilled_worker_loses_none_of_the_tasks_it_had_prefetched(workers, beat, tmp_path):
+    """The worker holds the next executions' start tasks, prefetched and unstarted, when it is killed: the reaper
+    sees that no live worker holds them and sends them again (default 60 s lease, not the hour of Redis's
+    visibility timeout nor the 15 minutes of the last-resort redispatch)."""
+    marker = str(tmp_path / "slow")
+    fast = {**FAST_RECOVERY, "CONCERTMASTER_ENGINE_LEASE_SECONDS": "60"}
+    with testnodes.registered():
+        blocker, light = blocker_and_light(marker, 3)
+        # One pool process and four prefetched messages: while `slow` runs, the next tasks wait in the worker.
+        prefork = ("--pool", "prefork", "--concurrency", "1", "--prefetch-multiplier", "4")
+        first = workers("first", *prefork, **fast)
+        executions = [start(blocker)]
+        wait_for(lambda: os.path.exists(marker + ".started"), timeout=60, message="the slow node to start")
+        executions += [start(light) for _ in range(2)]
+        prefetched = {node(execution, "start").task_id for execution in executions[1:]}
+        wait_for(lambda: prefetched <= presence.look().held, timeout=20, message="the worker to prefetch them")
+
+        first.send_signal(signal.SIGKILL)  # its pool process dies with it (Celery sets PDEATHSIG)
+        first.wait(timeout=10)
+        assert {node(execution, "start").status for execution in executions[1:]} == {"queued"}
+        spawned = time.time()
+        workers("second", *prefork, **fast)
+        returned = wait_heartbeat("second@")
+        executions = wait_all_finished(executions, timeout=60)
+
+    assert_completed_once(executions[:1], ["start", "slow", "after"], logs_of(tmp_path))
+    assert_completed_once(executions[1:], ["start", "a", "b"], logs_of(tmp_path))
+    assert node(executions[0], "slow").attempt == 2
+    assert Path(marker + ".done").read_text().splitlines() == ["slow"]  # the killed run never finished
+    print(f"\nThe new worker took {returned - spawned:.1f} s to start (its first heartbeat).")
+    report("worker SIGKILL with prefetched tasks, from the new worker's first heartbeat", executions, returned)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redis_emptied_under_queued_nodes_loses_no_execution(workers, beat, tmp_path):
+    """Redis loses every queued message (and kombu's bindings) while a worker is busy: the reaper finds the
+    broker's epoch gone and sends every queued node again; the worker declares its queue again."""
+    marker = str(tmp_path / "slow")
+    with testnodes.registered():
+        blocker, light = blocker_and_light(marker, 2)
+        workers("first", **FAST_RECOVERY, CONCERTMASTER_ENGINE_LEASE_SECONDS="60")  # solo: the queue waits in Redis
+        executions = [start(blocker)]
+        wait_for(lambda: os.path.exists(marker + ".started"), timeout=60, message="the slow node to start")
+        executions += [start(light) for _ in range(3)]
+        waiting = {node(execution, "start").task_id for execution in executions[1:]}
+        wait_for(lambda: waiting <= (presence.look().waiting or set()), timeout=20, message="the queued messages")
+
+        presence.redis_client().flushdb()  # as a Redis restarted without persistence
+        emptied = time.time()
+        assert not NodeExecution.objects.filter(execution__in=executions[1:], status="succeeded").exists()
+        executions = wait_all_finished(executions, timeout=60)
+
+    assert_completed_once(executions[:1], ["start", "slow", "after"], logs_of(tmp_path))
+    assert_completed_once(executions[1:], ["start", "a", "b"], logs_of(tmp_path))
+    assert node(executions[0], "slow").attempt == 1
+    report("Redis emptied under queued nodes", executions[1:], emptied)

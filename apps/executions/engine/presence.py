@@ -228,16 +228,30 @@ def look() -> BrokerView | None:
     return None
 
 
-def redeclare_queues() -> None:
-    """Declare the task queues again (a broker that lost its data also lost kombu's bindings: publishing to a
-    queue whose binding is gone fails until a consumer or this declares it again)."""
+def _task_queues() -> list[Any]:
     from concertmaster.celery import app
 
-    names = set(engine_queues()) | {app.conf.task_default_queue}
+    names = {*engine_queues(), app.conf.task_default_queue}
+    return [app.amqp.queues[name] for name in sorted(names)]  # a missing name is created, as routing it would
+
+
+def _binding_keys() -> list[str]:
+    """The Redis sets in which kombu keeps the task queues' bindings (one per exchange)."""
+    from kombu.transport.redis import Channel
+
+    return sorted({_key_prefix() + Channel.keyprefix_queue % queue.exchange.name for queue in _task_queues()})
+
+
+def redeclare_queues() -> None:
+    """Declare the task queues again. A Redis that lost its data also lost kombu's bindings, and kombu drops a
+    message published to an exchange without bindings (silently): until a consumer reconnects and declares its
+    queues, or this runs, every task sent is lost (a flushed Redis keeps the workers' connections open)."""
+    from concertmaster.celery import app
+
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for name in names:
-            app.amqp.queues[name](channel).declare()  # a missing name is created, as routing it would
+        for queue in _task_queues():
+            queue(channel).declare()
 
 
 # --- the worker side -------------------------------------------------------------------------------------------
@@ -253,7 +267,8 @@ def _local_held() -> set[str]:
 
 
 class Heartbeat:
-    """A thread in a worker's main process that records the tasks it holds, until stopped."""
+    """A thread in a worker's main process that records the tasks it holds, until stopped. It also declares the
+    task queues again when their bindings are gone (see `redeclare_queues`)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -281,7 +296,11 @@ class Heartbeat:
         pipe = redis_client().pipeline(transaction=False)
         pipe.set(WORKER_KEY.format(name=self.name), record, px=ttl_ms)
         pipe.sadd(WORKERS_KEY, self.name)
-        pipe.execute()
+        pipe.exists(*_binding_keys())
+        *_, bound = pipe.execute()
+        if bound < len(_binding_keys()):
+            logger.warning("The broker lost the task queues' bindings (Redis emptied?): declaring them again")
+            redeclare_queues()
 
     def _run(self) -> None:
         while not self._stop.is_set():
