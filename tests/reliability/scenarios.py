@@ -8,6 +8,8 @@ beat), before it is ready: its own start-up time counts against the recovery.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import Counter as Tally
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +29,7 @@ class Options:
     #: How long the stopped part stays down (PostgreSQL: the outage; others: before the restart).
     down_seconds: float = 2.0
     #: How long after the fault's end to wait for every execution to finish before counting.
-    wait_seconds: float = 120.0
+    wait_seconds: float = 90.0
 
 
 def _start_load(stack: Stack, options: Options, *, call_seconds: float = CALL_SECONDS) -> list[str]:
@@ -118,14 +120,15 @@ def whole_stack_killed(stack: Stack, options: Options) -> Figures:
     stack.worker.start()
     stack.beat.start()
     figures.fault_seconds = fault_end - killed
-    figures.notes.append(f"restart took {time.time() - fault_end:.1f} s")
+    wait_until(stack.healthy, options.wait_seconds, "the restarted stack's /health", poll=0.5)
+    figures.notes.append(f"/health 200 {time.time() - fault_end:.1f} s after the restart began")
     return measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
 
 
 def beat_killed(stack: Stack, options: Options) -> Figures:
     """SIGKILL beat (the reaper's clock) while the chains run, start it again after `down_seconds`."""
     figures = Figures("beat killed", options.executions)
-    executions = _start_load(stack, options)
+    executions = _start_load(stack, options, call_seconds=0.5)  # the chains outlast beat's absence
     _some_progress(stack, executions)
     killed = time.time()
     stack.beat.kill()
@@ -150,18 +153,32 @@ def duplicate_webhooks(stack: Stack, options: Options) -> Figures:
     messages = [f"reliability-{started:.0f}-{i}" for i in range(options.executions)]
     calls = [message for message in messages for _ in range(DELIVERIES)]
 
+    peak = _ConnectionPeak(stack)
     with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=25)) as client:
 
-        def deliver(message: str) -> tuple[str, int, str]:
+        def deliver(message: str) -> tuple[str, int, str, float]:
             response = client.post(url, json={"message": message}, headers={"Idempotency-Key": message})
-            return message, response.status_code, response.json().get("execution_id", "")
+            retry_after = float(response.headers.get("Retry-After") or 1)
+            return message, response.status_code, response.json().get("execution_id", ""), retry_after
 
-        with ThreadPoolExecutor(max_workers=25) as pool:
+        with peak, ThreadPoolExecutor(max_workers=25) as pool:
             answers = list(pool.map(deliver, calls))
+        statuses = Tally(answer[1] for answer in answers)
+        per_message = {message: {a[2] for a in answers if a[0] == message and a[2]} for message in messages}
+        # A sender retries what was not taken (a 503 says when), as webhook senders do, until it is.
+        retries, deadline = 0, time.time() + options.wait_seconds
+        for message in [m for m, ids in per_message.items() if not ids]:
+            while not per_message[message] and time.time() < deadline:
+                _, _, execution, retry_after = deliver(message)
+                retries += 1
+                per_message[message] |= {execution} - {""}
+                if not execution:
+                    time.sleep(min(retry_after, 5))
     fault_end = time.time()
-    statuses = Tally(code for _, code, _ in answers)
-    per_message = {message: {e for m, _, e in answers if m == message and e} for message in messages}
     figures.notes.append("answers " + ", ".join(f"{code}: {count}" for code, count in sorted(statuses.items())))
+    figures.notes.append(f"peak PostgreSQL connections {peak.peak}")
+    if retries:
+        figures.notes.append(f"{retries} retries of messages no copy of which was taken")
     executions = sorted({e for ids in per_message.values() for e in ids})
     created = stack.query(
         "SELECT count(*) FROM executions_workflowexecution WHERE workflow_id = %s AND created_at >= to_timestamp(%s)",
@@ -173,6 +190,30 @@ def duplicate_webhooks(stack: Stack, options: Options) -> Figures:
     measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
     figures.lost += sum(1 for ids in per_message.values() if not ids)
     return figures
+
+
+class _ConnectionPeak:
+    """Samples the stack's PostgreSQL connection count in the background while in use."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack, self.peak, self.running = stack, 0, False
+
+    def _sample(self) -> None:
+        while self.running:
+            with contextlib.suppress(Exception):
+                count = self.stack.query("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+                self.peak = max(self.peak, count[0][0])
+            time.sleep(0.2)
+
+    def __enter__(self):
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
 
 
 def poison_node(stack: Stack, options: Options) -> Figures:

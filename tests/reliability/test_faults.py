@@ -14,8 +14,8 @@ from .scenarios import SCENARIOS, Options
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
-#: Seconds after the fault's end the test waits for every execution (the goal is 30 s; see docs/reliability.md).
-WAIT_SECONDS = 90.0
+#: Options.wait_seconds (90 s by default) is how long a test waits after the fault's end for every execution
+#: (the goal is progress within 30 s: docs/reliability.md publishes the seconds measured).
 SHORT = {
     "worker-sigkill-mid-node": Options(executions=6, down_seconds=2),
     "worker-sigkill-prefetched": Options(executions=6, down_seconds=2),
@@ -24,7 +24,7 @@ SHORT = {
     "whole-stack": Options(executions=6, down_seconds=2),
     "beat-killed": Options(executions=6, down_seconds=5),
     "duplicate-webhooks": Options(executions=2),
-    "poison-node": Options(executions=4),
+    "poison-node": Options(executions=4, wait_seconds=150),  # three lost runs, each found in about 15 s
 }
 #: Scenarios whose fault stops what the chains need: they must find unfinished executions at the fault's end.
 INTERRUPTING = {
@@ -36,7 +36,7 @@ INTERRUPTING = {
 }
 
 
-def check(figures, stack) -> None:
+def check(figures, stack, wait_seconds: float) -> None:
     FIGURES.append(figures)
     row = " | ".join(figures.row())
     context = f"{row}\n{stack.logs_tail()}"
@@ -45,18 +45,17 @@ def check(figures, stack) -> None:
     assert figures.duplicate_side_effects == 0, context
     assert figures.wrong_keys == 0, context
     assert figures.extra_executions == 0, context
-    assert figures.progress_seconds is not None, f"an execution made no progress within {WAIT_SECONDS:.0f} s\n{context}"
+    assert figures.progress_seconds is not None, f"an execution made no progress within {wait_seconds:.0f} s\n{context}"
     assert figures.finished_seconds is not None, context
 
 
 @pytest.mark.parametrize("name", list(SHORT))
 def test_scenario(stack, name):
     options = SHORT[name]
-    options.wait_seconds = WAIT_SECONDS
     figures = SCENARIOS[name](stack, options)
     if name in INTERRUPTING:
         assert figures.unfinished_at_fault_end > 0, "the fault found no work in flight: the scenario proves nothing"
     if name == "poison-node":
         assert figures.poison_status == "failed", figures.row()
         assert 1 <= figures.poison_runs <= 5, f"the poison node ran {figures.poison_runs} times"
-    check(figures, stack)
+    check(figures, stack, options.wait_seconds)
