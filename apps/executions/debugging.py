@@ -57,6 +57,8 @@ def test_plan(
     """(trigger data, presets, execution markers) of a test run, whole (`run` None) or partial."""
     graph = parse_definition(version.definition)
     pins = plans.pinned(graph, workflow.pins or {}, first_port)
+    if not trigger_data:  # a pinned trigger payload is the run's trigger data unless the request gives its own
+        trigger_data = pinned_trigger_data(graph, workflow.pins or {})
     if not run:
         return trigger_data, pins, {"test_run": True}
     mode, node_id = run.get("mode"), run.get("node", "")
@@ -73,6 +75,14 @@ def test_plan(
     if not trigger_data:
         trigger_data = latest_trigger_data(workflow=workflow)
     return trigger_data, presets, markers
+
+
+def pinned_trigger_data(graph, pins: Mapping[str, Any]) -> Any:
+    """The pin of the first start node (no inbound edge) that has one, else None."""
+    for node_id in graph.nodes:
+        if not graph.inbound[node_id] and node_id in pins:
+            return pins[node_id]
+    return None
 
 
 def rerun_plan(

@@ -103,6 +103,18 @@ def test_a_test_run_uses_the_pins_and_a_production_run_never_does(member):
     assert triggered.node_executions.get(node_id="first").output["value"] == 1
 
 
+def test_a_pinned_trigger_payload_is_the_test_runs_trigger_data_unless_input_is_given(member):
+    organization, client = member
+    workflow = workflow_create(organization=organization, name="pins", definition=DEFINITION)
+    client.patch(f"/api/v1/workflows/{workflow.pk}/", {"pins": {"start": {"n": 42}}}, format="json")
+
+    pinned = _execute(client, workflow, {"test": True}).json()
+    given = _execute(client, workflow, {"test": True, "input": {"n": 1}}).json()
+
+    assert (pinned["trigger_data"], _nodes(pinned)["first"]["output"]["value"]) == ({"n": 42}, 42)
+    assert _nodes(given)["first"]["output"]["value"] == 1
+
+
 def test_pins_of_another_shape_are_a_400_and_nothing_is_saved(member):
     organization, client = member
     workflow = workflow_create(organization=organization, name="pins", definition=DEFINITION)

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from apps.executions.views import FormSubmissionView
 
 from .debugging import ExecutionDebugViewSet
+from .expressions import ExpressionPreviewViewSet
 from .inbox import WebhookDeliveryViewSet
 from .saved_filters import SavedExecutionFilterViewSet
 from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunViewSet
@@ -22,4 +23,9 @@ router.register(
 urlpatterns = [
     *router.urls,
     path("forms/<str:token>/submissions/", FormSubmissionView.as_view(), name="form-submissions"),
+    path(
+        "workflows/<str:workflow_pk>/expressions/preview/",
+        ExpressionPreviewViewSet.as_view({"post": "preview"}),
+        name="workflow-expression-preview",
+    ),
 ]
