@@ -15,9 +15,9 @@ from .admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_i
 from .choices import Role
 from .models import ApiKey, AuditLog, Membership, Organization
 from .services import (
-    api_key_fill_secret,
+    api_key_create,
     api_key_revoke,
-    audit_log_record,
+    api_key_update,
     membership_delete,
     membership_set,
     membership_update,
@@ -45,18 +45,20 @@ def save_membership(request: HttpRequest, membership: Membership) -> Membership:
     """Save a membership an admin form built: `membership_set` for a new one, `membership_update` for a role change."""
     if membership._state.adding:
         check_owner_change(request, organization_id=membership.organization_id, roles={membership.role})
-        saved = membership_set(organization=membership.organization, user=membership.user, role=membership.role)
+        saved = membership_set(
+            organization=membership.organization, user=membership.user, role=membership.role, actor=request.user
+        )
         return adopt(membership, saved)
     original = Membership.objects.get(pk=membership.pk)
     if original.role != membership.role:
         check_owner_change(request, organization_id=membership.organization_id, roles={membership.role, original.role})
-        membership_update(membership=original, role=membership.role)
+        membership_update(membership=original, role=membership.role, actor=request.user)
     return adopt(membership, original)
 
 
 def delete_membership(request: HttpRequest, membership: Membership) -> None:
     check_owner_change(request, organization_id=membership.organization_id, roles={membership.role})
-    membership_delete(membership=membership)
+    membership_delete(membership=membership, actor=request.user)
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -81,7 +83,6 @@ class MembershipInline(OrgScopedAdminMixin, admin.TabularInline):
 class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     organization_field = "pk"
     delete_action = policy.OWN
-    audit_entity = "organization"
     list_display = ["name", "slug", "member_count", "created_at"]
     search_fields = ["name", "slug"]
     date_hierarchy = "created_at"
@@ -106,11 +107,10 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Organization, form, change: bool) -> None:
         if change:
             original = Organization.objects.get(pk=obj.pk)
-            adopt(obj, organization_update(organization=original, **changed_model_fields(obj, form)))
+            changed = changed_model_fields(obj, form)
+            adopt(obj, organization_update(organization=original, actor=request.user, **changed))
             return
-        organization = organization_create(name=obj.name, slug=obj.slug)
-        if obj.settings:
-            organization = organization_update(organization=organization, settings=obj.settings)
+        organization = organization_create(name=obj.name, slug=obj.slug, settings=obj.settings, actor=request.user)
         adopt(obj, organization)
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
@@ -131,7 +131,6 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
 class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Memberships. Only owners grant or take away the owner role; an organization keeps one owner."""
 
-    audit_entity = "membership"
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["user__username", "user__email", "organization__name"]
@@ -163,7 +162,6 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
     """
 
     view_action = policy.MANAGE
-    audit_entity = "api_key"
     list_display = ["name", "key_prefix", "organization", "state", "expires_at", "last_used_at", "created_at"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "organization__name"]
@@ -199,12 +197,21 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            original = ApiKey.objects.get(pk=obj.pk)
+            saved = api_key_update(
+                api_key=original, name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at, actor=request.user
+            )
+            adopt(obj, saved)
             return
-        obj.created_by = request.user
-        raw_key = api_key_fill_secret(api_key=obj)
-        obj.full_clean()
-        obj.save()
+        api_key, raw_key = api_key_create(
+            organization=obj.organization,
+            name=obj.name,
+            scopes=obj.scopes,
+            expires_at=obj.expires_at,
+            created_by=request.user,
+            actor=request.user,
+        )
+        adopt(obj, api_key)
         messages.warning(request, API_KEY_SHOWN_ONCE.format(name=obj.name, raw_key=raw_key))
 
     @admin.action(description="Revoke selected API keys", permissions=["change"])
@@ -212,14 +219,7 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True).select_related("organization"):
             revoked += 1
-            api_key_revoke(api_key=api_key)
-            audit_log_record(
-                organization=api_key.organization,
-                actor=request.user,
-                action="api_key.revoke",
-                target=api_key,
-                data={"via": "admin"},
-            )
+            api_key_revoke(api_key=api_key, actor=request.user)
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 

@@ -1,6 +1,5 @@
 """Organizations, memberships, API keys and the audit log over the API."""
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.response import Response
@@ -55,10 +54,11 @@ class OrganizationViewSet(
     def perform_create(self, serializer):
         if self.access.api_key is not None:
             raise exceptions.PermissionDenied(API_KEY_CANNOT)
-        organization = services.organization_create(owner=self.request.user, **serializer.validated_data)
+        organization = services.organization_create(
+            owner=self.request.user, actor=self.access, **serializer.validated_data
+        )
         self.request._concertmaster_access = None
         serializer.instance = organization
-        self.audit(organization=organization, action="organization.create", target=organization)
 
     def create(self, request, *args, **kwargs):
         response = super().create(request, *args, **kwargs)
@@ -66,13 +66,7 @@ class OrganizationViewSet(
         return response
 
     def perform_update(self, serializer):
-        organization = services.organization_update(organization=serializer.instance, **serializer.validated_data)
-        self.audit(
-            organization=organization,
-            action="organization.update",
-            target=organization,
-            data={"fields": sorted(serializer.validated_data)},
-        )
+        services.organization_update(organization=serializer.instance, actor=self.access, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         services.organization_delete(organization=instance)
@@ -114,16 +108,12 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         self._check_owner_change(organization_id=organization.pk, roles={data.validated_data["role"]})
         if organization.memberships.filter(user=data.validated_data["user"]).exists():
             raise exceptions.ValidationError({"user": [ALREADY_MEMBER]})
-        with transaction.atomic():
-            membership = services.membership_set(
-                organization=organization, user=data.validated_data["user"], role=data.validated_data["role"]
-            )
-            self.audit(
-                organization=organization,
-                action="membership.create",
-                target=membership,
-                data={"user": membership.user.username, "role": membership.role},
-            )
+        membership = services.membership_set(
+            organization=organization,
+            user=data.validated_data["user"],
+            role=data.validated_data["role"],
+            actor=self.access,
+        )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -139,25 +129,12 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         self._check_owner_change(
             organization_id=membership.organization_id, roles={data.validated_data["role"], membership.role}
         )
-        with transaction.atomic():
-            services.membership_update(membership=membership, role=data.validated_data["role"])
-            self.audit(
-                organization=membership.organization,
-                action="membership.update",
-                target=membership,
-                data={"role": membership.role},
-            )
+        services.membership_update(membership=membership, role=data.validated_data["role"], actor=self.access)
         return Response(MembershipSerializer(membership).data)
 
     def perform_destroy(self, instance):
         self._check_owner_change(organization_id=instance.organization_id, roles={instance.role})
-        with transaction.atomic():
-            services.membership_delete(membership=instance)
-            self.audit(
-                organization=instance.organization,
-                action="membership.delete",
-                data={"user": instance.user.username, "membership_id": str(instance.pk)},
-            )
+        services.membership_delete(membership=instance, actor=self.access)
 
 
 @extend_schema_view(
@@ -184,28 +161,20 @@ class ApiKeyViewSet(
         serializer.is_valid(raise_exception=True)
         organization = serializer.validated_data["organization"]
         self.require(MANAGE, organization)
-        with transaction.atomic():
-            api_key, raw_key = services.api_key_create(
-                organization=organization,
-                name=serializer.validated_data["name"],
-                scopes=serializer.validated_data.get("scopes", []),
-                expires_at=serializer.validated_data.get("expires_at"),
-                created_by=self.access.person,
-            )
-            self.audit(
-                organization=organization,
-                action="api_key.create",
-                target=api_key,
-                data={"name": api_key.name, "scopes": api_key.scopes},
-            )
+        api_key, raw_key = services.api_key_create(
+            organization=organization,
+            name=serializer.validated_data["name"],
+            scopes=serializer.validated_data.get("scopes", []),
+            expires_at=serializer.validated_data.get("expires_at"),
+            created_by=self.access.person,
+            actor=self.access,
+        )
         body = ApiKeyCreatedSerializer(api_key, context=self.get_serializer_context()).data
         body["key"] = raw_key
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            services.api_key_revoke(api_key=instance)
-            self.audit(organization=instance.organization, action="api_key.revoke", target=instance)
+        services.api_key_revoke(api_key=instance, actor=self.access)
 
 
 @extend_schema_view(
