@@ -23,6 +23,7 @@ from apps.orgs.services import audit_log_record
 from apps.workflows.admin import WorkflowAdmin
 
 from . import services
+from .admin_debugging import install as install_debugging
 from .choices import BreakerState, NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
 from .models import CircuitBreaker, ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
@@ -512,5 +513,6 @@ WorkflowExecutionAdmin.actions = [
     approve_executions,
     reject_executions,
 ]
+install_debugging(WorkflowExecutionAdmin)
 # Starting executions belongs to this app (workflows must not import executions): add the action here.
 WorkflowAdmin.actions = [*(WorkflowAdmin.actions or []), run_workflows_now]

@@ -198,6 +198,8 @@ class WorkflowRunViewSet(ScopedViewSet):
                 trigger_data=body.validated_data["input"],
                 triggered_by=self.access.person,
                 variables=body.validated_data["variables"],
+                test=body.validated_data["test"],
+                run=body.validated_data["run"],
             )
             self.audit(
                 organization=workflow.organization,

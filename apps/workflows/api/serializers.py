@@ -101,6 +101,10 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
     problems = serializers.SerializerMethodField(help_text="What keeps the working definition from running.")
     latest_version = serializers.SerializerMethodField()
     permissions = serializers.SerializerMethodField(help_text="What you may do with this workflow.")
+    pins = serializers.JSONField(
+        required=False,
+        help_text="Pinned data: node id -> the output test runs use instead of running the node (not versioned).",
+    )
 
     class Meta:
         model = Workflow
@@ -111,6 +115,7 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "description",
             "status",
             "definition",
+            "pins",
             "revision",
             "is_valid",
             "problems",
@@ -197,6 +202,7 @@ class ExportSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     definition = serializers.JSONField(help_text="With its variables (older exports also had a top-level one).")
+    pins = serializers.JSONField(help_text="Pinned data of the draft: node id -> output.")
     node_types = serializers.ListField(child=serializers.DictField())
     triggers = serializers.ListField(child=serializers.DictField())
 
