@@ -153,6 +153,19 @@ class Node(ABC):
     #: Config keys whose values name a Credential of the organization; the engine decrypts them into
     #: `ctx.credentials[<credential name>]`.
     credential_fields: ClassVar[tuple[str, ...]] = ()
+    #: Config keys the engine passes as written: never rendered, nor read as expressions when a workflow is
+    #: validated (a code step's `code`, where `{{` is the code's own).
+    verbatim_fields: ClassVar[tuple[str, ...]] = ()
+    #: The node may read any node's output at run time (`ctx.expression_context["nodes"]`), not only its sources
+    #: and the nodes its expressions name (a code step's `nodes` / `$('name')`).
+    reads_every_output: ClassVar[bool] = False
+
+    @classmethod
+    def expression_config(cls, config: dict) -> dict:
+        """The part of `config` the engine renders and validation reads as expressions (all but verbatim keys)."""
+        if not cls.verbatim_fields or not isinstance(config, dict):
+            return config
+        return {key: value for key, value in config.items() if key not in cls.verbatim_fields}
 
     @classmethod
     def output_ports(cls, config: dict) -> tuple[str, ...]:

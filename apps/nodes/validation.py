@@ -69,7 +69,8 @@ def validate_config(type_name: str, config: Any, *, rendered: bool = False) -> l
         return [ConfigError("", CONFIG_NOT_OBJECT)]
     errors = _schema_errors(node_class, config, rendered=rendered)
     if not rendered:
-        errors.extend(ConfigError(path, message) for path, message in expression_syntax_errors(config))
+        expressions = node_class.expression_config(config)
+        errors.extend(ConfigError(path, message) for path, message in expression_syntax_errors(expressions))
     if not errors:
         errors.extend(ConfigError(path, message) for path, message in node_class.check_config(config))
     return errors

@@ -132,6 +132,8 @@ class NodeSpec:
     output_ports: Callable[[dict], Iterable[str]] | None = None
     enabled: bool = True
     config_errors: ConfigErrors = field(default=_no_config_errors)
+    #: Config keys that are not expressions (a code step's code): left out of the expression checks.
+    verbatim: tuple[str, ...] = ()
 
     @property
     def is_trigger(self) -> bool:
@@ -293,11 +295,14 @@ class _Validation:
             for pointer, message in spec.config_errors(config):
                 self.add(f"{path}/config{pointer}", message, INVALID_CONFIG)
         config_valid = config_ok and len(self.problems) == config_problem_count
+        expressions = config
+        if config_ok and spec is not None and spec.verbatim:
+            expressions = {key: value for key, value in config.items() if key not in spec.verbatim}
         if config_ok and self.expression_errors is not None:
-            for pointer, message in self.expression_errors(config, f"{path}/config"):
+            for pointer, message in self.expression_errors(expressions, f"{path}/config"):
                 self.add(pointer, message, BAD_EXPRESSION)
         if config_ok and node_id is not None and self.node_references is not None:
-            for pointer, ids in self.node_references(config, f"{path}/config"):
+            for pointer, ids in self.node_references(expressions, f"{path}/config"):
                 if ids is not None:  # an expression that may read any node is checked at run time
                     self.references.append((node_id, pointer, ids))
         if node_id is not None and spec is None:

@@ -29,7 +29,7 @@ def _config_errors(type_name: str) -> Callable[[dict], list[tuple[str, str]]]:
         errors = validate_config(type_name, config)
         if not errors:
             return []
-        syntax = set(expression_syntax_errors(config))
+        syntax = set(expression_syntax_errors(registry.get(type_name).expression_config(config)))
         return [(e.path, e.message) for e in errors if (e.path, e.message) not in syntax]
 
     return config_errors
@@ -51,6 +51,7 @@ def node_specs(*, disabled: Collection[str] | None = None) -> dict[str, NodeSpec
             output_ports=cls.output_ports,
             enabled=cls.type_name not in disabled,
             config_errors=_config_errors(cls.type_name),
+            verbatim=tuple(cls.verbatim_fields),
         )
         for cls in registry.all()
     }

@@ -394,7 +394,9 @@ def _prepare_and_run(
 ) -> NodeResult | Suspend | Failure | Blocked:
     """In the node thread: render the config, find the credentials, pass the breaker, run the node."""
     try:
-        config = render(claim.spec.get("config", {}), claim.expression_context, pointer="/config")
+        written = claim.spec.get("config", {})
+        config = render(node_class.expression_config(written), claim.expression_context, pointer="/config")
+        config.update({key: written[key] for key in node_class.verbatim_fields if key in written})
     except ExpressionError as exc:
         if exc.reason == PAST_DEADLINE:
             return Failure(ERROR_TIMEOUT, MSG_TIMEOUT.format(seconds=timeout))

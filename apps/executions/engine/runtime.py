@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidTransition
 from apps.nodes.expressions import config_node_references
+from apps.nodes.registry import registry
 from apps.workflows.graph import Graph, parse_definition
 from apps.workflows.models import Workflow, WorkflowVersion
 
@@ -130,8 +131,10 @@ def _compiled_graph(version_id: str) -> CompiledGraph:
 def _reads(graph: Graph, node_id: str, node: Mapping) -> tuple[str, ...]:
     """The nodes whose outputs a node may read: its sources and the nodes its expressions name (validation
     keeps those upstream), or every other node when an expression reads `nodes` dynamically."""
-    named = config_node_references(node.get("config", {}))
-    if named is None:
+    node_class = registry.get(node["type"]) if node.get("type") in registry else None
+    config = node.get("config", {})
+    named = config_node_references(node_class.expression_config(config) if node_class else config)
+    if named is None or (node_class is not None and node_class.reads_every_output):
         return tuple(other for other in graph.nodes if other != node_id)
     sources = {edge.source for edge in graph.inbound[node_id]}
     return tuple(sorted((sources | (named & graph.nodes.keys())) - {node_id}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import ClassVar
+from abc import abstractmethod
 
 from django.conf import settings
 
@@ -83,11 +83,19 @@ def sandbox_config(*, kind: str, network: bool) -> SandboxConfig:
 class CodeNode(Node):
     """Shared by both languages: build the job, run it in the sandbox, map its failures to node errors."""
 
-    kind: ClassVar[str]
     category = Category.TRANSFORMS
     icon = "code"
+    # `{{` in code is the code's own (f-strings, nested literals); `nodes` / `$('name')` may name any node.
+    verbatim_fields = ("code",)
+    reads_every_output = True
+
+    @classmethod
+    @abstractmethod
+    def language(cls) -> str:
+        """The sandbox's kind of run: "python" or "js"."""
 
     def run(self, ctx: NodeContext) -> NodeResult:
+        kind = self.language()
         network = bool(ctx.config.get("network", False))
         if network and not settings.CONCERTMASTER_SANDBOX_ALLOW_NETWORK:
             raise NodeError(NETWORK_NOT_ALLOWED, retryable=False)
@@ -101,9 +109,9 @@ class CodeNode(Node):
         started = time.monotonic()
         try:
             outcome = run(
-                self.kind,
+                kind,
                 job,
-                config=sandbox_config(kind=self.kind, network=network),
+                config=sandbox_config(kind=kind, network=network),
                 limits=sandbox_limits(),
                 deadline=ctx.deadline,
                 cancelled=ctx.stopped,
@@ -134,7 +142,6 @@ class CodeNode(Node):
 @register
 class CodePython(CodeNode):
     type_name = "code_python"
-    kind = "python"
     display_name = "Code (Python)"
     description = (
         "Runs your Python in a sandbox: a function body that returns JSON, or `def main(input, ...)`. Names: "
@@ -142,14 +149,21 @@ class CodePython(CodeNode):
     )
     config_schema = _schema("Python: a function body (use `return`) or a module defining `main(input, ...)`.")
 
+    @classmethod
+    def language(cls) -> str:
+        return "python"
+
 
 @register
 class CodeJs(CodeNode):
     type_name = "code_js"
-    kind = "js"
     display_name = "Code (JavaScript)"
     description = (
         "Runs your JavaScript (V8) in a sandbox with n8n's Code-node names: $input.all(), $input.first(), "
         "$json, items, $('node').all(); return [{json: ...}]. No network, files or environment."
     )
     config_schema = _schema("JavaScript: a function body that returns items ([{json: ...}]) or plain values.")
+
+    @classmethod
+    def language(cls) -> str:
+        return "js"

@@ -102,3 +102,28 @@ def test_cancelling_the_execution_stops_the_sandbox(engine_worker, settings):
 
     wait_for(lambda: not sandboxes_left(), timeout=30, message="the sandbox to be stopped")
     assert node(execution, "py").status == "cancelled"
+
+
+def test_code_is_passed_as_written_and_reads_any_finished_node(engine_worker):
+    """`{{` in code is the code's own (never rendered), and `$('name')` reaches a node that is not a source."""
+    workflow = make_workflow(
+        *chain(
+            {"id": "first", "type": "code_python", "config": {"code": "return {'base': 40}"}},
+            {
+                "id": "py",
+                "type": "code_python",
+                "config": {"code": "return f\"{{literal}} {nodes['first']['output']}\""},
+            },
+            {
+                "id": "js",
+                "type": "code_js",
+                "config": {"code": "return [{json: {n: $('first').first().json.base + 2}}]"},
+            },
+        )
+    )
+
+    execution = wait_finished(start(workflow), timeout=60)
+
+    assert execution.status == "succeeded", execution.error
+    assert node(execution, "py").output == "{literal} {'base': 40}"
+    assert node(execution, "js").output == [{"n": 42}]
