@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache, wraps
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     StrictUndefined,
@@ -693,7 +693,10 @@ def template_node_references(source: str) -> frozenset[str] | None:
     loads = [name for name in tree.find_all(jinja_nodes.Name) if name.name == "nodes" and name.ctx == "load"]
     found: set[str] = set()
     static = 0
-    for access in tree.find_all((jinja_nodes.Getattr, jinja_nodes.Getitem)):
+    accesses = cast(
+        "Iterator[jinja_nodes.Getattr | jinja_nodes.Getitem]", tree.find_all((jinja_nodes.Getattr, jinja_nodes.Getitem))
+    )
+    for access in accesses:
         target = access.node
         if not (isinstance(target, jinja_nodes.Name) and target.name == "nodes" and target.ctx == "load"):
             continue

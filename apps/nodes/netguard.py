@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 #: The key of `NodeContext.settings` saying whether private addresses are allowed.
 ALLOW_PRIVATE_SETTING = "allow_private_http"
@@ -82,7 +82,7 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host)) from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(cast(str, info[4][0]) for info in infos))
     if not addresses:
         raise UnresolvableHostError(UNRESOLVABLE_HOST.format(host=host))
     return addresses

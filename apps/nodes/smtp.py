@@ -43,7 +43,7 @@ class _Pinned:
 
     def _get_socket(self, host: str, port: int, timeout: float | None) -> Any:
         address = netguard.pinned_address(host, port, allow_private=self.allow_private)
-        return super()._get_socket(address, port, timeout)
+        return super()._get_socket(address, port, timeout)  # type: ignore[misc]  # private, not in typeshed
 
 
 class PinnedSMTP(_Pinned, smtplib.SMTP):

@@ -48,4 +48,4 @@ class ConfigErrorSerializer(serializers.Serializer):
 
 class ConfigValidationSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = ConfigErrorSerializer(many=True)
+    errors = ConfigErrorSerializer(many=True)  # type: ignore[assignment]  # a field named like Serializer.errors

@@ -203,7 +203,7 @@ class EmailSendNode(Node):
 
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
-        recipients = {field: _addresses(config, field) for field in ("to", "cc", "bcc", "reply_to")}
+        recipients: dict[str, Any] = {field: _addresses(config, field) for field in ("to", "cc", "bcc", "reply_to")}
         from_email = config.get("from_email") or None
         if from_email:
             _check_address(from_email, "from_email")

@@ -63,7 +63,8 @@ def sandbox_limits() -> Limits:
 
 
 def sandbox_config(*, kind: str, network: bool) -> SandboxConfig:
-    paths, packages = tuple(settings.CONCERTMASTER_SANDBOX_PYTHON_PATHS), ()
+    paths: tuple[str, ...] = tuple(settings.CONCERTMASTER_SANDBOX_PYTHON_PATHS)
+    packages: tuple[str, ...] = ()
     if kind == "js":
         import py_mini_racer
 

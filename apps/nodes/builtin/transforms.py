@@ -451,7 +451,7 @@ class MergeNode(Node):
         for item in right:
             by_key.setdefault(json.dumps(_path(item, key), sort_keys=True), []).append(item)
         matched: set[int] = set()
-        merged = []
+        merged: list[dict] = []
         for item in left:
             partners = by_key.get(json.dumps(_path(item, key), sort_keys=True), [])
             merged.extend({**item, **partner} for partner in partners)

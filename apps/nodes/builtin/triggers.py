@@ -5,7 +5,7 @@ and they output it, checked and normalised, on "main"."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -320,7 +320,7 @@ class FormTrigger(Node):
     def ordered_fields(cls, config: dict) -> list[tuple[str, dict, bool]]:
         """(name, JSON Schema of the field, required) for every field, in the author's order."""
         fields = config.get("fields") or {}
-        properties = fields.get("properties") if isinstance(fields.get("properties"), dict) else {}
+        properties = cast(dict, fields.get("properties")) if isinstance(fields.get("properties"), dict) else {}
         required = set(fields.get("required") or [])
         listed = [name for name in config.get("field_order") or [] if name in properties]
         names = list(dict.fromkeys([*listed, *properties]))

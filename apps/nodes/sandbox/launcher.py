@@ -294,6 +294,7 @@ def _exchange(
     out, err = bytearray(), bytearray()
     cap = limits.output_bytes + limits.log_bytes * 4 + 4096
     selector = selectors.DefaultSelector()
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None  # started with pipes
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         os.set_blocking(stream.fileno(), False)
     selector.register(proc.stdin, selectors.EVENT_WRITE)
@@ -327,6 +328,7 @@ def _exchange(
 
 
 def _send(proc: subprocess.Popen, selector: selectors.BaseSelector, view: memoryview) -> memoryview:
+    assert proc.stdin is not None  # started with a pipe
     try:
         written = os.write(proc.stdin.fileno(), view[:65536])
     except BrokenPipeError:
