@@ -18,11 +18,11 @@ from django.conf import settings
 JSON_TOO_DEEP = "The JSON is nested deeper than {limit} levels."
 
 #: A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
-_TOKENS = {
+_TOKENS: dict[type, re.Pattern[Any]] = {
     str: re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL),
     bytes: re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL),
 }
-_OPENING = {str: ("[", "{"), bytes: (b"[", b"{")}
+_OPENING: dict[type, tuple[Any, Any]] = {str: ("[", "{"), bytes: (b"[", b"{")}
 
 
 class JSONTooDeep(json.JSONDecodeError):

@@ -119,9 +119,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     headers = {}
     if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]  # checked just above
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]  # checked just above
     if isinstance(exc, exceptions.ValidationError):
         body = _body("validation_error", VALIDATION_FAILED, flatten_errors(exc.detail))
     else:

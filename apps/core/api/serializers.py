@@ -49,4 +49,4 @@ class ErrorSerializer(serializers.Serializer):
 
     type = serializers.CharField(help_text="Machine-readable error kind, e.g. validation_error, not_found.")
     detail = serializers.CharField()
-    errors = ErrorItemSerializer(many=True)
+    errors = ErrorItemSerializer(many=True)  # type: ignore[assignment]  # a field named like Serializer.errors
