@@ -1,6 +1,7 @@
 """Encryption at rest for credentials: MultiFernet over CONCERTMASTER_CREDENTIAL_KEYS (newest first)."""
 
 import json
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -36,6 +37,10 @@ def rotate_token(token: str) -> str:
 
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as a Fernet token: the database never sees it in clear."""
+
+    # What django-stubs types the model attribute as: the JSON value, not the stored text.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def from_db_value(self, value, expression, connection):
         return None if value is None else decrypt_json(value)

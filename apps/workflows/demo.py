@@ -67,7 +67,7 @@ def demo_bootstrap() -> tuple[Organization, Workflow, bool]:
     user_model = get_user_model()
     user = user_model.objects.filter(username=DEMO_USERNAME).first()
     user_created = user is None
-    if user_created:
+    if user is None:
         user = user_model.objects.create_superuser(DEMO_USERNAME, "admin@example.com", DEMO_PASSWORD)
     organization = Organization.objects.filter(slug=DEMO_ORG_SLUG).first()
     if organization is None:

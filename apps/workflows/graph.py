@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 MAIN = "main"
 ERROR_PORT = "error"
@@ -213,7 +213,7 @@ def parse_definition(definition: Mapping[str, Any], *, trigger_types: Collection
     )
 
 
-def _is_name(value: Any) -> bool:
+def _is_name(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value != ""
 
 

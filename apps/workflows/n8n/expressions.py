@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import TypeGuard, cast
 
 UNSUPPORTED_SYNTAX = "JavaScript syntax not translated: {detail}"
 UNSUPPORTED_NAME = "n8n variable {name} has no ConcertMaster equivalent"
@@ -64,7 +65,7 @@ def _tokens(source: str) -> list[tuple[str, str]]:
         match = _TOKEN.match(source, pos)
         if match is None or match.end() == pos:
             raise Untranslatable(UNSUPPORTED_SYNTAX.format(detail=source[pos : pos + 20]))
-        kind = match.lastgroup
+        kind = cast(str, match.lastgroup)  # every alternative of _TOKEN is a named group
         tokens.append((kind, match.group(kind)))
         pos = match.end()
         while pos < len(source) and source[pos].isspace():
@@ -503,7 +504,7 @@ def _is_text(tree: tuple) -> bool:
 _SEGMENT = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
-def is_expression(value: object) -> bool:
+def is_expression(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith("=")
 
 
