@@ -237,6 +237,7 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_initial(self, since: int | None) -> None:
         """The snapshot, then (execution streams with `since`) the events after it, straight to the socket."""
+        assert self.stream is not None  # set by connect() before anything is sent
         snapshot = await database_sync_to_async(execution_snapshot)(execution_id=self.stream.pk)
         await self.send_json({"v": EVENT_VERSION, "type": "snapshot", "stream": self.kind, **snapshot})
         last = snapshot["seq"]
@@ -425,6 +426,7 @@ class WorkflowStreamConsumer(ExecutionStreamConsumer):
     kind = WORKFLOW
 
     async def send_initial(self, since: int | None) -> None:
+        assert self.stream is not None  # set by connect() before anything is sent
         executions = await database_sync_to_async(active_execution_snapshots)(stream=self.stream)
         snapshot = {"v": EVENT_VERSION, "type": "snapshot", "stream": self.kind, "id": self.stream.pk}
         await self.send_json({**snapshot, "executions": executions})

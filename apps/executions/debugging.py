@@ -92,9 +92,10 @@ def rerun_plan(
     if version == VERSION_ORIGINAL:
         chosen = execution.version
     elif version == VERSION_LATEST:
-        chosen = execution.workflow.latest_version
-        if chosen is None:
+        latest = execution.workflow.latest_version
+        if latest is None:
             raise ValidationError({"version": [MSG_NO_VERSION]})
+        chosen = latest
     else:
         raise ValidationError({"version": [MSG_BAD_VERSION]})
     if start_from == FROM_TRIGGER:

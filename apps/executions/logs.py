@@ -25,7 +25,7 @@ from .models import ExecutionLog, WorkflowExecution
 
 logger = logging.getLogger(__name__)
 
-LEVEL_ORDER = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR]
+LEVEL_ORDER: list[str] = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARNING, LogLevel.ERROR]
 MSG_TRUNCATED = (
     "The execution reached its bound of {limit} log lines (CONCERTMASTER_EXECUTION_LOG_MAX_LINES): "
     "later lines are dropped."
@@ -89,7 +89,7 @@ class NodeLog:
     def log(self, level: Any, message: Any, **metadata: Any) -> None:
         limit = max_lines()
         if self.count is None:
-            self.count = ExecutionLog.objects.filter(execution_id=self.execution_id).count()
+            self.count = ExecutionLog.objects.filter(execution_id=self.execution_id).count()  # type: ignore[misc]  # str id
         if self.count >= limit:
             return
         self.count += 1

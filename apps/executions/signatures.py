@@ -178,5 +178,5 @@ class _CaseInsensitive(dict):
     def __init__(self, headers: Mapping[str, str]) -> None:
         super().__init__({name.lower(): value for name, value in headers.items()})
 
-    def get(self, name: str, default: str = "") -> str:
+    def get(self, name: str, default: str = "") -> str:  # type: ignore[override]  # headers only: str keys and values
         return super().get(name.lower(), default)

@@ -9,7 +9,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -252,7 +252,8 @@ def webhook_deliver(*, trigger: Trigger, call: WebhookCall, payload: dict) -> De
         duplicate = WebhookDelivery.objects.create(
             **{**row, "outcome": DeliveryOutcome.DUPLICATE, "status_code": 200}, execution=earlier.execution
         )
-        return Delivery(execution=earlier.execution, replayed=True, delivery_id=duplicate.pk)
+        # An accepted delivery always has its execution (set in the transaction that accepted it).
+        return Delivery(execution=cast(WorkflowExecution, earlier.execution), replayed=True, delivery_id=duplicate.pk)
 
 
 def webhook_refusal_record(*, trigger: Trigger, call: WebhookCall, outcome: str, status_code: int, detail: str) -> None:

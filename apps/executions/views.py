@@ -1,5 +1,7 @@
 """Public entry points that start executions: the webhook endpoint and the form page and submission endpoint."""
 
+from typing import Any, cast
+
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -276,7 +278,7 @@ class FormSubmissionView(APIView):
 
 def _form_fields(config: dict, values: dict, errors: list[dict]) -> list[dict]:
     """What the template needs for each field, in the author's order: widget, label, value and its own errors."""
-    by_path = {}
+    by_path: dict[str, list[str]] = {}
     for error in errors:
         by_path.setdefault(error["path"].lstrip("/").split("/")[0], []).append(error["message"])
     fields = []
@@ -292,7 +294,7 @@ def _form_fields(config: dict, values: dict, errors: list[dict]) -> list[dict]:
             widget = "textarea"
         else:
             widget = {"email": "email", "date": "date", "uri": "url", "date-time": "datetime-local"}.get(
-                prop.get("format"), "text"
+                cast(str, prop.get("format")), "text"
             )
         fields.append(
             {
@@ -312,7 +314,7 @@ def _form_fields(config: dict, values: dict, errors: list[dict]) -> list[dict]:
 
 def _coerce(config: dict, post: QueryDict) -> dict:
     """HTML form strings to the JSON types the fields ask for; empty optional fields are left out."""
-    data = {}
+    data: dict[str, Any] = {}
     for name, prop, _required in FormTrigger.ordered_fields(config):
         kind = prop.get("type", "string")
         if kind == "boolean":

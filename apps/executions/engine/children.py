@@ -101,7 +101,7 @@ def _start_child(unit: Unit, node: NodeExecution, workflow: Workflow, child_inpu
     parent = unit.execution
     child = create_execution(
         workflow=workflow,
-        version=workflow.latest_version,
+        version=workflow.latest_version,  # type: ignore[arg-type]  # a child starts only a workflow that has one
         input=child_input,
         trigger_kind=parent.trigger_kind,
         triggered_by=parent.triggered_by,
@@ -130,7 +130,7 @@ def _results(ids: list[str]) -> list[dict]:
 def children_changed(parent_id: str, node_id: str) -> None:
     """A child of (parent, node) finished: move the parent node's wait on."""
     with locked(parent_id) as unit:
-        node = NodeExecution.objects.filter(execution_id=parent_id, node_id=node_id).first()
+        node = NodeExecution.objects.filter(execution_id=parent_id, node_id=node_id).first()  # type: ignore[misc]  # str id
         if node is None or node.status != NodeStatus.WAITING:
             return
         if node.state.get("suspend", {}).get("kind") != SUSPEND_CHILDREN or unit.execution.status in EXECUTION_TERMINAL:

@@ -24,16 +24,16 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Value, When
+from django.db.models import Case, CharField, F, Field, Model, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.db.models.sql import InsertQuery, UpdateQuery
@@ -234,7 +234,7 @@ class Unit:
         pks = {str(pk) for pk in node_pks}
         if pks & self._pending_pks:  # one statement may not change a row twice
             self.write_pending()
-        query = rows.query.chain(UpdateQuery)
+        query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
         query.add_update_values(values)
         self._pending.append(query.get_compiler(connection=connection).as_sql())
         self._pending_pks |= pks
@@ -242,7 +242,7 @@ class Unit:
     def save_node(self, node: NodeExecution, fields: list[str]) -> None:
         """`node.save(update_fields=fields)`, through `update_nodes` (auto_now fields are set as save() would)."""
         meta = node._meta
-        values = {name: meta.get_field(name).pre_save(node, False) for name in fields}
+        values = {name: cast(Field, meta.get_field(name)).pre_save(node, False) for name in fields}
         self.update_nodes([node.pk], **values)
 
     def write_pending(self) -> None:
@@ -268,7 +268,7 @@ class Unit:
 
 
 def _store_events(
-    execution: WorkflowExecution, events: list[ExecutionEvent], pending: list[tuple[str, tuple]] = ()
+    execution: WorkflowExecution, events: list[ExecutionEvent], pending: Sequence[tuple[str, tuple]] = ()
 ) -> None:
     """Insert the events and record the execution's last seq: one statement on PostgreSQL (with the unit's
     pending node updates), two elsewhere."""
@@ -277,7 +277,7 @@ def _store_events(
         WorkflowExecution.objects.filter(pk=execution.pk).update(last_seq=execution.last_seq)
         return
     insert = InsertQuery(ExecutionEvent)
-    insert.insert_values(ExecutionEvent._meta.concrete_fields, events)
+    insert.insert_values(ExecutionEvent._meta.concrete_fields, cast(list[Model], events))
     [(insert_sql, insert_params)] = insert.get_compiler(connection=connection).as_sql()
     table = connection.ops.quote_name(WorkflowExecution._meta.db_table)
     updates = "".join(f"updated{index} AS ({sql}), " for index, (sql, _) in enumerate(pending))
@@ -465,7 +465,7 @@ def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
 
 
 def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
-    nodes = [unit.node(node_id) for node_id in node_ids]
+    nodes = [cast(NodeExecution, unit.node(node_id)) for node_id in node_ids]  # the unit holds every node
     now = timezone.now()
     lease = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
     for node in nodes:
@@ -506,10 +506,12 @@ def advance(unit: Unit) -> None:
     if step.skipped:
         now = timezone.now()
         unit.update_nodes(
-            [unit.node(node_id).pk for node_id in step.skipped], status=NodeStatus.SKIPPED, finished_at=now
+            [cast(NodeExecution, unit.node(node_id)).pk for node_id in step.skipped],
+            status=NodeStatus.SKIPPED,
+            finished_at=now,
         )
         for node_id in step.skipped:
-            node = unit.node(node_id)
+            node = cast(NodeExecution, unit.node(node_id))
             node.status = NodeStatus.SKIPPED
             node.finished_at = now
             unit.event(EventType.NODE_SKIPPED, node_id)
@@ -597,7 +599,7 @@ def begin_execution(unit: Unit) -> None:
 
 #: The key of a node's state that says its row started out settled, and why (the data of its event).
 PRESET_STATE = "preset"
-_PRESET_EVENTS = {
+_PRESET_EVENTS: dict[str, str] = {
     NodeStatus.SUCCEEDED: EventType.NODE_SUCCEEDED,
     NodeStatus.FAILED: EventType.NODE_FAILED,
     NodeStatus.SKIPPED: EventType.NODE_SKIPPED,
@@ -610,7 +612,7 @@ def _announce_presets(unit: Unit) -> None:
         status = unit.state_of(node_id).status
         if status == NodeStatus.PENDING:
             continue
-        note = (unit.node(node_id).state or {}).get(PRESET_STATE)
+        note = (cast(NodeExecution, unit.node(node_id)).state or {}).get(PRESET_STATE)
         if note is not None:
             unit.event(_PRESET_EVENTS[status], node_id, **note)
 
@@ -636,7 +638,8 @@ def after_finish(unit: Unit) -> None:
     from . import tasks
 
     execution = unit.execution
-    seconds = (execution.finished_at - execution.started_at).total_seconds() if execution.started_at else None
+    finished_at = cast(datetime, execution.finished_at)  # set by every path to a terminal status
+    seconds = (finished_at - execution.started_at).total_seconds() if execution.started_at else None
     status = execution.status
     unit.after_commit.append(lambda: metrics.observe_execution_finished(status=status, seconds=seconds))
     if execution.parent_id:

@@ -49,7 +49,7 @@ def server_bound_cursor() -> Iterator[Any]:
         if settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS and connection.connection.prepare_threshold != 1:
             connection.connection.execute("SET plan_cache_mode = force_generic_plan")
             connection.connection.prepare_threshold = 1
-        cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))
+        cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))  # type: ignore[attr-defined, call-arg]
     with cursor:
         yield cursor
 
