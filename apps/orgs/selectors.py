@@ -4,20 +4,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from .choices import MANAGER_ROLES, Role
 from .models import ApiKey, AuditLog, Membership, Organization
 
 
-def organization_list(*, user: AbstractBaseUser) -> QuerySet[Organization]:
+def organization_list(*, user: User) -> QuerySet[Organization]:
     if user.is_superuser:
         return Organization.objects.all()
     return Organization.objects.filter(memberships__user=user).distinct()
 
 
-def organization_ids_for_user(*, user: AbstractBaseUser, roles: frozenset[str] | None = None) -> set:
+def organization_ids_for_user(*, user: User, roles: frozenset[str] | None = None) -> set:
     """Ids of the organizations where `user` holds one of `roles` (any role when None)."""
     memberships = Membership.objects.filter(user=user)
     if roles is not None:
@@ -25,11 +25,11 @@ def organization_ids_for_user(*, user: AbstractBaseUser, roles: frozenset[str] |
     return set(memberships.values_list("organization_id", flat=True))
 
 
-def membership_role(*, user: AbstractBaseUser, organization_id) -> str | None:
+def membership_role(*, user: User, organization_id) -> str | None:
     return Membership.objects.filter(user=user, organization_id=organization_id).values_list("role", flat=True).first()
 
 
-def user_manages_any_organization(*, user: AbstractBaseUser) -> bool:
+def user_manages_any_organization(*, user: User) -> bool:
     return Membership.objects.filter(user=user, role__in=MANAGER_ROLES).exists()
 
 
@@ -46,7 +46,7 @@ class Access:
     organization only, with the role its scopes grant (`member` when it has none).
     """
 
-    user: AbstractBaseUser | None
+    user: User | None
     roles: Mapping
     api_key: ApiKey | None = None
 
@@ -60,14 +60,14 @@ class Access:
         return self.roles.get(organization_id) in roles
 
     @property
-    def person(self) -> AbstractBaseUser | None:
+    def person(self) -> User | None:
         """The human behind the call, for `created_by` and the audit log (the key's creator for API keys)."""
         if self.api_key is not None:
             return self.api_key.created_by
         return self.user
 
 
-def access_for_user(*, user: AbstractBaseUser) -> Access:
+def access_for_user(*, user: User) -> Access:
     if not user.is_authenticated:
         return Access(user=None, roles={})
     if user.is_superuser:
@@ -81,7 +81,7 @@ def access_for_api_key(*, api_key: ApiKey) -> Access:
     return Access(user=None, roles={api_key.organization_id: role}, api_key=api_key)
 
 
-def access_current(*, user: AbstractBaseUser | None, api_key: ApiKey | None) -> Access | None:
+def access_current(*, user: User | None, api_key: ApiKey | None) -> Access | None:
     """The access of a caller authenticated earlier (an open live stream), as the database says now: None when
     the API key was revoked, expired or deleted, or the user deleted or deactivated."""
     if api_key is not None:

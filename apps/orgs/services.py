@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ API_KEY_PREFIX = "cm_"
 
 #: Who does a write, for its audit row: a user; an API key (its creator is the row's actor, its prefix in the
 #: data); the API caller's Access (whichever of the two it holds); None: no audit row.
-Actor = AbstractBaseUser | ApiKey | Access | None
+Actor = User | ApiKey | Access | None
 
 #: The interface a write comes through when it is not the API ("admin", "command"...): recorded as `via`.
 _via: ContextVar[str] = ContextVar("audit_via", default="")
@@ -52,7 +52,7 @@ def organization_create(
     *,
     name: str,
     slug: str,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     settings: dict | None = None,
     actor: Actor = None,
 ) -> Organization:
@@ -66,7 +66,7 @@ def organization_create(
 
 
 @transaction.atomic
-def membership_set(*, organization: Organization, user: AbstractBaseUser, role: str, actor: Actor = None) -> Membership:
+def membership_set(*, organization: Organization, user: User, role: str, actor: Actor = None) -> Membership:
     """Give `user` the `role` in `organization`, creating the membership if needed."""
     membership = Membership.objects.filter(organization=organization, user=user).first()
     created = membership is None
@@ -91,7 +91,7 @@ def api_key_create(
     name: str,
     scopes: list[str] | None = None,
     expires_at: datetime | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     actor: Actor = None,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with the raw key string, which is never stored and shown only now."""
