@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.executions.api.urls")),
+    path("", include("apps.integrations.api.urls")),
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/verify/", TokenVerifyView.as_view(), name="token-verify"),
@@ -58,6 +59,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("", include("apps.workflows.urls")),
     path("", include("apps.executions.pages")),
+    path("", include("apps.integrations.pages")),
     *static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT),
     # Last: any other URL under /api/ or /hooks/ is a JSON 404, also where DEBUG would answer an HTML page.
     re_path(r"^(?:api|hooks)/", api_not_found, name=API_NOT_FOUND_URL_NAME),

@@ -12,6 +12,7 @@ from django.urls.exceptions import NoReverseMatch
 
 from apps.executions.services import execution_start
 from apps.executions.triggers import WebhookCall, webhook_refusal_record
+from apps.integrations.models import Integration, SyncJob
 from apps.orgs.services import api_key_create, audit_log_record
 from apps.workflows.services import form_submission_create, trigger_create
 from tests.executions.factories import ExecutionEventFactory
@@ -87,6 +88,9 @@ def world(db, organization, other_organization, client):
         "form-submission": submission.pk,
         "webhook-delivery": hook.webhook_deliveries.get().pk,
     }
+    integration = Integration.objects.create(organization=organization, service_url="https://n8n.example.com")
+    ids["integration"] = integration.pk
+    ids["integration-job"] = SyncJob.objects.create(organization=organization, integration=integration).pk
     attacker = UserFactory()
     MembershipFactory(user=attacker, organization=other_organization, role="owner")
     WorkflowFactory(organization=other_organization)

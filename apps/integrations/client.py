@@ -172,3 +172,8 @@ class N8nClient:
 
     def activate_workflow(self, workflow_id: str) -> dict:
         return self.request("POST", f"/workflows/{quote(str(workflow_id), safe='')}/activate")
+
+    def update_workflow(self, workflow_id: str, workflow: dict) -> dict:
+        data = {key: workflow[key] for key in ("name", "nodes", "connections") if key in workflow}
+        data["settings"] = workflow.get("settings") or {}
+        return self.request("PUT", f"/workflows/{quote(str(workflow_id), safe='')}", json=data)

@@ -62,7 +62,9 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"n8n exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/rest/settings", timeout=2).status_code == 200:
+            response = httpx.get(f"{url}/rest/settings", timeout=2)
+            # While it starts, n8n answers every path with 200 and the text "n8n is starting up".
+            if response.status_code == 200 and "json" in response.headers.get("content-type", ""):
                 return
         except httpx.HTTPError:
             pass
@@ -77,6 +79,8 @@ def _owner_and_key(url: str) -> str:
         body = {"label": "concertmaster-tests", "scopes": API_KEY_SCOPES, "expiresAt": None}
         response = client.post("/rest/api-keys", json=body)
         response.raise_for_status()
+        if "json" not in response.headers.get("content-type", ""):
+            raise RuntimeError(f"n8n's API key answer: HTTP {response.status_code} {response.text[:500]!r}")
         return response.json()["data"]["rawApiKey"]
 
 

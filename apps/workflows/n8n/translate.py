@@ -411,12 +411,17 @@ def _remove_duplicates(node: dict, node_id: str, ctx: Context) -> Built:
     return _simple(node_id, "filter", {"condition": condition}, node)
 
 
+def _path(name: str) -> str:
+    """An n8n field path (`a.b`: dot notation) as a JMESPath of quoted identifiers."""
+    return ".".join(json.dumps(part) for part in name.split("."))
+
+
 def _split_out(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
     name = params.get("fieldToSplitOut", "")
     if "," in name or params.get("include", "noOtherFields") != "noOtherFields":
         raise Untranslatable("splitting several fields or keeping other fields is not translated")
-    built = _simple(node_id, "jmespath", {"expression": f"[].{json.dumps(name)}[]"}, node)
+    built = _simple(node_id, "jmespath", {"expression": f"[].{_path(name)}[]"}, node)
     built.changes.append("list elements that are not objects stay bare values (n8n wraps them as {field: value}).")
     return built
 
@@ -433,7 +438,7 @@ def _aggregate(node: dict, node_id: str, ctx: Context) -> Built:
     for f in fields:
         source = f.get("fieldToAggregate", "")
         target = f.get("outputFieldName") if f.get("renameField") else source
-        pairs.append(f"{json.dumps(target)}: [].{json.dumps(source)}")
+        pairs.append(f"{json.dumps(target)}: [].{_path(source)}")
     return _simple(node_id, "jmespath", {"expression": "[{" + ", ".join(pairs) + "}]"}, node)
 
 
