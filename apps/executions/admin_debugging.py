@@ -12,7 +12,6 @@ from django.utils.html import format_html
 from apps.core.admin import ReadOnlyAdminMixin
 from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
-from apps.orgs.services import audit_log_record
 
 from . import services
 from .debugging import FROM_FAILED, VERSION_LATEST, VERSION_ORIGINAL
@@ -40,19 +39,12 @@ def _rerun(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, star
     for execution in queryset.select_related("workflow", "version"):
         try:
             new = services.execution_rerun(
-                execution=execution, start_from=start_from, version=version, user=request.user
+                execution=execution, start_from=start_from, version=version, user=request.user, actor=request.user
             )
         except (ApplicationError, ValidationError) as error:
             message = getattr(error, "message", None) or "; ".join(error.messages)
             refused.append(f"{str(execution.pk)[:8]} ({message})")
             continue
-        audit_log_record(
-            organization=execution.organization,
-            actor=request.user,
-            action="execution.rerun",
-            target=new,
-            data={"via": "admin", "source": str(execution.pk), "from": start_from, "version": version},
-        )
         started.append(new)
     if started:
         links = format_html(

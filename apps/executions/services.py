@@ -14,6 +14,7 @@ from django.db import transaction
 
 from apps.core.errors import ApplicationError
 from apps.core.logging import current_correlation_id, new_correlation_id
+from apps.orgs.services import Actor, audit
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import Workflow, WorkflowVersion
 from apps.workflows.validation import definition_validate
@@ -143,12 +144,14 @@ def execution_rerun(
     start_from: str,
     version: str = debugging.VERSION_ORIGINAL,
     user: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> WorkflowExecution:
     """A new execution re-running `execution`: from its failed nodes ("failed"), from the start with the same
     trigger data ("trigger"), or from a node id and everything downstream; on the version it ran ("original") or
-    the workflow's latest one ("latest"). It links to its source. PlanError names the field at fault."""
+    the workflow's latest one ("latest"). It links to its source. A ValidationError names the field at fault.
+    With an `actor`, the audit row `execution.rerun` names the new execution, its source and the choices."""
     chosen, presets = debugging.rerun_plan(execution=execution, start_from=start_from, version=version)
-    return execution_start(
+    rerun = execution_start(
         workflow=execution.workflow,
         version=chosen,
         trigger_data=execution.trigger_data,
@@ -158,6 +161,14 @@ def execution_rerun(
         presets=presets,
         markers={"source_execution": execution, "rerun_from": start_from},
     )
+    audit(
+        actor=actor,
+        organization=execution.workflow.organization,
+        action="execution.rerun",
+        target=rerun,
+        data={"source": str(execution.pk), "from": start_from, "version": version},
+    )
+    return rerun
 
 
 def _username(user: AbstractBaseUser | None) -> str:

@@ -10,6 +10,7 @@ from apps.executions.engine.plans import MSG_NO_INPUT, MSG_NODE_NOT_IN_VERSION, 
 from apps.executions.models import ExecutionEvent, WorkflowExecution
 from apps.executions.services import execution_start
 from apps.executions.triggers import execution_wait
+from apps.orgs.models import AuditLog
 from apps.workflows.choices import TriggerKind
 from apps.workflows.services import workflow_create, workflow_update
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -189,8 +190,19 @@ def test_one_node_runs_alone_on_its_ancestors_pins_or_last_outputs(member):
     assert nodes["start"]["output"] == {"n": 8}  # its pin
     assert nodes["first"]["started_at"] is None  # taken over from the last run, not run
     assert nodes["second"]["output"]["value"] == {"first": 7}
-    assert body["trigger_data"] == {"n": 7}  # the last run's trigger data
+    assert body["trigger_data"] == {"n": 8}  # the pinned trigger payload, before the last run's trigger data
     assert ("node_succeeded", {"copied_from": first_run["id"]}) in _events(body["id"])["first"]
+
+
+def test_one_node_without_input_takes_the_last_runs_trigger_data(member):
+    organization, client = member
+    workflow = workflow_create(organization=organization, name="partial", definition=DEFINITION)
+    _execute(client, workflow, {"input": {"n": 7}})
+
+    body = _execute(client, workflow, {"run": {"mode": "node", "node": "first"}}).json()
+
+    assert body["trigger_data"] == {"n": 7}
+    assert _nodes(body)["first"]["output"]["value"] == 7
 
 
 def test_one_node_without_any_input_is_a_400(member):
@@ -281,6 +293,8 @@ def test_rerun_from_the_trigger_runs_everything_with_the_same_data(member):
     body = response.json()
     assert response.status_code == 200, body
     assert body["trigger_data"] == {"n": 11} and body["variables_override"] == {"x": 1}
+    audit = AuditLog.objects.get(action="execution.rerun")
+    assert (audit.target_id, audit.data["source"], audit.data["from"]) == (body["id"], source["id"], "trigger")
     assert all(node["started_at"] is not None for node in body["nodes"])
     assert _nodes(body)["third"]["status"] == "succeeded"
 

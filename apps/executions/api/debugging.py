@@ -4,7 +4,6 @@ Routed under `executions/` beside ExecutionViewSet (the router gives this viewse
 """
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -57,16 +56,9 @@ class ExecutionDebugViewSet(ScopedViewSet):
         body.is_valid(raise_exception=True)
         broker_required()
         start_from, version = body.validated_data["from"], body.validated_data["version"]
-        with transaction.atomic():
-            execution = services.execution_rerun(
-                execution=source, start_from=start_from, version=version, user=self.access.person
-            )
-            self.audit(
-                organization=source.workflow.organization,
-                action="execution.rerun",
-                target=execution,
-                data={"source": str(source.pk), "from": start_from, "version": version},
-            )
+        execution = services.execution_rerun(
+            execution=source, start_from=start_from, version=version, user=self.access.person, actor=self.access
+        )
         wait = min(query.validated_data["wait"], settings.CONCERTMASTER_MAX_WAIT_SECONDS)
         if wait:
             execution = execution_wait(execution_id=execution.pk, timeout=wait)
