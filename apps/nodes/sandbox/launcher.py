@@ -32,6 +32,7 @@ SANDBOX_CHILD = "/sandbox/child.py"
 SANDBOX_LIB = "/sandbox/lib"
 SANDBOX_PACKAGES = "/sandbox/packages"
 POLL_SECONDS = 0.05
+DEADLINE_GRACE_SECONDS = 0.5
 STDERR_KEEP = 8192
 #: Stands for the seccomp program's file descriptor in a command line until the sandbox is started.
 SECCOMP_FD = "{seccomp-fd}"
@@ -266,7 +267,9 @@ def run(
     started = time.monotonic()
     wall = limits.wall_seconds
     if deadline is not None:
-        wall = max(min(wall, deadline - started), 0.0)
+        # A moment past the node's deadline: the engine reports its own timeout and gives up (which stops the run
+        # at once through `cancelled`); this bound holds where no engine watches.
+        wall = max(min(wall, deadline - started + DEADLINE_GRACE_SECONDS), 0.0)
     argv = command(config, kind, scratch_mb=limits.scratch_mb)
     payload = json.dumps({**job, "limits": {**limits.for_child(), "wall_seconds": wall}, "log_bytes": limits.log_bytes})
     proc, warm = pool.take(argv, config.network, config.pool_size)
