@@ -5,7 +5,9 @@ import pytest
 
 from apps.orgs import services as org_services
 from apps.orgs.models import AuditLog
+from apps.workflows import services as workflow_services
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.workflows.factories import SIMPLE_DEFINITION, WEBHOOK_DEFINITION, CredentialFactory, WorkflowFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +53,102 @@ def _api_key_revoke(org, actor):
     return org, "api_key.revoke"
 
 
+def _workflow_create(org, actor):
+    workflow_services.workflow_create(organization=org, name="w", definition=SIMPLE_DEFINITION, actor=actor)
+    return org, "workflow.create"
+
+
+def _workflow_update(org, actor):
+    workflow_services.workflow_update(workflow=WorkflowFactory(organization=org), description="d", actor=actor)
+    return org, "workflow.update"
+
+
+def _workflow_delete(org, actor):
+    workflow_services.workflow_delete(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.delete"
+
+
+def _workflow_activate(org, actor):
+    workflow_services.workflow_activate(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.activate"
+
+
+def _workflow_deactivate(org, actor):
+    workflow_services.workflow_deactivate(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.deactivate"
+
+
+def _workflow_version_restore(org, actor):
+    workflow = WorkflowFactory(organization=org)
+    version = workflow.versions.get(number=1)
+    workflow_services.workflow_version_restore(workflow=workflow, version=version, actor=actor)
+    return org, "workflow.restore"
+
+
+def _workflow_import(org, actor):
+    document = workflow_services.workflow_export(workflow=WorkflowFactory(organization=org))
+    workflow_services.workflow_import(organization=org, document=document, actor=actor)
+    return org, "workflow.import"
+
+
+def _workflow_duplicate(org, actor):
+    workflow_services.workflow_duplicate(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.duplicate"
+
+
+def _workflow_share_set(org, actor):
+    workflow = WorkflowFactory(organization=org)
+    workflow_services.workflow_share_set(workflow=workflow, user=UserFactory(), permissions=["view"], actor=actor)
+    return org, "workflow.share"
+
+
+def _credential_create(org, actor):
+    workflow_services.credential_create(organization=org, name="c", kind="k", data={"t": "x"}, actor=actor)
+    return org, "credential.create"
+
+
+def _credential_update(org, actor):
+    workflow_services.credential_update(credential=CredentialFactory(organization=org), name="c2", actor=actor)
+    return org, "credential.update"
+
+
+def _credential_delete(org, actor):
+    workflow_services.credential_delete(credential=CredentialFactory(organization=org), actor=actor)
+    return org, "credential.delete"
+
+
+def _schedule_trigger(org):
+    workflow = WorkflowFactory(organization=org)
+    return workflow_services.trigger_create(workflow=workflow, kind="schedule", config={"cron": "0 9 * * *"})
+
+
+def _trigger_create(org, actor):
+    workflow = WorkflowFactory(organization=org)
+    workflow_services.trigger_create(workflow=workflow, kind="schedule", config={"cron": "0 9 * * *"}, actor=actor)
+    return org, "trigger.create"
+
+
+def _trigger_update(org, actor):
+    workflow_services.trigger_update(trigger=_schedule_trigger(org), name="renamed", actor=actor)
+    return org, "trigger.update"
+
+
+def _trigger_delete(org, actor):
+    workflow_services.trigger_delete(trigger=_schedule_trigger(org), actor=actor)
+    return org, "trigger.delete"
+
+
+def _trigger_rotate_secret(org, actor):
+    workflow_services.trigger_rotate_secret(trigger=_schedule_trigger(org), actor=actor)
+    return org, "trigger.rotate_secret"
+
+
+def _trigger_publish(org, actor):
+    workflow = WorkflowFactory(organization=org, definition=WEBHOOK_DEFINITION)
+    workflow_services.trigger_publish(workflow=workflow, actor=actor)
+    return org, "trigger.create"
+
+
 SERVICES = [
     _organization_create,
     _organization_update,
@@ -60,6 +158,23 @@ SERVICES = [
     _api_key_create,
     _api_key_update,
     _api_key_revoke,
+    _workflow_create,
+    _workflow_update,
+    _workflow_delete,
+    _workflow_activate,
+    _workflow_deactivate,
+    _workflow_version_restore,
+    _workflow_import,
+    _workflow_duplicate,
+    _workflow_share_set,
+    _credential_create,
+    _credential_update,
+    _credential_delete,
+    _trigger_create,
+    _trigger_update,
+    _trigger_delete,
+    _trigger_rotate_secret,
+    _trigger_publish,
 ]
 
 

@@ -10,9 +10,11 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from apps.core.errors import Conflict
 from apps.core.live import access_changed, user_access_group
+from apps.core.params import UNSET, Unset, given
 from apps.nodes.models import NodeType
 from apps.nodes.registry import registry
 from apps.orgs.models import Organization
+from apps.orgs.services import Actor, audit
 
 from .choices import WorkflowStatus
 from .models import Credential, Workflow, WorkflowVersion
@@ -84,6 +86,7 @@ def workflow_create(
     max_concurrent_executions: int | None = None,
     created_by: AbstractBaseUser | None = None,
     pins: dict | None = None,
+    actor: Actor = None,
 ) -> Workflow:
     """Create a workflow; a valid definition is recorded as version 1, one with problems stays a draft.
 
@@ -107,20 +110,37 @@ def workflow_create(
     workflow.save()
     if not problems:
         _next_version(workflow=workflow, created_by=created_by)
+    audit(actor=actor, organization=organization, action="workflow.create", target=workflow)
     return workflow
 
 
 @transaction.atomic
 def workflow_update(
-    *, workflow: Workflow, user: AbstractBaseUser | None = None, revision: int | None = None, **fields
+    *,
+    workflow: Workflow,
+    user: AbstractBaseUser | None = None,
+    revision: int | None = None,
+    name: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    definition: dict | Unset = UNSET,
+    max_concurrent_executions: int | Unset | None = UNSET,
+    pins: dict | Unset = UNSET,
+    actor: Actor = None,
 ) -> Workflow:
-    """Change a workflow's fields and bump its revision; a valid new definition becomes a new version.
+    """Change the given fields of a workflow and bump its revision; a valid new definition becomes a new version.
 
     `revision` is the one the change was based on: when someone saved since, Conflict (409) names the
     current one; None saves whatever happened in between. A definition with graph or config problems is
     stored as a draft (no version: the latest version keeps running); one that is not a definition at all
     raises DefinitionInvalid.
     """
+    fields = given(
+        name=name,
+        description=description,
+        definition=definition,
+        max_concurrent_executions=max_concurrent_executions,
+        pins=pins,
+    )
     current = Workflow.objects.select_for_update().values_list("revision", flat=True).get(pk=workflow.pk)
     if revision is not None and revision != current:
         raise Conflict(WORKFLOW_STALE.format(expected=revision, current=current), extra={"current_revision": current})
@@ -130,13 +150,15 @@ def workflow_update(
     if "definition" in fields:
         fields["definition"] = _prepared(fields["definition"])
         problems = definition_draft_problems(fields["definition"])
-    for name, value in fields.items():
-        setattr(workflow, name, value)
+    for field, value in fields.items():
+        setattr(workflow, field, value)
     workflow.revision = current + 1
     workflow.full_clean()
     workflow.save(update_fields=[*fields, "revision", "updated_at"])
     if problems == []:
         _next_version(workflow=workflow, created_by=user)
+    data = {"fields": sorted(fields)}
+    audit(actor=actor, organization=workflow.organization, action="workflow.update", target=workflow, data=data)
     return workflow
 
 
@@ -165,11 +187,19 @@ def pins_check(pins: object) -> None:
 
 @transaction.atomic
 def credential_create(
-    *, organization: Organization, name: str, kind: str, data: dict, created_by: AbstractBaseUser | None = None
+    *,
+    organization: Organization,
+    name: str,
+    kind: str,
+    data: dict,
+    created_by: AbstractBaseUser | None = None,
+    actor: Actor = None,
 ) -> Credential:
     credential = Credential(organization=organization, name=name, kind=kind, data=data, created_by=created_by)
     credential.full_clean()
     credential.save()
+    record = {"name": credential.name, "kind": credential.kind}
+    audit(actor=actor, organization=organization, action="credential.create", target=credential, data=record)
     return credential
 
 
@@ -191,14 +221,16 @@ VERSION_OTHER_WORKFLOW = "The version belongs to another workflow."
 
 
 @transaction.atomic
-def workflow_delete(*, workflow: Workflow) -> None:
+def workflow_delete(*, workflow: Workflow, actor: Actor = None) -> None:
+    data = {"name": workflow.name}
+    audit(actor=actor, organization=workflow.organization, action="workflow.delete", target=workflow, data=data)
     for trigger in workflow.triggers.all():
         schedule_remove(trigger=trigger)
     workflow.delete()
 
 
 @transaction.atomic
-def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
+def workflow_set_status(*, workflow: Workflow, status: str, actor: Actor = None) -> Workflow:
     """Activate or deactivate a workflow; schedules follow (a schedule fires only while its workflow is active).
 
     Activating needs a valid working definition (DefinitionInvalid lists its problems otherwise).
@@ -210,25 +242,30 @@ def workflow_set_status(*, workflow: Workflow, status: str) -> Workflow:
     workflow.save(update_fields=["status", "updated_at"])
     for trigger in workflow.triggers.all():
         schedule_sync(trigger=trigger)
+    verb = "activate" if status == WorkflowStatus.ACTIVE else "deactivate"
+    audit(actor=actor, organization=workflow.organization, action=f"workflow.{verb}", target=workflow)
     return workflow
 
 
-def workflow_activate(*, workflow: Workflow) -> Workflow:
-    return workflow_set_status(workflow=workflow, status=WorkflowStatus.ACTIVE)
+def workflow_activate(*, workflow: Workflow, actor: Actor = None) -> Workflow:
+    return workflow_set_status(workflow=workflow, status=WorkflowStatus.ACTIVE, actor=actor)
 
 
-def workflow_deactivate(*, workflow: Workflow) -> Workflow:
-    return workflow_set_status(workflow=workflow, status=WorkflowStatus.INACTIVE)
+def workflow_deactivate(*, workflow: Workflow, actor: Actor = None) -> Workflow:
+    return workflow_set_status(workflow=workflow, status=WorkflowStatus.INACTIVE, actor=actor)
 
 
 @transaction.atomic
 def workflow_version_restore(
-    *, workflow: Workflow, version: WorkflowVersion, user: AbstractBaseUser | None = None
+    *, workflow: Workflow, version: WorkflowVersion, user: AbstractBaseUser | None = None, actor: Actor = None
 ) -> Workflow:
     """Make an old version's definition the working copy again (recorded as a new version)."""
     if version.workflow_id != workflow.pk:
         raise ValidationError({"version": [VERSION_OTHER_WORKFLOW]})
-    return workflow_update(workflow=workflow, user=user, definition=version.definition)
+    workflow = workflow_update(workflow=workflow, user=user, definition=version.definition)
+    data = {"version": version.number}
+    audit(actor=actor, organization=workflow.organization, action="workflow.restore", target=workflow, data=data)
+    return workflow
 
 
 def workflow_export(*, workflow: Workflow) -> dict:
@@ -251,7 +288,12 @@ def workflow_export(*, workflow: Workflow) -> dict:
 
 @transaction.atomic
 def workflow_import(
-    *, organization: Organization, document: dict, created_by: AbstractBaseUser | None = None, name: str = ""
+    *,
+    organization: Organization,
+    document: dict,
+    created_by: AbstractBaseUser | None = None,
+    name: str = "",
+    actor: Actor = None,
 ) -> Workflow:
     """Create a workflow and its triggers from `workflow_export` output (webhooks get fresh tokens and secrets).
 
@@ -282,6 +324,7 @@ def workflow_import(
             )
         except ValidationError as error:
             raise ValidationError({f"triggers/{index}/{k}": v for k, v in error.message_dict.items()}) from error
+    audit(actor=actor, organization=organization, action="workflow.import", target=workflow)
     return workflow
 
 
@@ -297,31 +340,49 @@ def _with_legacy_variables(definition: dict, legacy: object) -> dict:
 
 
 @transaction.atomic
-def workflow_duplicate(*, workflow: Workflow, name: str = "", created_by: AbstractBaseUser | None = None) -> Workflow:
+def workflow_duplicate(
+    *, workflow: Workflow, name: str = "", created_by: AbstractBaseUser | None = None, actor: Actor = None
+) -> Workflow:
     """A draft copy with the same definition and triggers (new webhook tokens and secrets)."""
     document = workflow_export(workflow=workflow)
-    return workflow_import(
+    copy = workflow_import(
         organization=workflow.organization,
         document=document,
         created_by=created_by,
         name=name or f"{workflow.name} (copy)",
     )
+    data = {"source": str(workflow.pk)}
+    audit(actor=actor, organization=workflow.organization, action="workflow.duplicate", target=copy, data=data)
+    return copy
 
 
 # --- credentials ----------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def credential_update(*, credential: Credential, **fields) -> Credential:
-    for name, value in fields.items():
-        setattr(credential, name, value)
+def credential_update(
+    *,
+    credential: Credential,
+    name: str | Unset = UNSET,
+    kind: str | Unset = UNSET,
+    data: dict | Unset = UNSET,
+    actor: Actor = None,
+) -> Credential:
+    """Change what is given (the organization of a credential never changes)."""
+    fields = given(name=name, kind=kind, data=data)
+    for field, value in fields.items():
+        setattr(credential, field, value)
     credential.full_clean()
     credential.save()
+    record = {"fields": sorted(fields)}
+    audit(actor=actor, organization=credential.organization, action="credential.update", target=credential, data=record)
     return credential
 
 
 @transaction.atomic
-def credential_delete(*, credential: Credential) -> None:
+def credential_delete(*, credential: Credential, actor: Actor = None) -> None:
+    record = {"name": credential.name}
+    audit(actor=actor, organization=credential.organization, action="credential.delete", target=credential, data=record)
     credential.delete()
 
 
@@ -332,7 +393,9 @@ SHARE_CODENAMES = {"view": "view_workflow", "change": "change_workflow", "execut
 
 
 @transaction.atomic
-def workflow_share_set(*, workflow: Workflow, user: AbstractBaseUser, permissions: list[str]) -> list[str]:
+def workflow_share_set(
+    *, workflow: Workflow, user: AbstractBaseUser, permissions: list[str], actor: Actor = None
+) -> list[str]:
     """Give `user` exactly `permissions` on `workflow` (an empty list removes the share); returns them sorted."""
     wanted = set(permissions)
     unknown = wanted - set(SHARE_CODENAMES)
@@ -344,4 +407,6 @@ def workflow_share_set(*, workflow: Workflow, user: AbstractBaseUser, permission
         else:
             remove_perm(f"workflows.{codename}", user, workflow)
     access_changed(user_access_group(user.pk))  # open live streams of this user check their access again
+    data = {"user": user.get_username(), "permissions": sorted(wanted)}
+    audit(actor=actor, organization=workflow.organization, action="workflow.share", target=workflow, data=data)
     return sorted(wanted)

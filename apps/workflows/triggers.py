@@ -22,8 +22,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from apps.core.params import UNSET, Unset, given
 from apps.nodes.expressions import has_expression
 from apps.nodes.registry import registry
+from apps.orgs.services import Actor, audit
 
 from .choices import TriggerKind, WorkflowStatus
 from .models import FormSubmission, Trigger, Workflow
@@ -238,6 +240,7 @@ def trigger_create(
     config: dict | None = None,
     is_active: bool = True,
     signing_secret: str = "",
+    actor: Actor = None,
 ) -> Trigger:
     """Publish a start node: the workflow's definition must be valid and start with a node the kind fits.
 
@@ -261,7 +264,12 @@ def trigger_create(
     _check_schedulable(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
+    _audit_trigger(trigger, actor, "trigger.create", {"kind": trigger.kind, "workflow": str(workflow.pk)})
     return trigger
+
+
+def _audit_trigger(trigger: Trigger, actor: Actor, action: str, data: dict | None = None) -> None:
+    audit(actor=actor, organization=trigger.workflow.organization, action=action, target=trigger, data=data)
 
 
 def trigger_imported_config(*, workflow: Workflow, kind: str, config: Any) -> Any:
@@ -273,9 +281,18 @@ def trigger_imported_config(*, workflow: Workflow, kind: str, config: Any) -> An
 
 
 @transaction.atomic
-def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
-    """Change a trigger's name, config, switch or (webhook) signing secret; switching it on checks it as
-    `trigger_create` does."""
+def trigger_update(
+    *,
+    trigger: Trigger,
+    name: str | Unset = UNSET,
+    config: dict | Unset = UNSET,
+    is_active: bool | Unset = UNSET,
+    signing_secret: str | Unset = UNSET,
+    actor: Actor = None,
+) -> Trigger:
+    """Change a trigger's name, config, switch or (webhook) signing secret (what is given); switching it on
+    checks it as `trigger_create` does."""
+    fields = given(name=name, config=config, is_active=is_active, signing_secret=signing_secret)
     if "signing_secret" in fields:
         _check_secret(kind=trigger.kind, secret=fields["signing_secret"])
         fields["signing_secret"] = fields["signing_secret"].strip()
@@ -293,14 +310,16 @@ def trigger_update(*, trigger: Trigger, **fields) -> Trigger:
         _check_schedulable(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
+    _audit_trigger(trigger, actor, "trigger.update", {"fields": sorted(fields)})
     return trigger
 
 
 @transaction.atomic
-def trigger_publish(*, workflow: Workflow) -> list[tuple[Trigger, bool]]:
+def trigger_publish(*, workflow: Workflow, actor: Actor = None) -> list[tuple[Trigger, bool]]:
     """Give each public start node (form, webhook) of the workflow a live trigger: create it or switch it on.
 
-    Returns (trigger, created) pairs. The definition must be valid.
+    Returns (trigger, created) pairs. The definition must be valid. Each trigger is audited (`trigger.create` or
+    `trigger.publish`).
     """
     kinds = [spec.name for spec in trigger_kinds.all() if spec.public]
     kinds = [kind for kind in kinds if start_node(definition=workflow.definition, kind=kind) is not None]
@@ -316,6 +335,9 @@ def trigger_publish(*, workflow: Workflow) -> list[tuple[Trigger, bool]]:
         if not trigger.is_active:
             trigger = trigger_update(trigger=trigger, is_active=True)
         published.append((trigger, False))
+    for trigger, created in published:
+        data = {"kind": trigger.kind, "workflow": str(workflow.pk)}
+        _audit_trigger(trigger, actor, "trigger.create" if created else "trigger.publish", data)
     return published
 
 
@@ -328,14 +350,16 @@ def _check_secret(*, kind: str, secret: str) -> None:
 
 
 @transaction.atomic
-def trigger_rotate_secret(*, trigger: Trigger) -> Trigger:
+def trigger_rotate_secret(*, trigger: Trigger, actor: Actor = None) -> Trigger:
     trigger.signing_secret = _signing_secret()
     trigger.save(update_fields=["signing_secret", "updated_at"])
+    _audit_trigger(trigger, actor, "trigger.rotate_secret")
     return trigger
 
 
 @transaction.atomic
-def trigger_delete(*, trigger: Trigger) -> None:
+def trigger_delete(*, trigger: Trigger, actor: Actor = None) -> None:
+    _audit_trigger(trigger, actor, "trigger.delete")
     schedule_remove(trigger=trigger)
     trigger.delete()
 

@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -131,35 +130,21 @@ class WorkflowViewSet(
         data.pop("revision", None)
         organization = Organization.objects.get(pk=data.pop("organization"))
         self.require(CREATE, organization)
-        with transaction.atomic():
-            workflow = services.workflow_create(organization=organization, created_by=self.access.person, **data)
-            self.audit(organization=organization, action="workflow.create", target=workflow)
+        workflow = services.workflow_create(
+            organization=organization, created_by=self.access.person, actor=self.access, **data
+        )
         serializer.instance = selectors.workflow_get(access=self.access, pk=workflow.pk)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         revision = based_on_revision(request=self.request, body_revision=data.pop("revision", None))
-        with transaction.atomic():
-            workflow = services.workflow_update(
-                workflow=serializer.instance, user=self.access.person, revision=revision, **data
-            )
-            self.audit(
-                organization=workflow.organization,
-                action="workflow.update",
-                target=workflow,
-                data={"fields": sorted(serializer.validated_data)},
-            )
+        services.workflow_update(
+            workflow=serializer.instance, user=self.access.person, revision=revision, actor=self.access, **data
+        )
         serializer.instance = selectors.workflow_get(access=self.access, pk=serializer.instance.pk)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.audit(
-                organization=instance.organization,
-                action="workflow.delete",
-                target=instance,
-                data={"name": instance.name},
-            )
-            services.workflow_delete(workflow=instance)
+        services.workflow_delete(workflow=instance, actor=self.access)
 
     @extend_schema(
         summary="Validate a definition (the saved one, or one given) and list every problem",
@@ -178,9 +163,7 @@ class WorkflowViewSet(
     def _set_status(self, verb: str):
         workflow = self.get_object()
         service = services.workflow_activate if verb == "activate" else services.workflow_deactivate
-        with transaction.atomic():
-            service(workflow=workflow)
-            self.audit(organization=workflow.organization, action=f"workflow.{verb}", target=workflow)
+        service(workflow=workflow, actor=self.access)
         return Response(self.get_serializer(workflow).data)
 
     @extend_schema(
@@ -215,14 +198,9 @@ class WorkflowViewSet(
         data = DuplicateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         self.require(CREATE, workflow.organization_id)
-        with transaction.atomic():
-            copy = services.workflow_duplicate(workflow=workflow, created_by=self.access.person, **data.validated_data)
-            self.audit(
-                organization=workflow.organization,
-                action="workflow.duplicate",
-                target=copy,
-                data={"source": str(workflow.pk)},
-            )
+        copy = services.workflow_duplicate(
+            workflow=workflow, created_by=self.access.person, actor=self.access, **data.validated_data
+        )
         return Response(self.get_serializer(copy).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -254,14 +232,7 @@ class WorkflowViewSet(
             data = ShareInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             user, permissions = data.validated_data["user"], data.validated_data["permissions"]
-            with transaction.atomic():
-                services.workflow_share_set(workflow=workflow, user=user, permissions=permissions)
-                self.audit(
-                    organization=workflow.organization,
-                    action="workflow.share",
-                    target=workflow,
-                    data={"user": user.get_username(), "permissions": sorted(permissions)},
-                )
+            services.workflow_share_set(workflow=workflow, user=user, permissions=permissions, actor=self.access)
         return Response(ShareSerializer(selectors.workflow_shares(workflow=workflow), many=True).data)
 
     @extend_schema(
@@ -276,14 +247,13 @@ class WorkflowViewSet(
         data.is_valid(raise_exception=True)
         organization = Organization.objects.get(pk=data.validated_data["organization"])
         self.require(CREATE, organization)
-        with transaction.atomic():
-            workflow = services.workflow_import(
-                organization=organization,
-                document=data.validated_data["document"],
-                name=data.validated_data.get("name", ""),
-                created_by=self.access.person,
-            )
-            self.audit(organization=organization, action="workflow.import", target=workflow)
+        workflow = services.workflow_import(
+            organization=organization,
+            document=data.validated_data["document"],
+            name=data.validated_data.get("name", ""),
+            created_by=self.access.person,
+            actor=self.access,
+        )
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
 
 
@@ -326,14 +296,9 @@ class WorkflowVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     def restore(self, request, workflow_pk=None, number=None):
         version = self.get_object()
         workflow = self.workflow()
-        with transaction.atomic():
-            services.workflow_version_restore(workflow=workflow, version=version, user=self.access.person)
-            self.audit(
-                organization=workflow.organization,
-                action="workflow.restore",
-                target=workflow,
-                data={"version": version.number},
-            )
+        services.workflow_version_restore(
+            workflow=workflow, version=version, user=self.access.person, actor=self.access
+        )
         workflow = selectors.workflow_get(access=self.access, pk=workflow.pk)
         context = {**self.get_serializer_context(), "access": self.access, "view": None}
         return Response(WorkflowSerializer(workflow, context=context).data)
@@ -377,32 +342,16 @@ class TriggerViewSet(
         serializer.is_valid(raise_exception=True)
         workflow = serializer.validated_data.pop("workflow")
         self.require(MANAGE, workflow.organization_id)
-        with transaction.atomic():
-            trigger = services.trigger_create(workflow=workflow, **serializer.validated_data)
-            self.audit(
-                organization=workflow.organization,
-                action="trigger.create",
-                target=trigger,
-                data={"kind": trigger.kind, "workflow": str(workflow.pk)},
-            )
+        trigger = services.trigger_create(workflow=workflow, actor=self.access, **serializer.validated_data)
         body = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
         body["signing_secret"] = trigger.signing_secret
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            trigger = services.trigger_update(trigger=serializer.instance, **serializer.validated_data)
-            self.audit(
-                organization=trigger.workflow.organization,
-                action="trigger.update",
-                target=trigger,
-                data={"fields": sorted(serializer.validated_data)},
-            )
+        services.trigger_update(trigger=serializer.instance, actor=self.access, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.audit(organization=instance.workflow.organization, action="trigger.delete", target=instance)
-            services.trigger_delete(trigger=instance)
+        services.trigger_delete(trigger=instance, actor=self.access)
 
     @extend_schema(
         summary="Publish the workflow's form and webhook start nodes: create or switch on their triggers (admin)",
@@ -422,12 +371,7 @@ class TriggerViewSet(
         serializer.is_valid(raise_exception=True)
         workflow = serializer.validated_data["workflow"]
         self.require(MANAGE, workflow.organization_id)
-        with transaction.atomic():
-            published = services.trigger_publish(workflow=workflow)
-            for trigger, created in published:
-                action = "trigger.create" if created else "trigger.publish"
-                data = {"kind": trigger.kind, "workflow": str(workflow.pk)}
-                self.audit(organization=workflow.organization, action=action, target=trigger, data=data)
+        published = services.trigger_publish(workflow=workflow, actor=self.access)
         body = []
         for trigger, created in published:
             item = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
@@ -444,9 +388,7 @@ class TriggerViewSet(
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         trigger = self.get_object()
-        with transaction.atomic():
-            services.trigger_rotate_secret(trigger=trigger)
-            self.audit(organization=trigger.workflow.organization, action="trigger.rotate_secret", target=trigger)
+        services.trigger_rotate_secret(trigger=trigger, actor=self.access)
         body = TriggerCreatedSerializer(trigger, context=self.get_serializer_context()).data
         body["signing_secret"] = trigger.signing_secret
         return Response(body)
@@ -480,35 +422,16 @@ class CredentialViewSet(
         data = dict(serializer.validated_data)
         organization = Organization.objects.get(pk=data.pop("organization"))
         self.require(MANAGE, organization)
-        with transaction.atomic():
-            credential = services.credential_create(organization=organization, created_by=self.access.person, **data)
-            self.audit(
-                organization=organization,
-                action="credential.create",
-                target=credential,
-                data={"name": credential.name, "kind": credential.kind},
-            )
+        credential = services.credential_create(
+            organization=organization, created_by=self.access.person, actor=self.access, **data
+        )
         serializer.instance = credential
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            credential = services.credential_update(credential=serializer.instance, **serializer.validated_data)
-            self.audit(
-                organization=credential.organization,
-                action="credential.update",
-                target=credential,
-                data={"fields": sorted(serializer.validated_data)},
-            )
+        services.credential_update(credential=serializer.instance, actor=self.access, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.audit(
-                organization=instance.organization,
-                action="credential.delete",
-                target=instance,
-                data={"name": instance.name},
-            )
-            services.credential_delete(credential=instance)
+        services.credential_delete(credential=instance, actor=self.access)
 
 
 @extend_schema_view(
