@@ -153,10 +153,13 @@ def test_a_thread_bomb_stops_at_the_thread_limit():
     assert "can't start new thread" in error.message
 
 
-def test_replacing_the_interpreter_ends_the_run_without_an_answer():
-    error = fails("crashed", "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'print(1)'])")
+@pytest.mark.parametrize(
+    "program", ["sys.executable", "'/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2'"], ids=["interpreter", "loader"]
+)
+def test_replacing_the_interpreter_is_refused(program):
+    error = fails("code", f"import os, sys\nos.execv({program}, [{program}, '--version'])")
 
-    assert "without an answer" in error.message
+    assert "PermissionError" in error.message
 
 
 def test_killing_every_visible_process_reaches_only_the_sandbox():

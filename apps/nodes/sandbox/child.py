@@ -66,6 +66,7 @@ CURATED = frozenset(
     ]
 )
 JS_BASELINE_BYTES = 768 * 1024 * 1024
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 ARGUMENTS = ("input", "items", "item", "index", "trigger", "nodes", "vars", "execution")
 
 
@@ -111,6 +112,23 @@ def apply_limits(limits):
         table[resource.RLIMIT_AS] = (memory, memory)
     for which, value in table.items():
         resource.setrlimit(which, value)
+
+
+def forbid_exec():
+    """Load the second seccomp filter (no execve) handed over by the launcher; without it, stop here."""
+    import base64
+    import ctypes
+
+    program = base64.b64decode(os.environ.pop("SANDBOX_NO_EXEC"))
+    buffer = ctypes.create_string_buffer(program, len(program))
+
+    class Program(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    fprog = Program(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "the no-exec seccomp filter could not be loaded")
 
 
 def answer(out, payload):
@@ -287,6 +305,7 @@ def main():
     os.dup2(null, 1)
     os.dup2(null, 2)
     extra = os.environ.get("SANDBOX_MODULES", "").split()
+    forbid_exec()
     engine = ready_js(paths) if kind == "js" else ready_python(extra)
     raw = sys.stdin.buffer.read()
     if not raw:

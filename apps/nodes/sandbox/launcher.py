@@ -10,6 +10,7 @@ their modules but hold no job yet; each serves one run and is discarded (nothing
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -25,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .seccomp import filter_program
+from .seccomp import filter_program, no_exec_program
 
 CHILD = Path(__file__).with_name("child.py")
 SANDBOX_CHILD = "/sandbox/child.py"
@@ -170,6 +171,7 @@ def command(config: SandboxConfig, kind: str, *, scratch_mb: int) -> list[str]:
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(scratch_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     argv += ["--chdir", "/tmp", "--clearenv", "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]
     argv += ["--setenv", "SANDBOX_MODULES", " ".join(config.modules), "--seccomp", SECCOMP_FD]
+    argv += ["--setenv", "SANDBOX_NO_EXEC", base64.b64encode(no_exec_program()).decode()]
     return [*argv, "--", layout.executable, "-I", "-S", "-B", SANDBOX_CHILD, kind, *inside]
 
 

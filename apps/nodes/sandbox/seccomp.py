@@ -91,3 +91,18 @@ def filter_program(*, network: bool) -> bytes:
         rules.export_bpf(out)
         out.seek(0)
         return out.read()
+
+
+@lru_cache(maxsize=1)
+def no_exec_program() -> bytes:
+    """A second filter the child loads once its interpreter has started (the first must allow bwrap's own
+    execve of it): no program can replace the interpreter afterwards."""
+    import pyseccomp as sc
+
+    rules = sc.SyscallFilter(defaction=sc.ALLOW)
+    for name in ("execve", "execveat"):
+        rules.add_rule(sc.ERRNO(errno.EPERM), name)
+    with tempfile.TemporaryFile() as out:
+        rules.export_bpf(out)
+        out.seek(0)
+        return out.read()
