@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef } from "react";
-import { api, unwrapList } from "./api";
+import { ApiError, api, unwrapList } from "./api";
 import { Canvas } from "./components/Canvas";
 import { ExecutionBar } from "./components/ExecutionBar";
 import { ReadOnlyBadge } from "./components/ReadOnlyBadge";
@@ -38,6 +38,21 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
     }),
     [], // decide() reads only refs and stable store actions
   );
+  // A re-run is a new execution: open its page.
+  async function rerun(executionId: string, from: string, version: "original" | "latest") {
+    try {
+      const created = await api<{ id: string }>("POST", `${fillUrl(config.urls.execution, { id: executionId })}rerun/`, {
+        from,
+        version,
+      });
+      window.location.assign(fillUrl(config.urls.execution_page, { id: created.id }));
+    } catch (e) {
+      const error = e as ApiError;
+      const detail = error.problems?.length ? error.problems.map((p) => p.message).join("; ") : error.message;
+      notify({ kind: "error", text: `Could not re-run: ${detail}` });
+    }
+  }
+
   async function decide(decision: "approve" | "reject", nodeId: string) {
     try {
       await api("POST", `${fillUrl(config.urls.execution, { id: execution.id })}${decision}/`, { node_id: nodeId });
@@ -59,12 +74,22 @@ export function ExecutionApp({ config }: { config: EditorConfig }) {
           <span className="cm-muted">execution {execution.id}</span>
           <ReadOnlyBadge reason="Execution view" />
         </div>
+        <div className="cm-toolbar__actions">
+          <a
+            className="cm-btn"
+            href={`${fillUrl(config.urls.editor_page, { id: execution.workflow_id })}?debug=${encodeURIComponent(execution.id)}`}
+            title="Open the workflow with this execution shown and its nodes' data pinned"
+          >
+            Debug in editor
+          </a>
+        </div>
       </header>
       <ExecutionBar
         executionUrl={config.urls.execution}
         executionPage={null}
         canExecute={config.user.can_execute}
         onChanged={() => void watchRef.current?.refresh()}
+        onRerun={config.user.can_execute ? rerun : undefined}
       />
       <main className="cm-main cm-main--no-palette">
         <Canvas onRefused={() => undefined} />

@@ -14,6 +14,10 @@ export interface ShortcutHandlers {
   layout(): void;
   fit(): void;
   run(): void;
+  /** Shift+Enter: run the selected node alone. */
+  runNode?(): void;
+  /** Ctrl/Cmd+Shift+Enter: run everything up to the selected node. */
+  runUpTo?(): void;
   escape(): void;
   help(): void;
 }
@@ -36,12 +40,22 @@ export function useShortcuts(handlers: ShortcutHandlers, enabled = true) {
         handlers.save();
         return;
       }
+      if (mod && event.shiftKey && key === "enter" && handlers.runUpTo) {
+        event.preventDefault();
+        handlers.runUpTo();
+        return;
+      }
       if (mod && key === "enter") {
         event.preventDefault();
         handlers.run();
         return;
       }
       if (typing(event.target) || document.querySelector(".cm-modal")) return;
+      if (!mod && !event.altKey && event.shiftKey && key === "enter" && handlers.runNode) {
+        event.preventDefault();
+        handlers.runNode();
+        return;
+      }
       // Copy and paste go through the browser's copy and paste events (useClipboardEvents): no preventDefault.
       if (mod && !event.shiftKey && key === "c") {
         handlers.copy();

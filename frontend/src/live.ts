@@ -5,6 +5,7 @@
 import { create } from "zustand";
 import { api } from "./api";
 import { durationOf } from "./components/format";
+import { lastLogId, mergeLogs, type LogLine } from "./debug";
 import { useEditor } from "./store";
 import type { NodeRun, NodeStatus } from "./types";
 
@@ -17,6 +18,14 @@ export interface ExecutionView {
   error?: unknown;
   started_at?: string | null;
   finished_at?: string | null;
+  /** The workflow version it ran. */
+  version?: number | null;
+  /** Issue 18: a test run (pins used), its mode (`full`, `node`, `up_to`) and node; the execution re-run. */
+  test_run?: boolean;
+  run_mode?: string | null;
+  run_node_id?: string | null;
+  source_execution?: string | null;
+  rerun_from?: string | null;
 }
 
 export type LiveMode = "idle" | "connecting" | "live" | "polling" | "done";
@@ -26,6 +35,12 @@ interface RunState {
   mode: LiveMode;
   lastSeq: number;
   problem: string | null;
+  /** What the nodes of the followed execution logged, oldest first (REST list and live `log` messages). */
+  logs: LogLine[];
+  /** The server has no logs endpoint: stop asking. */
+  logsUnavailable: boolean;
+  /** The version of the execution a re-run started from the editor came from (for "Compare versions"). */
+  sourceVersion: number | null;
   set(patch: Partial<RunState>): void;
 }
 
@@ -34,6 +49,9 @@ export const useRun = create<RunState>()((set) => ({
   mode: "idle",
   lastSeq: 0,
   problem: null,
+  logs: [],
+  logsUnavailable: false,
+  sourceVersion: null,
   set: (patch) => set(patch),
 }));
 
@@ -106,6 +124,12 @@ function executionFrom(raw: Raw): ExecutionView {
     error: raw.error,
     started_at: raw.started_at as string | null,
     finished_at: raw.finished_at as string | null,
+    version: typeof raw.version === "number" ? raw.version : null,
+    test_run: raw.test_run === true,
+    run_mode: (raw.run_mode as string | null | undefined) ?? null,
+    run_node_id: (raw.run_node_id as string | null | undefined) ?? null,
+    source_execution: raw.source_execution ? String(raw.source_execution) : null,
+    rerun_from: (raw.rerun_from as string | null | undefined) ?? null,
   };
 }
 
@@ -121,11 +145,32 @@ export function watchExecution(executionId: string, detailUrl: string, socketUrl
   let pollTimer: number | undefined;
   let detailTimer: number | undefined;
   let reconnectDelay = 500;
-  useRun.getState().set({ execution: { id: executionId, status: "pending" }, mode: "connecting", lastSeq: 0, problem: null });
+  useRun.getState().set({
+    execution: { id: executionId, status: "pending" },
+    mode: "connecting",
+    lastSeq: 0,
+    problem: null,
+    logs: [],
+    sourceVersion: null,
+  });
   useEditor.getState().setRuns({});
+
+  /** Log lines after the last one held (logs have no seq: this is how a reconnect catches up). */
+  async function fetchLogs() {
+    if (useRun.getState().logsUnavailable) return;
+    const after = lastLogId(useRun.getState().logs);
+    try {
+      const lines = await api<LogLine[]>("GET", `${detailUrl}logs/${after != null ? `?after=${after}` : ""}`);
+      if (stopped || !Array.isArray(lines)) return;
+      useRun.getState().set({ logs: mergeLogs(useRun.getState().logs, lines) });
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) useRun.getState().set({ logsUnavailable: true });
+    }
+  }
 
   async function refresh() {
     try {
+      void fetchLogs();
       const raw = await api<Raw>("GET", detailUrl);
       if (stopped) return;
       const execution = executionFrom(raw);
@@ -172,6 +217,12 @@ export function watchExecution(executionId: string, detailUrl: string, socketUrl
       run.set({ lastSeq: Math.max(run.lastSeq, seq) });
       if (status && TERMINAL.has(status)) refresh().then(finish);
       else scheduleRefresh();
+      return;
+    }
+    if (type === "log") {
+      // Log lines carry no seq (they are not transitions); their own ids order and deduplicate them.
+      const line = message.data as LogLine | undefined;
+      if (line && typeof line.id === "number") run.set({ logs: mergeLogs(run.logs, [line]) });
       return;
     }
     if (seq && seq <= run.lastSeq) return;

@@ -8,6 +8,7 @@ import { autoLayout, needsLayout } from "./layout";
 import { portsOfDefNode } from "./ports";
 import { indexProblems, type ProblemIndex } from "./problems";
 import { idProblem, renameManyReferences, renameReferences } from "./rename";
+import type { DiffMark, Pins } from "./debug";
 import type { Definition, JsonObject, NodeRun, NodeTypeInfo, Problem } from "./types";
 
 const HISTORY_LIMIT = 100;
@@ -21,6 +22,8 @@ interface Snapshot {
   edges: FlowEdge[];
   variables?: JsonObject;
 }
+
+export type SideTab = "config" | "settings" | "run" | "pin";
 
 export interface Toast {
   kind: "info" | "error" | "success";
@@ -47,6 +50,14 @@ export interface EditorState {
   clipboard: Snapshot | null;
   problems: ProblemIndex;
   runs: Record<string, NodeRun>;
+  /** Node id -> pinned output: saved beside the draft (not in the definition), used by test runs. */
+  pins: Pins;
+  /** Nodes a version diff marks on the canvas (empty: no diff shown). */
+  diffMarks: Record<string, DiffMark>;
+  /** The versions the marks compare, for the banner that clears them. */
+  diffRange: { from: number; to: number } | null;
+  /** The side panel's tab for the selected node. */
+  sideTab: SideTab;
   toast: Toast | null;
 
   setNodeTypes(types: NodeTypeInfo[]): void;
@@ -77,6 +88,9 @@ export interface EditorState {
   clearProblems(): void;
   setRuns(runs: Record<string, NodeRun>): void;
   patchRun(nodeId: string, patch: Partial<NodeRun>): void;
+  setPins(pins: Pins): void;
+  setSideTab(tab: SideTab): void;
+  setDiffMarks(marks: Record<string, DiffMark>, range: { from: number; to: number } | null): void;
   /** `saved`: the definition the server stored (by default, the graph as it is now). */
   markSaved(saved?: Definition): void;
   notify(toast: Toast | null): void;
@@ -128,6 +142,10 @@ export const useEditor = create<EditorState>()((set, get) => ({
   clipboard: null,
   problems: EMPTY_PROBLEMS,
   runs: {},
+  pins: {},
+  diffMarks: {},
+  diffRange: null,
+  sideTab: "config",
   toast: null,
 
   setNodeTypes(types) {
@@ -403,6 +421,18 @@ export const useEditor = create<EditorState>()((set, get) => ({
 
   patchRun(nodeId, patch) {
     set((s) => ({ runs: { ...s.runs, [nodeId]: { ...(s.runs[nodeId] ?? { status: "pending" }), ...patch } } }));
+  },
+
+  setPins(pins) {
+    set({ pins });
+  },
+
+  setSideTab(sideTab) {
+    set({ sideTab });
+  },
+
+  setDiffMarks(diffMarks, diffRange) {
+    set({ diffMarks, diffRange });
   },
 
   markSaved(saved) {

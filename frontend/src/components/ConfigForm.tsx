@@ -2,6 +2,7 @@ import Form from "@rjsf/core";
 import type { FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { isExpression, previewExpression } from "../expression";
+import { ExpressionAssist } from "./ExpressionAssist";
 import {
   ANY_VALUE_FIELD,
   anyValueLabel,
@@ -25,7 +26,9 @@ function ExpressionTextWidget(props: WidgetProps) {
   const preview = (props.registry.formContext as FormContext | undefined)?.preview ?? null;
   return (
     <div className={isExpression(props.value) ? "cm-expr cm-expr--on" : "cm-expr"}>
-      <BaseInputTemplate {...props} />
+      <ExpressionAssist context={preview} onApply={(text) => props.onChange(text)}>
+        <BaseInputTemplate {...props} />
+      </ExpressionAssist>
       <ExpressionMark value={props.value} preview={preview} />
     </div>
   );
@@ -40,14 +43,14 @@ function ExpressionMark({ value, preview }: { value: unknown; preview: Record<st
         ƒx expression
       </span>
       {rendered && rendered.text !== String(value) ? (
-        <span className="cm-expr__preview" title="Preview from the last run's data">
+        <span className="cm-expr__preview" title="Preview from the pinned data and the last run's data">
           {rendered.complete ? "→ " : "→ (partial) "}
           {rendered.text}
         </span>
       ) : rendered ? (
         <span className="cm-muted"> filters and operators are evaluated on the server</span>
       ) : (
-        <span className="cm-muted"> preview after a run</span>
+        <span className="cm-muted"> preview after a run or with pinned data</span>
       )}
     </div>
   );
@@ -76,6 +79,13 @@ function AnyValueField(props: FieldProps) {
         </label>
       )}
       {description && <p className="field-description cm-muted">{description}</p>}
+      <ExpressionAssist
+        context={preview}
+        onApply={(value) => {
+          setText(value);
+          onChange(parseAnyValue(value), fieldPathId.path);
+        }}
+      >
       <textarea
         id={fieldPathId.$id}
         className="cm-any cm-code"
@@ -89,6 +99,7 @@ function AnyValueField(props: FieldProps) {
           onChange(parseAnyValue(e.target.value), fieldPathId.path);
         }}
       />
+      </ExpressionAssist>
       <ExpressionMark value={formData} preview={preview} />
     </div>
   );

@@ -1,23 +1,37 @@
 import { useEffect, useMemo, useState } from "react";
-import { useRun } from "../live";
+import { expressionContext, parsePinText } from "../debug";
+import { TERMINAL, useRun } from "../live";
 import { ON_ERROR_ROUTE } from "../ports";
-import { useEditor } from "../store";
+import { useEditor, type SideTab } from "../store";
 import type { JsonObject } from "../types";
 import { ConfigForm } from "./ConfigForm";
 import { formatTiming, pretty } from "./format";
 
-type Tab = "config" | "settings" | "run";
+type Tab = SideTab;
 
-/** The data an expression would see, rebuilt from the last run shown on the canvas. */
+/**
+ * The data an expression would see, as far as the editor knows it: pins, then the run shown on the
+ * canvas (trigger data, node outputs), and the variables. Null before any run or pin.
+ */
 function usePreviewContext(): Record<string, unknown> | null {
   const runs = useEditor((s) => s.runs);
   const variables = useEditor((s) => s.variables);
+  const pins = useEditor((s) => s.pins);
+  const nodes = useEditor((s) => s.nodes);
+  const edges = useEditor((s) => s.edges);
   const execution = useRun((s) => s.execution);
   return useMemo(() => {
-    if (!execution) return null;
-    const nodes = Object.fromEntries(Object.entries(runs).map(([id, run]) => [id, { output: run.output }]));
-    return { trigger: execution.input ?? {}, nodes, vars: variables, execution: { id: execution.id } };
-  }, [runs, variables, execution]);
+    if (!execution && !Object.keys(pins).length) return null;
+    return expressionContext({
+      definition: useEditor.getState().definition(),
+      pins,
+      runs,
+      executionInput: execution?.input ?? {},
+      variables,
+      executionId: execution?.id ?? null,
+    });
+    // nodes and edges: the start node (whose pin is the trigger) follows the graph
+  }, [runs, variables, execution, pins, nodes, edges]);
 }
 
 /** The node's id, which expressions use (`nodes.<id>.output`); renaming rewrites those references. */
@@ -114,9 +128,62 @@ function ProblemList({ messages }: { messages: string[] }) {
   );
 }
 
+/** What the node logged in the execution shown (REST list, then live lines). */
+function NodeLogs({ nodeId }: { nodeId: string }) {
+  const logs = useRun((s) => s.logs);
+  const unavailable = useRun((s) => s.logsUnavailable);
+  const lines = useMemo(() => logs.filter((line) => line.node_id === nodeId), [logs, nodeId]);
+  if (unavailable) return null;
+  return (
+    <>
+      <h4>Logs</h4>
+      {lines.length === 0 ? (
+        <p className="cm-muted" data-testid="node-logs-empty">
+          Nothing logged.
+        </p>
+      ) : (
+        <ol className="cm-logs" data-testid="node-logs">
+          {lines.map((line) => (
+            <li key={line.id} className={`cm-log cm-log--${line.level}`}>
+              <span className="cm-log__level">{line.level}</span> <span className="cm-log__message">{line.message}</span>
+              {line.metadata && Object.keys(line.metadata).length > 0 && (
+                <code className="cm-log__meta">{JSON.stringify(line.metadata)}</code>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </>
+  );
+}
+
+/** Re-run the shown execution from this node, on its version or the latest (a finished execution only). */
+function RerunFromHere({ nodeId, actions }: { nodeId: string; actions?: NodeActions }) {
+  const execution = useRun((s) => s.execution);
+  if (!actions?.rerun || !execution || !TERMINAL.has(execution.status)) return null;
+  const rerun = actions.rerun;
+  return (
+    <div className="cm-row" data-testid="rerun-from-here">
+      <button type="button" className="cm-btn" onClick={() => rerun(execution.id, nodeId, "original")}>
+        Re-run from here
+      </button>
+      <button type="button" className="cm-btn" onClick={() => rerun(execution.id, nodeId, "latest")}>
+        Re-run from here on latest version
+      </button>
+    </div>
+  );
+}
+
 function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions }) {
   const run = useEditor((s) => s.runs[nodeId]);
-  if (!run) return <p className="cm-muted">This node has not run in the execution shown.</p>;
+  const pinned = useEditor((s) => nodeId in s.pins);
+  if (!run)
+    return (
+      <>
+        <p className="cm-muted">This node has not run in the execution shown.</p>
+        <RerunFromHere nodeId={nodeId} actions={actions} />
+      </>
+    );
   return (
     <div className="cm-run-details">
       <p>
@@ -143,6 +210,83 @@ function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions
           <h4>Error</h4>
           <pre className="cm-json cm-json--error" data-testid="node-error">{pretty(run.error)}</pre>
         </>
+      )}
+      {actions?.pin && run.status === "succeeded" && run.output !== undefined && (
+        <div className="cm-row">
+          <button type="button" className="cm-btn" onClick={() => actions.pin!(nodeId, run.output)}>
+            {pinned ? "Pin this output instead" : "Pin this output"}
+          </button>
+        </div>
+      )}
+      <RerunFromHere nodeId={nodeId} actions={actions} />
+      <NodeLogs nodeId={nodeId} />
+    </div>
+  );
+}
+
+/** The node's pinned output: typed or pasted JSON (checked for validity only), pinned or unpinned. */
+function PinEditor({ nodeId, actions, readOnly }: { nodeId: string; actions?: NodeActions; readOnly: boolean }) {
+  const pins = useEditor((s) => s.pins);
+  const pinned = nodeId in pins;
+  const run = useEditor((s) => s.runs[nodeId]);
+  const [text, setText] = useState(() => (pinned ? JSON.stringify(pins[nodeId], null, 2) : ""));
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setText(nodeId in pins ? JSON.stringify(pins[nodeId], null, 2) : "");
+    setError(null);
+  }, [nodeId, pins]);
+  const canPin = !readOnly && !!actions?.pin;
+  function pin() {
+    const parsed = parsePinText(text);
+    if (!parsed.ok) {
+      setError(parsed.error);
+      return;
+    }
+    setError(null);
+    void actions!.pin!(nodeId, parsed.value);
+  }
+  return (
+    <div className="cm-pin">
+      <p className="cm-muted">
+        {pinned
+          ? "Pinned: test runs from the editor use this output instead of running the node. Production runs never do."
+          : "Pin an output (JSON) and test runs from the editor use it instead of running the node."}
+      </p>
+      <textarea
+        className="cm-input cm-code"
+        rows={8}
+        spellCheck={false}
+        value={text}
+        disabled={!canPin}
+        aria-label="Pinned output (JSON)"
+        placeholder='{"name": "Ada"}'
+        onChange={(e) => {
+          setText(e.target.value);
+          const parsed = parsePinText(e.target.value);
+          setError(parsed.ok || !e.target.value.trim() ? null : parsed.error);
+        }}
+      />
+      {error && (
+        <span className="cm-error" data-testid="pin-error">
+          {error}
+        </span>
+      )}
+      {canPin && (
+        <div className="cm-row">
+          <button type="button" className="cm-btn cm-btn--primary" onClick={pin} disabled={!text.trim()}>
+            Pin
+          </button>
+          {run?.status === "succeeded" && run.output !== undefined && (
+            <button type="button" className="cm-btn" onClick={() => setText(JSON.stringify(run.output, null, 2))}>
+              Use the last run's output
+            </button>
+          )}
+          {pinned && (
+            <button type="button" className="cm-btn cm-btn--danger" onClick={() => void actions!.pin!(nodeId, undefined)}>
+              Unpin
+            </button>
+          )}
+        </div>
       )}
     </div>
   );
@@ -204,6 +348,10 @@ function VariablesEditor({ readOnly }: { readOnly: boolean }) {
 export interface NodeActions {
   approve(nodeId: string): void;
   reject(nodeId: string): void;
+  /** Pin `value` as the node's output (undefined: unpin). Editor only. */
+  pin?(nodeId: string, value: unknown): Promise<boolean>;
+  /** Re-run an execution from this node on its version or the latest. Editor only. */
+  rerun?(executionId: string, from: string, version: "original" | "latest"): void;
 }
 
 /** The right-hand panel: the selected node's config form, engine settings and last run. */
@@ -217,7 +365,11 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
   const updateConfig = useEditor((s) => s.updateConfig);
   const preview = usePreviewContext();
   // Watching an execution, a node's run is what one wants first; editing, its config.
-  const [tab, setTab] = useState<Tab>(() => (useEditor.getState().readOnly ? "run" : "config"));
+  const tab = useEditor((s) => s.sideTab);
+  const setTab = useEditor((s) => s.setSideTab);
+  useEffect(() => {
+    if (useEditor.getState().readOnly) setTab("run");
+  }, [setTab]);
   const shownTab: Tab = tab;
 
   if (!node) {
@@ -243,7 +395,7 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
       </p>
       {nodeType?.description && <p className="cm-side__desc">{nodeType.description}</p>}
       <div className="cm-tabs" role="tablist">
-        {(["config", "settings", "run"] as Tab[]).map((t) => (
+        {(["config", "settings", "run", "pin"] as Tab[]).map((t) => (
           <button
             key={t}
             type="button"
@@ -252,7 +404,7 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
             className={shownTab === t ? "cm-tab cm-tab--on" : "cm-tab"}
             onClick={() => setTab(t)}
           >
-            {t === "run" ? "Last run" : t[0].toUpperCase() + t.slice(1)}
+            {t === "run" ? "Last run" : t === "pin" ? "Pinned data" : t[0].toUpperCase() + t.slice(1)}
           </button>
         ))}
       </div>
@@ -277,6 +429,7 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
         ))}
       {shownTab === "settings" && <NodeSettings nodeId={node.id} extra={node.data.extra} readOnly={readOnly} />}
       {shownTab === "run" && <RunDetails nodeId={node.id} actions={actions} />}
+      {shownTab === "pin" && <PinEditor nodeId={node.id} actions={actions} readOnly={readOnly} />}
     </aside>
   );
 }

@@ -1,10 +1,13 @@
-import { Handle, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
+import { Handle, NodeToolbar, Position, useUpdateNodeInternals, type NodeProps } from "@xyflow/react";
 import { memo, useEffect, useMemo, useRef } from "react";
 import type { FlowNode } from "../definition";
 import { portsOfDefNode } from "../ports";
 import { useEditor } from "../store";
 import { iconFor } from "./icons";
 import { formatTiming } from "./format";
+import { useNodeActions } from "./nodeActions";
+
+const DIFF_LABEL = { added: "added", changed: "changed", moved: "moved" } as const;
 
 function portTop(index: number, count: number): string {
   return `${((index + 1) * 100) / (count + 1)}%`;
@@ -20,6 +23,9 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   const run = useEditor((s) => s.runs[id]);
   const problems = useEditor((s) => s.problems.nodes[id]);
   const readOnly = useEditor((s) => s.readOnly);
+  const pinned = useEditor((s) => id in s.pins);
+  const diffMark = useEditor((s) => s.diffMarks[id]);
+  const actions = useNodeActions();
   const updateInternals = useUpdateNodeInternals();
   const inputs = ports.inputs;
   const outputs = ports.outputs;
@@ -40,10 +46,46 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
   if (status) classes.push(`cm-status--${status}`);
   if (problems?.length) classes.push("cm-node--invalid");
   if (!nodeType) classes.push("cm-node--unknown");
+  if (pinned) classes.push("cm-node--pinned");
+  if (diffMark) classes.push(`cm-node--diff-${diffMark}`);
   const height = Math.max(inputs.length, outputs.length, 1);
 
   return (
-    <div className={classes.join(" ")} style={{ minHeight: 40 + height * 18 }} data-node-id={id} data-status={status ?? ""}>
+    <div
+      className={classes.join(" ")}
+      style={{ minHeight: 40 + height * 18 }}
+      data-node-id={id}
+      data-status={status ?? ""}
+      data-pinned={pinned ? "true" : undefined}
+      data-diff={diffMark}
+    >
+      {actions && (
+        <NodeToolbar position={Position.Top} className="cm-node-toolbar" data-testid="node-toolbar">
+          <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.runNode(id)} title="Run this node alone (Shift+Enter)">
+            ▶ Run node
+          </button>
+          <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.runUpTo(id)} title="Run everything up to here (Ctrl+Shift+Enter)">
+            ⏭ Run up to here
+          </button>
+          <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.showPin(id)} title="Pin this node's output for test runs">
+            📌 Pin
+          </button>
+        </NodeToolbar>
+      )}
+      {(pinned || diffMark) && (
+        <div className="cm-node__marks">
+          {pinned && (
+            <span className="cm-node__pin" data-testid="pin-badge" title="Pinned: test runs use this output instead of running the node">
+              📌 pinned
+            </span>
+          )}
+          {diffMark && (
+            <span className={`cm-node__diff cm-node__diff--${diffMark}`} data-testid="diff-badge">
+              {DIFF_LABEL[diffMark]}
+            </span>
+          )}
+        </div>
+      )}
       {inputs.map((port, i) => (
         <Handle
           key={`in-${port}`}

@@ -17,9 +17,11 @@ interface Props {
   config: EditorConfig;
   doc: WorkflowDocument;
   testRun: TestRun;
+  /** Versions to compare as the versions dialog opens. */
+  diffPreset?: { from: number; to: number } | null;
 }
 
-export function EditorDialogs({ open, onClose, config, doc, testRun }: Props) {
+export function EditorDialogs({ open, onClose, config, doc, testRun, diffPreset }: Props) {
   const dirty = useEditor((s) => s.dirty);
   const notify = useEditor((s) => s.notify);
   const workflowId = config.workflow!.id;
@@ -44,6 +46,8 @@ export function EditorDialogs({ open, onClose, config, doc, testRun }: Props) {
           restoreUrl={(v) => `${doc.url}versions/${v.number}/restore/`}
           current={doc.meta.version}
           canEdit={canEdit && !dirty}
+          diffUrl={(a, b) => `${doc.url}versions/${a}/diff/${b}/`}
+          preset={diffPreset ?? null}
           onRestored={() => {
             onClose();
             void doc.reload().then(() => notify({ kind: "success", text: "Version restored (saved as the newest)." }));
@@ -61,6 +65,10 @@ export function EditorDialogs({ open, onClose, config, doc, testRun }: Props) {
           onShow={(id) => {
             onClose();
             testRun.follow(id);
+          }}
+          onDebug={(id) => {
+            onClose();
+            void testRun.debugExecution(id);
           }}
           onClose={onClose}
         />

@@ -3,6 +3,8 @@ import { Modal } from "../components/Modal";
 const SHORTCUTS: [string, string][] = [
   ["Ctrl/⌘ + S", "save a new version"],
   ["Ctrl/⌘ + Enter", "run with test input"],
+  ["Shift + Enter", "run the selected node alone (inputs from pins or the last run)"],
+  ["Ctrl/⌘ + Shift + Enter", "run everything up to the selected node"],
   ["Ctrl/⌘ + Z", "undo"],
   ["Ctrl/⌘ + Shift + Z, Ctrl/⌘ + Y", "redo"],
   ["Ctrl/⌘ + C, Ctrl/⌘ + V", "copy, paste the selected nodes"],

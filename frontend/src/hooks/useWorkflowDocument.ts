@@ -21,6 +21,8 @@ export interface WorkflowResponse extends SaveResponse {
   status: string;
   definition: Definition;
   permissions?: string[];
+  /** Node id -> pinned output (servers before issue 18 send none). */
+  pins?: Record<string, unknown> | null;
 }
 
 interface ValidationResponse {
@@ -57,6 +59,8 @@ export interface WorkflowDocument {
   /** Reload the saved workflow after asking when there are unsaved changes. */
   reloadDiscarding(): void;
   toggleActive(): Promise<void>;
+  /** Store the pins beside the draft (PATCH `pins`, If-Match like a save); false when refused. */
+  savePins(pins: Record<string, unknown>): Promise<boolean>;
 }
 
 export function useWorkflowDocument(workflow: WorkflowInfo, workflowUrl: string, canEdit: boolean): WorkflowDocument {
@@ -78,6 +82,7 @@ export function useWorkflowDocument(workflow: WorkflowInfo, workflowUrl: string,
     api<WorkflowResponse>("GET", workflowUrl)
       .then((data) => {
         setPermissions(data.permissions ?? []);
+        useEditor.getState().setPins(data.pins ?? {});
         if (revision.current == null && typeof data.revision === "number") revision.current = data.revision;
       })
       .catch(() => setPermissions([]));
@@ -173,6 +178,7 @@ export function useWorkflowDocument(workflow: WorkflowInfo, workflowUrl: string,
     const data = await api<WorkflowResponse>("GET", workflowUrl);
     useEditor.getState().load(data.definition, { readOnly: !canEdit });
     revision.current = typeof data.revision === "number" ? data.revision : null;
+    useEditor.getState().setPins(data.pins ?? {});
     setConflict(false);
     setDraftLabel(null);
     setMeta({ name: data.name, status: data.status, version: data.latest_version ?? null });
@@ -202,6 +208,32 @@ export function useWorkflowDocument(workflow: WorkflowInfo, workflowUrl: string,
 
   const dismissConflict = useCallback(() => setConflict(false), []);
 
+  const savePins = useCallback(
+    async (pins: Record<string, unknown>): Promise<boolean> => {
+      const before = useEditor.getState().pins;
+      useEditor.getState().setPins(pins);
+      try {
+        const saved = await api<WorkflowResponse>("PATCH", workflowUrl, { pins }, ifMatchHeader(revision.current));
+        const outcome = saveOutcome(saved);
+        if (outcome.revision != null) revision.current = outcome.revision;
+        if (saved?.pins) useEditor.getState().setPins(saved.pins);
+        return true;
+      } catch (e) {
+        useEditor.getState().setPins(before);
+        if (conflictOf(e)) {
+          setConflict(true);
+          notify({ kind: "error", text: `Pins not saved: ${MSG_CONFLICT}` });
+          return false;
+        }
+        const error = e as ApiError;
+        const detail = error.problems?.length ? error.problems.map((p) => p.message).join("; ") : error.message;
+        notify({ kind: "error", text: `Pins not saved: ${detail}` });
+        return false;
+      }
+    },
+    [workflowUrl, notify],
+  );
+
   return {
     url: workflowUrl,
     meta,
@@ -217,5 +249,6 @@ export function useWorkflowDocument(workflow: WorkflowInfo, workflowUrl: string,
     reload,
     reloadDiscarding,
     toggleActive,
+    savePins,
   };
 }
