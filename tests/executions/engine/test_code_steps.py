@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.executions.models import ExecutionLog
 from apps.executions.services import execution_cancel
 from apps.nodes.sandbox import pool
 from tests.executions.engine.helpers import chain, make_workflow, node, start, wait_finished, wait_for, wait_node
@@ -44,6 +45,8 @@ def test_python_per_item_then_javascript_once_through_the_worker(engine_worker):
 
     assert execution.status == "succeeded", execution.error
     assert node(execution, "py").output == [{"name": "Ann Lee", "limit": 5}, {"name": "Bo", "limit": 5}]
+    printed = ExecutionLog.objects.get(execution=execution, node_id="py", metadata__source="code")
+    assert (printed.level, printed.message) == ("info", "row 0\nrow 1\n")
     assert node(execution, "js").output == [
         {"name": "Ann Lee", "limit": 5, "n": 2},
         {"name": "Bo", "limit": 5, "n": 2},
@@ -62,6 +65,7 @@ def test_the_code_s_error_fails_the_node_with_its_message_and_logs(engine_worker
     assert error["message"].startswith("The code failed: ValueError: bad")
     assert error["data"]["kind"] == "code"
     assert error["data"]["logs"] == "checking\n"
+    assert ExecutionLog.objects.filter(execution=execution, node_id="py", message="checking\n").exists()
 
 
 def test_network_asked_for_without_the_operator_s_consent_fails(engine_worker, settings):
