@@ -275,3 +275,16 @@ def test_the_sandbox_interpreter_is_the_worker_s_own_by_default():
     outcome = python("import sys\nreturn list(sys.version_info[:2])")
 
     assert outcome.result == list(sys.version_info[:2])
+
+
+def test_an_operator_package_folder_is_importable_read_only(open_folder):
+    (open_folder / "pricing.py").write_text("def net(gross):\n    return round(gross / 1.2, 2)\n")
+    config = SandboxConfig(pool_size=0, paths=(str(open_folder),), modules=("pricing",))
+    code = (
+        "import pricing\ntry:\n    open(pricing.__file__, 'a')\nexcept OSError as exc:\n    ro = type(exc).__name__\n"
+        "return [pricing.net(12), ro]"
+    )
+
+    outcome = run("python", job(code), config=config, limits=QUICK)
+
+    assert outcome.result == [10.0, "OSError"]
