@@ -3,9 +3,11 @@ the form, read-only admins. Scoping by organization and role lives above, in `ap
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -16,12 +18,26 @@ from django.utils.safestring import SafeString
 
 from apps.core.jsonparse import JSONTooDeep, check_depth
 
+if TYPE_CHECKING:
+    # The admin mixins extend ModelAdmin methods through super(): the type checker sees that base.
+    ModelAdminBase = admin.ModelAdmin[Any]
+else:
+    ModelAdminBase = object
+
 ADMIN_CSS = "admin-extra/admin.css"
 #: Where ServiceErrorsMixin keeps a service's error on the request while the form is rendered again.
 SERVICE_ERROR = "_cm_service_error"
 
+M = TypeVar("M", bound=models.Model)
 
-def adopt(target: models.Model, source: models.Model) -> models.Model:
+
+def admin_actor(request: HttpRequest) -> User:
+    """The staff member behind an admin request: the admin site lets only authenticated staff in, so its
+    `request.user` is never anonymous (the type says it might be)."""
+    return cast(User, request.user)
+
+
+def adopt(target: M, source: models.Model) -> M:
     """Make `target` (the instance an admin form built) the row a service saved as `source`.
 
     The admin keeps using the instance its form built after `save_model` (inline formsets point at
@@ -151,7 +167,7 @@ def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:
             form.add_error(None, [f"{key}: {m}" for m in messages_])
 
 
-class ServiceErrorsMixin:
+class ServiceErrorsMixin(ModelAdminBase):
     """Show a ValidationError raised by a service in `save_model` (or a delete, or an action) to the user.
 
     Services validate what a form cannot know (the last owner of an organization, a cron expression,
@@ -176,7 +192,7 @@ class ServiceErrorsMixin:
         if error is None:
             return form_class
 
-        class FormWithServiceError(form_class):
+        class FormWithServiceError(form_class):  # type: ignore[valid-type, misc]  # a class made at run time
             def clean(self):
                 cleaned_data = super().clean()
                 add_service_error(self, error)
@@ -192,7 +208,7 @@ class ServiceErrorsMixin:
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet):
+    def response_action(self, request: HttpRequest, queryset: QuerySet):  # type: ignore[override]  # as Django calls it
         try:
             with transaction.atomic():
                 return super().response_action(request, queryset)

@@ -5,6 +5,8 @@ Verbs on executions (run, pause, cancel, retry) are admin actions declared with
 grants them to the roles that run workflows.
 """
 
+from typing import cast
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,7 +18,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from apps.core.admin import ReadOnlyAdminMixin, badge, format_duration, json_display, status_badge
+from apps.core.admin import ReadOnlyAdminMixin, admin_actor, badge, format_duration, json_display, status_badge
 from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
 from apps.orgs.services import audit_log_record
@@ -74,7 +76,7 @@ class NodeExecutionInline(NodeTimesMixin, ReadOnlyAdminMixin, OrgScopedAdminMixi
 
     model = NodeExecution
     fields = ["node_id", "node_type", "status_label", "attempt", "started", "finished", "duration", "waited"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     show_change_link = True
     extra = 0
 
@@ -129,7 +131,7 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
         "output_json",
         "error_json",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     inlines = [NodeExecutionInline]
 
     status_label = status_badge()
@@ -195,7 +197,7 @@ class NodeExecutionAdmin(NodeTimesMixin, ReadOnlyAdminMixin, TenantAdminMixin, a
         "error_json",
         "state_json",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
 
     status_label = status_badge()
     input_json = json_display("input")
@@ -213,7 +215,7 @@ class ExecutionEventAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
     date_hierarchy = "at"
     list_select_related = ["execution__workflow"]
     fields = ["execution", "organization", "seq", "type", "node_id", "at", "data_json"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
 
     data_json = json_display("data")
     at_seconds = seconds_display("at", "at")
@@ -260,7 +262,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
         "body",
         "body_truncated",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     received = seconds_display("created_at", "received")
     headers_json = json_display("headers")
     query_json = json_display("query")
@@ -283,13 +285,14 @@ def replay_deliveries(modeladmin, request: HttpRequest, queryset) -> None:
                 execution = webhook_delivery_replay(delivery=delivery, user=request.user)
                 audit_log_record(
                     organization=delivery.trigger.workflow.organization,
-                    actor=request.user,
+                    actor=admin_actor(request),
                     action="webhook_delivery.replay",
                     target=delivery,
                     data={"via": "admin", "execution": str(execution.pk), "trigger": str(delivery.trigger_id)},
                 )
         except (ApplicationError, ValidationError) as error:
-            refused.append(f"{str(delivery.pk)[:8]} ({getattr(error, 'message', None) or '; '.join(error.messages)})")
+            reason = getattr(error, "message", None) or "; ".join(cast(ValidationError, error).messages)
+            refused.append(f"{str(delivery.pk)[:8]} ({reason})")
             continue
         started += 1
     if started:
@@ -298,7 +301,7 @@ def replay_deliveries(modeladmin, request: HttpRequest, queryset) -> None:
         modeladmin.message_user(request, DELIVERIES_NOT_REPLAYED.format(reasons="; ".join(refused)), messages.ERROR)
 
 
-WebhookDeliveryAdmin.actions = [replay_deliveries]
+WebhookDeliveryAdmin.actions = [replay_deliveries]  # type: ignore[misc]
 
 
 @admin.register(CircuitBreaker)
@@ -332,7 +335,7 @@ class CircuitBreakerAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
         "updated",
         "last_error",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     opened_until_seconds = seconds_display("opened_until", "opened until")
     updated = seconds_display("updated_at", "last transition")
 
@@ -361,7 +364,7 @@ def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
         woken += services.circuit_breaker_reset(circuit_breaker=row)
         audit_log_record(
             organization=row.organization,
-            actor=request.user,
+            actor=admin_actor(request),
             action="circuit_breaker.reset",
             target=row,
             data={"via": "admin", "node_type": row.node_type, "target": row.target},
@@ -370,7 +373,7 @@ def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
     modeladmin.message_user(request, BREAKERS_RESET.format(count=count, woken=woken), messages.SUCCESS)
 
 
-CircuitBreakerAdmin.actions = [reset_circuit_breakers]
+CircuitBreakerAdmin.actions = [reset_circuit_breakers]  # type: ignore[misc]
 
 
 # --- operator actions (the engine's control services) -----------------------------------------------------
@@ -390,7 +393,7 @@ ACTION_SKIPPED = "{verb} skipped {count}: {reasons}"
 def _record(request: HttpRequest, execution: WorkflowExecution, action: str) -> None:
     audit_log_record(
         organization=execution.organization,
-        actor=request.user,
+        actor=admin_actor(request),
         action=action,
         target=execution,
         data={"via": "admin"},
@@ -443,20 +446,34 @@ NOTHING_TO_APPROVE = "no node is waiting for an approval"
 
 @admin.action(description="Pause selected executions", permissions=["run"])
 def pause_executions(modeladmin, request: HttpRequest, queryset) -> None:
-    _apply(modeladmin, request, queryset, "Paused", lambda e: services.execution_pause(execution=e, user=request.user))
+    _apply(
+        modeladmin,
+        request,
+        queryset,
+        "Paused",
+        lambda e: services.execution_pause(execution=e, user=admin_actor(request)),
+    )
 
 
 @admin.action(description="Resume selected executions", permissions=["run"])
 def resume_executions(modeladmin, request: HttpRequest, queryset) -> None:
     _apply(
-        modeladmin, request, queryset, "Resumed", lambda e: services.execution_resume(execution=e, user=request.user)
+        modeladmin,
+        request,
+        queryset,
+        "Resumed",
+        lambda e: services.execution_resume(execution=e, user=admin_actor(request)),
     )
 
 
 @admin.action(description="Cancel selected executions", permissions=["run"])
 def cancel_executions(modeladmin, request: HttpRequest, queryset) -> None:
     _apply(
-        modeladmin, request, queryset, "Cancelled", lambda e: services.execution_cancel(execution=e, user=request.user)
+        modeladmin,
+        request,
+        queryset,
+        "Cancelled",
+        lambda e: services.execution_cancel(execution=e, user=admin_actor(request)),
     )
 
 
@@ -467,7 +484,7 @@ def retry_failed_executions(modeladmin, request: HttpRequest, queryset) -> None:
         request,
         queryset,
         "Retried",
-        lambda e: services.execution_retry_failed(execution=e, user=request.user),
+        lambda e: services.execution_retry_failed(execution=e, user=admin_actor(request)),
     )
 
 
@@ -487,9 +504,12 @@ def run_workflows_now(modeladmin, request: HttpRequest, queryset) -> None:
     started, refused = [], []
     for workflow in queryset.select_related("organization"):
         try:
-            execution = services.execution_start(workflow=workflow, trigger_kind="manual", triggered_by=request.user)
+            execution = services.execution_start(
+                workflow=workflow, trigger_kind="manual", triggered_by=admin_actor(request)
+            )
         except (ApplicationError, ValidationError) as error:
-            refused.append(f"{workflow.name} ({getattr(error, 'message', None) or '; '.join(error.messages)})")
+            reason = getattr(error, "message", None) or "; ".join(cast(ValidationError, error).messages)
+            refused.append(f"{workflow.name} ({reason})")
             continue
         _record(request, execution, "workflow.execute")
         started.append(execution)
@@ -504,8 +524,8 @@ def run_workflows_now(modeladmin, request: HttpRequest, queryset) -> None:
         modeladmin.message_user(request, "Not started: " + "; ".join(refused), messages.ERROR)
 
 
-WorkflowExecutionAdmin.actions = [
-    *(WorkflowExecutionAdmin.actions or []),
+WorkflowExecutionAdmin.actions = [  # type: ignore[misc]
+    *(WorkflowExecutionAdmin.actions or []),  # type: ignore[misc]
     pause_executions,
     resume_executions,
     cancel_executions,

@@ -41,7 +41,7 @@ class NodeTypeAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    readonly_fields = [name for name in fields if name != "is_enabled"]
+    readonly_fields = [name for name in fields if name != "is_enabled"]  # type: ignore[misc]  # names only
     actions = ["enable_node_types", "disable_node_types"]
 
     config_schema_json = json_display("config_schema", "config schema")
@@ -108,7 +108,7 @@ class DataRecordAdmin(TenantAdminMixin, admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONFormField}}
 
-    def get_readonly_fields(self, request: HttpRequest, obj: DataRecord | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: DataRecord | None = None):  # type: ignore[override]  # Django passes this admin's model
         # Another collection or key is another record.
         return [*super().get_readonly_fields(request, obj), *(["collection", "key"] if obj is not None else [])]
 

@@ -42,7 +42,9 @@ def _record_dict(record: DataRecord) -> dict:
 
 
 @transaction.atomic
-def datarecord_put(*, organization_id: str, collection: str, key: str, value: Any) -> tuple[DataRecord, bool]:
+def datarecord_put(
+    *, organization_id: str | uuid.UUID, collection: str, key: str, value: Any
+) -> tuple[DataRecord, bool]:
     """Create or replace the value stored under (collection, key); returns the record and whether it is new."""
     if value is None:
         raise ValidationError({"data": VALUE_IS_NULL})

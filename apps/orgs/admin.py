@@ -1,5 +1,7 @@
 """Back office for organizations, their members, API keys and audit log."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -8,7 +10,15 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from apps.core.admin import PrettyJSONFormField, ReadOnlyAdminMixin, adopt, badge, changed_model_fields, json_display
+from apps.core.admin import (
+    PrettyJSONFormField,
+    ReadOnlyAdminMixin,
+    admin_actor,
+    adopt,
+    badge,
+    changed_model_fields,
+    json_display,
+)
 
 from . import policy
 from .admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
@@ -28,7 +38,9 @@ from .services import (
 
 API_KEY_SHOWN_ONCE = "API key {name}: {raw_key} — copy it now, it is not stored and will not be shown again."
 ONLY_OWNER_GRANTS_OWNER = "Only an owner can grant or take away the owner role."
-JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
+JSON_FORM_FIELD: "dict[type[models.Field[Any, Any]], dict[str, Any]]" = {
+    models.JSONField: {"form_class": PrettyJSONFormField}
+}
 
 
 def check_owner_change(request: HttpRequest, *, organization_id, roles: set) -> None:
@@ -46,19 +58,19 @@ def save_membership(request: HttpRequest, membership: Membership) -> Membership:
     if membership._state.adding:
         check_owner_change(request, organization_id=membership.organization_id, roles={membership.role})
         saved = membership_set(
-            organization=membership.organization, user=membership.user, role=membership.role, actor=request.user
+            organization=membership.organization, user=membership.user, role=membership.role, actor=admin_actor(request)
         )
         return adopt(membership, saved)
     original = Membership.objects.get(pk=membership.pk)
     if original.role != membership.role:
         check_owner_change(request, organization_id=membership.organization_id, roles={membership.role, original.role})
-        membership_update(membership=original, role=membership.role, actor=request.user)
+        membership_update(membership=original, role=membership.role, actor=admin_actor(request))
     return adopt(membership, original)
 
 
 def delete_membership(request: HttpRequest, membership: Membership) -> None:
     check_owner_change(request, organization_id=membership.organization_id, roles={membership.role})
-    membership_delete(membership=membership, actor=request.user)
+    membership_delete(membership=membership, actor=admin_actor(request))
 
 
 class MembershipInlineForm(forms.ModelForm):
@@ -98,9 +110,9 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="members", ordering="_member_count")
     def member_count(self, obj: Organization) -> int:
-        return obj._member_count
+        return obj._member_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:  # type: ignore[override]  # not an inline
         # A new tenant is a platform decision: only superusers create organizations.
         return request.user.is_superuser
 
@@ -108,9 +120,11 @@ class OrganizationAdmin(TenantAdminMixin, admin.ModelAdmin):
         if change:
             original = Organization.objects.get(pk=obj.pk)
             changed = changed_model_fields(obj, form)
-            adopt(obj, organization_update(organization=original, actor=request.user, **changed))
+            adopt(obj, organization_update(organization=original, actor=admin_actor(request), **changed))
             return
-        organization = organization_create(name=obj.name, slug=obj.slug, settings=obj.settings, actor=request.user)
+        organization = organization_create(
+            name=obj.name, slug=obj.slug, settings=obj.settings, actor=admin_actor(request)
+        )
         adopt(obj, organization)
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
@@ -140,7 +154,7 @@ class MembershipAdmin(TenantAdminMixin, admin.ModelAdmin):
     fields = ["organization", "user", "role", "created_at", "updated_at"]
     readonly_fields = ["created_at", "updated_at"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None):  # type: ignore[override]  # Django passes this admin's model
         return [*super().get_readonly_fields(request, obj), *(["user"] if obj is not None else [])]
 
     def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
@@ -199,7 +213,11 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
         if change:
             original = ApiKey.objects.get(pk=obj.pk)
             saved = api_key_update(
-                api_key=original, name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at, actor=request.user
+                api_key=original,
+                name=obj.name,
+                scopes=obj.scopes,
+                expires_at=obj.expires_at,
+                actor=admin_actor(request),
             )
             adopt(obj, saved)
             return
@@ -208,8 +226,8 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
             name=obj.name,
             scopes=obj.scopes,
             expires_at=obj.expires_at,
-            created_by=request.user,
-            actor=request.user,
+            created_by=admin_actor(request),
+            actor=admin_actor(request),
         )
         adopt(obj, api_key)
         messages.warning(request, API_KEY_SHOWN_ONCE.format(name=obj.name, raw_key=raw_key))
@@ -219,7 +237,7 @@ class ApiKeyAdmin(TenantAdminMixin, admin.ModelAdmin):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True).select_related("organization"):
             revoked += 1
-            api_key_revoke(api_key=api_key, actor=request.user)
+            api_key_revoke(api_key=api_key, actor=admin_actor(request))
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
 
@@ -232,5 +250,5 @@ class AuditLogAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     date_hierarchy = "at"
     list_select_related = ["actor", "organization"]
     fields = ["at", "organization", "actor", "action", "target_type", "target_id", "data_json"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     data_json = json_display("data")

@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from apps.core.admin import ADMIN_CSS, ServiceErrorsMixin
+from apps.core.admin import ADMIN_CSS, ModelAdminBase, ServiceErrorsMixin, admin_actor
 
 from . import policy
 from .models import Organization
@@ -40,7 +40,7 @@ def organization_ids(request: HttpRequest, action: str | None = None) -> set:
     return cache[roles]
 
 
-class OrgScopedAdminMixin:
+class OrgScopedAdminMixin(ModelAdminBase):
     """Scope an admin (or an inline) to the organizations where a staff member holds a Membership.
 
     For a non-superuser, the queryset holds only rows of their organizations, and each permission
@@ -150,7 +150,7 @@ class OrgScopedAdminMixin:
         return deleted, model_count, perms_needed - cascade_only, protected
 
 
-class AuditedAdminMixin:
+class AuditedAdminMixin(ModelAdminBase):
     """The back office's writes are audited by the services it calls with `actor=request.user`; the rows they
     write inside this admin's views say `"via": "admin"`.
 
@@ -176,8 +176,8 @@ class AuditedAdminMixin:
         if self.audit_entity is None:
             return
         audit_log_record(
-            organization=obj if isinstance(obj, Organization) else obj.organization,
-            actor=request.user,
+            organization=obj if isinstance(obj, Organization) else obj.organization,  # type: ignore[attr-defined]  # a TenantModel
+            actor=admin_actor(request),
             action=f"{self.audit_entity}.{verb}",
             target=obj,
             data=data,

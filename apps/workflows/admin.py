@@ -1,5 +1,7 @@
 """Back office for workflows, their versions and triggers, credentials and form submissions."""
 
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -17,6 +19,7 @@ from apps.core.admin import (
     PrettyJSONFormField,
     ReadOnlyAdminMixin,
     WriteOnlyTextarea,
+    admin_actor,
     adopt,
     changed_model_fields,
     json_display,
@@ -56,7 +59,9 @@ from .triggers import (
 )
 from .validation import workflow_definition_problems
 
-JSON_FORM_FIELD = {models.JSONField: {"form_class": PrettyJSONFormField}}
+JSON_FORM_FIELD: "dict[type[models.Field[Any, Any]], dict[str, Any]]" = {
+    models.JSONField: {"form_class": PrettyJSONFormField}
+}
 NEW_DATA_REQUIRED = "A new credential needs its secret data."
 NEW_DATA_NOT_OBJECT = "Credential data must be a non-empty JSON object."
 TRIGGER_FIELDS = ("kind", "name", "config", "is_active")
@@ -80,16 +85,16 @@ def save_trigger(trigger: Trigger, changed_data: list[str]) -> Trigger:
     return adopt(trigger, trigger_update(trigger=Trigger.objects.get(pk=trigger.pk), **fields))
 
 
-def audit(request: HttpRequest, obj: models.Model, action: str) -> None:
+def audit(request: HttpRequest, obj: Any, action: str) -> None:
     audit_log_record(
-        organization=obj.organization, actor=request.user, action=action, target=obj, data={"via": "admin"}
+        organization=obj.organization, actor=admin_actor(request), action=action, target=obj, data={"via": "admin"}
     )
 
 
 class WorkflowVersionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
     model = WorkflowVersion
     fields = ["number", "created_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     show_change_link = True
     extra = 0
 
@@ -144,7 +149,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     change_action = policy.CHANGE
     form = WorkflowAdminForm
     # Guardian's change form plus the editor's "Open editor" and "Run" links.
-    change_form_template = "admin/workflows/workflow/change_form.html"
+    change_form_template = "admin/workflows/workflow/change_form.html"  # type: ignore[misc]
     audit_entity = "workflow"
     list_display = ["name", "organization", "status_label", "latest_version", "created_by", "updated_at"]
     list_filter = ["status", ("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]
@@ -178,7 +183,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="version", ordering="_latest_version")
     def latest_version(self, obj: Workflow) -> str:
-        return f"v{obj._latest_version}" if obj._latest_version else "—"
+        return f"v{obj._latest_version}" if obj._latest_version else "—"  # type: ignore[attr-defined]  # annotated by get_queryset
 
     @admin.display(description="problems")
     def definition_problems(self, obj: Workflow) -> str:
@@ -203,14 +208,17 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
                 definition=obj.definition,
                 description=obj.description,
                 max_concurrent_executions=obj.max_concurrent_executions,
-                created_by=request.user,
+                created_by=admin_actor(request),
             )
             fields = {"status": obj.status}
         status = fields.pop("status", workflow.status)
         if fields:
             try:
                 workflow = workflow_update(
-                    workflow=workflow, user=request.user, revision=form.cleaned_data.get("base_revision"), **fields
+                    workflow=workflow,
+                    user=admin_actor(request),
+                    revision=form.cleaned_data.get("base_revision"),
+                    **fields,
                 )
             except Conflict as error:  # saved by someone between the form's check and this save
                 raise ValidationError(error.message) from error
@@ -310,7 +318,7 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
     date_hierarchy = "created_at"
     list_select_related = ["workflow", "organization", "created_by"]
     fields = ["workflow", "number", "organization", "created_by", "created_at", "definition_json"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     actions = ["restore_versions"]
 
     definition_json = json_display("definition")
@@ -327,7 +335,7 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
         for version in versions:
             if not self.has_restore_permission(request, version):
                 raise PermissionDenied
-            workflow_version_restore(workflow=version.workflow, version=version, user=request.user)
+            workflow_version_restore(workflow=version.workflow, version=version, user=admin_actor(request))
             audit(request, version.workflow, "workflow.restore")
         self.message_user(request, f"Restored {len(versions)} version(s).", messages.SUCCESS)
 
@@ -338,7 +346,7 @@ def secret_display(self, obj: Trigger) -> str:
     return "set (write-only)" if obj.signing_secret else "-"
 
 
-TriggerInline.secret = secret_display
+TriggerInline.secret = secret_display  # type: ignore[attr-defined]
 
 
 class TriggerForm(forms.ModelForm):
@@ -360,7 +368,7 @@ class TriggerForm(forms.ModelForm):
     def clean_new_signing_secret(self) -> str:
         secret = self.cleaned_data["new_signing_secret"]
         kind = self.instance.kind if self.instance.pk else self.data.get("kind")
-        if secret and not (kind in trigger_kinds and trigger_kinds.get(kind).has_signing_secret):
+        if secret and not (kind in trigger_kinds and trigger_kinds.get(cast(str, kind)).has_signing_secret):
             raise ValidationError(SECRET_ONLY_WEBHOOK)
         if secret and len(secret) < SECRET_MIN_LENGTH:
             raise ValidationError(SECRET_TOO_SHORT.format(minimum=SECRET_MIN_LENGTH))
@@ -425,7 +433,7 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
         state, detail = trigger_state(trigger=obj)
         return format_html('<strong class="cm-trigger-{}">{}</strong><br><small>{}</small>', state, state, detail)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None):
+    def get_readonly_fields(self, request: HttpRequest, obj: Trigger | None = None):  # type: ignore[override]  # Django passes this admin's model
         # Moving a trigger to another workflow could move it to another organization.
         return [*super().get_readonly_fields(request, obj), *(["workflow"] if obj is not None else [])]
 
@@ -501,7 +509,11 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
         new_data = form.cleaned_data["new_data"]
         if not change:
             credential = credential_create(
-                organization=obj.organization, name=obj.name, kind=obj.kind, data=new_data, created_by=request.user
+                organization=obj.organization,
+                name=obj.name,
+                kind=obj.kind,
+                data=new_data,
+                created_by=admin_actor(request),
             )
             adopt(obj, credential)
             return
@@ -529,13 +541,21 @@ class FormSubmissionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
     search_fields = ["trigger__name", "trigger__workflow__name", "remote_addr"]
     date_hierarchy = "created_at"
     list_select_related = ["trigger__workflow", "organization"]
-    fields = ["trigger", "organization", "created_at", "remote_addr", "execution", "data_json", "errors_json"]
-    readonly_fields = fields
+    fields = [
+        "trigger",
+        "organization",
+        "created_at",
+        "remote_addr",
+        "execution",
+        "data_json",
+        "errors_json",
+    ]
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
 
     data_json = json_display("data")
     errors_json = json_display("errors")
 
-    def has_delete_permission(self, request: HttpRequest, obj: FormSubmission | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: FormSubmission | None = None) -> bool:  # type: ignore[override]  # Django passes this admin's model
         return request.user.is_superuser or self._role_allows(request, self.delete_action, obj)
 
     @admin.display(description="valid", boolean=True)
