@@ -101,3 +101,15 @@ class SavedExecutionFilterAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.display(description="open")
     def open_link(self, obj: SavedExecutionFilter):
         return format_html('<a href="/api/v1/executions/?saved={}">executions</a>', obj.pk)
+
+
+@admin.register(ExecutionLog)
+class ExecutionLogAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
+    """Every line nodes logged, across executions (each execution's page shows its own)."""
+
+    list_display = ["at", "execution", "node_id", "level", "message"]
+    list_filter = ["level", ("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["message", "node_id", "execution__id"]
+    list_select_related = ["execution__workflow"]
+    fields = ["execution", "node_id", "level", "message", "metadata", "at"]
+    readonly_fields = fields

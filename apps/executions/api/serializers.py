@@ -126,10 +126,10 @@ class ExecuteInputSerializer(StrictSerializer):
     )
 
     test = serializers.BooleanField(
-        required=False, default=None, allow_null=True, help_text="A test run: pinned outputs stand in for their nodes."
+        required=False, default=False, help_text="A test run: pinned outputs stand in for their nodes."
     )
     run = PartialRunSerializer(
-        required=False, default=None, allow_null=True, help_text="A partial test run: one node, or up to a node."
+        required=False, default=None, help_text="A partial test run (implies test): one node, or up to a node."
     )
 
     def validate_input(self, value):
@@ -141,7 +141,7 @@ class ExecuteInputSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs):
-        if attrs.get("run") and attrs.get("test") is False:
+        if attrs.get("run") and isinstance(self.initial_data, dict) and self.initial_data.get("test") is False:
             raise serializers.ValidationError({"test": [PARTIAL_RUN_IS_A_TEST]})
         attrs["test"] = bool(attrs.get("test") or attrs.get("run"))
         return attrs
