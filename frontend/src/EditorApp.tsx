@@ -162,7 +162,7 @@ export function EditorApp({ config }: { config: EditorConfig }) {
         <NodeActionsContext.Provider value={canvasActions}>
           <Canvas onRefused={(reason) => notify({ kind: "error", text: reason })} />
         </NodeActionsContext.Provider>
-        <SidePanel actions={nodeActions} generalProblems={general} />
+        <SidePanel actions={nodeActions} generalProblems={general} previewUrl={`${doc.url}expressions/preview/`} />
       </main>
       <Toast />
       <EditorDialogs

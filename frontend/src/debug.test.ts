@@ -3,6 +3,8 @@ import {
   MSG_PIN_EMPTY,
   applyCompletion,
   completions,
+  contextFromPaths,
+  mergeContext,
   diffIsEmpty,
   diffMarks,
   edgeLabel,
@@ -178,5 +180,23 @@ describe("expression completion", () => {
       vars: { limit: 5 },
       execution: { id: "e1" },
     });
+  });
+});
+
+describe("server completions", () => {
+  it("turns the preview's paths into objects and completes from them", () => {
+    const context = contextFromPaths(["trigger", "trigger.a", "nodes.lookup.output", "nodes.lookup.output.message", "vars"]);
+    expect(context).toEqual({ trigger: { a: {} }, nodes: { lookup: { output: { message: {} } } }, vars: {} });
+    expect(completions("{{ nodes.lookup.output.", context)?.items.map((i) => i.path)).toEqual(["nodes.lookup.output.message"]);
+  });
+
+  it("keeps what the editor knows and adds what only the server knows", () => {
+    const merged = mergeContext(
+      { trigger: { name: "Ada" }, vars: { limit: 5 } },
+      { trigger: { name: {}, amount: {} }, nodes: { lookup: { output: {} } } },
+    );
+    expect(merged).toEqual({ trigger: { name: "Ada", amount: {} }, vars: { limit: 5 }, nodes: { lookup: { output: {} } } });
+    expect(mergeContext(null, { a: {} })).toEqual({ a: {} });
+    expect(mergeContext({ a: 1 }, null)).toEqual({ a: 1 });
   });
 });

@@ -224,3 +224,30 @@ export function expressionContext(args: {
   if (executionId) context.execution = { id: executionId };
   return context;
 }
+
+/** The data shape the server's preview lists (`trigger.a`, `nodes.x.output.y`), as objects to complete from. */
+export function contextFromPaths(paths: string[]): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const path of paths) {
+    let cursor = root;
+    for (const key of path.split(".").filter(Boolean)) {
+      const next = cursor[key];
+      cursor = (cursor[key] = next && typeof next === "object" ? next : {}) as Record<string, unknown>;
+    }
+  }
+  return root;
+}
+
+/** `extra` under `base`: what `base` knows (real values) wins; `extra` adds the keys it lacks. */
+export function mergeContext(base: Record<string, unknown> | null, extra: Record<string, unknown> | null): Record<string, unknown> | null {
+  if (!base) return extra;
+  if (!extra) return base;
+  const merged: Record<string, unknown> = { ...extra };
+  for (const [key, value] of Object.entries(base)) {
+    const other = extra[key];
+    const bothObjects =
+      value && typeof value === "object" && !Array.isArray(value) && other && typeof other === "object" && !Array.isArray(other);
+    merged[key] = bothObjects ? mergeContext(value as Record<string, unknown>, other as Record<string, unknown>) : value;
+  }
+  return merged;
+}

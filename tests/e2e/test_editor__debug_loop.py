@@ -111,6 +111,8 @@ def test_pin_run_one_fix_run_up_to_debug_rerun_on_latest_and_diff(logged_in_page
     expect(status_of(page, "total")).to_have_attribute("data-status", "failed")
     page.get_by_role("tab", name="Config").click()
     message = page.locator(".cm-side textarea.cm-any").first
+    # The server renders the field over the pinned trigger as the run would: here, the error it would hit.
+    expect(page.get_by_test_id("expression-error")).to_contain_text("division")
     message.fill("")
     message.press_sequentially("{{ trigger.am")
     expect(page.get_by_test_id("completions")).to_contain_text("amount")
@@ -118,6 +120,7 @@ def test_pin_run_one_fix_run_up_to_debug_rerun_on_latest_and_diff(logged_in_page
     expect(message).to_have_value("{{ trigger.amount")
     message.press_sequentially(" * 2 }}")
     expect(message).to_have_value("{{ trigger.amount * 2 }}")
+    expect(page.get_by_test_id("expression-preview")).to_have_text("→ 6")
     expect(page.get_by_test_id("dirty")).to_be_visible()
 
     # 4. Run up to the last node (Ctrl+Shift+Enter): saved first (version 2), then the whole chain, pins used.

@@ -2,6 +2,8 @@ import Form from "@rjsf/core";
 import type { FieldProps, RJSFSchema, UiSchema, WidgetProps } from "@rjsf/utils";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { isExpression, previewExpression } from "../expression";
+import { contextFromPaths, mergeContext } from "../debug";
+import { useServerPreview, type ServerPreview } from "../hooks/useServerPreview";
 import { ExpressionAssist } from "./ExpressionAssist";
 import {
   ANY_VALUE_FIELD,
@@ -18,24 +20,55 @@ import { validator } from "../validator";
 
 interface FormContext {
   preview: Record<string, unknown> | null;
+  /** The server's expression preview endpoint (editor only). */
+  previewUrl: string | null;
+  nodeId: string;
+}
+
+/** Completion data: what the editor holds (pins, the run shown), plus the paths the server's preview knows. */
+function assistContext(local: Record<string, unknown> | null, server: ServerPreview | null) {
+  return mergeContext(local, server?.completions?.length ? contextFromPaths(server.completions) : null);
 }
 
 /** A text input that marks Jinja expressions and previews them against the last run. */
 function ExpressionTextWidget(props: WidgetProps) {
   const { BaseInputTemplate } = props.registry.templates;
-  const preview = (props.registry.formContext as FormContext | undefined)?.preview ?? null;
+  const context = props.registry.formContext as FormContext | undefined;
+  const preview = context?.preview ?? null;
+  const server = useServerPreview(context?.previewUrl ?? null, props.value, context?.nodeId ?? "");
   return (
     <div className={isExpression(props.value) ? "cm-expr cm-expr--on" : "cm-expr"}>
-      <ExpressionAssist context={preview} onApply={(text) => props.onChange(text)}>
+      <ExpressionAssist context={assistContext(preview, server)} onApply={(text) => props.onChange(text)}>
         <BaseInputTemplate {...props} />
       </ExpressionAssist>
-      <ExpressionMark value={props.value} preview={preview} />
+      <ExpressionMark value={props.value} preview={preview} server={server} />
     </div>
   );
 }
 
-function ExpressionMark({ value, preview }: { value: unknown; preview: Record<string, unknown> | null }) {
+function ExpressionMark(props: { value: unknown; preview: Record<string, unknown> | null; server: ServerPreview | null }) {
+  const { value, preview, server } = props;
   if (!isExpression(value)) return null;
+  if (server) {
+    // Rendered by the server in the engine's sandbox: what the run will produce, or the error it will hit.
+    return (
+      <div className="cm-expr__info">
+        <span className="cm-expr__badge" title="Rendered by the server (Jinja2 sandbox) just before the node runs">
+          ƒx expression
+        </span>
+        {server.error ? (
+          <span className="cm-error" data-testid="expression-error" title="The error a test run would hit">
+            {" "}
+            {server.error}
+          </span>
+        ) : (
+          <span className="cm-expr__preview" data-testid="expression-preview" title="Rendered by the server over the pinned and last-run data">
+            → {typeof server.value === "string" ? server.value : JSON.stringify(server.value)}
+          </span>
+        )}
+      </div>
+    );
+  }
   const rendered = preview ? previewExpression(String(value), preview) : null;
   return (
     <div className="cm-expr__info">
@@ -63,7 +96,9 @@ function ExpressionMark({ value, preview }: { value: unknown; preview: Record<st
  */
 function AnyValueField(props: FieldProps) {
   const { formData, onChange, fieldPathId, disabled, readonly, registry, name, schema, required } = props;
-  const preview = (registry.formContext as FormContext | undefined)?.preview ?? null;
+  const context = registry.formContext as FormContext | undefined;
+  const preview = context?.preview ?? null;
+  const server = useServerPreview(context?.previewUrl ?? null, formData, context?.nodeId ?? "");
   const [text, setText] = useState(() => showAnyValue(formData));
   useEffect(() => {
     setText((current) => (sameValue(parseAnyValue(current), formData) ? current : showAnyValue(formData)));
@@ -80,7 +115,7 @@ function AnyValueField(props: FieldProps) {
       )}
       {description && <p className="field-description cm-muted">{description}</p>}
       <ExpressionAssist
-        context={preview}
+        context={assistContext(preview, server)}
         onApply={(value) => {
           setText(value);
           onChange(parseAnyValue(value), fieldPathId.path);
@@ -100,7 +135,7 @@ function AnyValueField(props: FieldProps) {
         }}
       />
       </ExpressionAssist>
-      <ExpressionMark value={formData} preview={preview} />
+      <ExpressionMark value={formData} preview={preview} server={server} />
     </div>
   );
 }
@@ -118,12 +153,13 @@ export function ConfigForm(props: {
   config: JsonObject;
   fieldProblems: Record<string, string[]> | undefined;
   preview: Record<string, unknown> | null;
+  previewUrl?: string | null;
   readOnly: boolean;
   onChange: (config: JsonObject) => void;
 }) {
-  const { nodeId, schema, config, fieldProblems, preview, readOnly, onChange } = props;
+  const { nodeId, schema, config, fieldProblems, preview, previewUrl = null, readOnly, onChange } = props;
   const extraErrors = useMemo(() => fieldErrorTree(fieldProblems), [fieldProblems]);
-  const formContext = useMemo(() => ({ preview }), [preview]);
+  const formContext = useMemo(() => ({ preview, previewUrl, nodeId }), [preview, previewUrl, nodeId]);
   // The JSON Schema dialect is declared by the server; Ajv2020 already knows it, so drop `$schema`.
   const cleanSchema = useMemo(() => formSchemaFor(schema) as RJSFSchema, [schema]);
   // @rjsf reports a change when it mounts (filling in defaults); only what the user does is an edit.

@@ -355,7 +355,13 @@ export interface NodeActions {
 }
 
 /** The right-hand panel: the selected node's config form, engine settings and last run. */
-export function SidePanel({ actions, generalProblems }: { actions?: NodeActions; generalProblems: string[] }) {
+export function SidePanel(props: {
+  actions?: NodeActions;
+  generalProblems: string[];
+  /** The server's expression preview endpoint (editor only). */
+  previewUrl?: string | null;
+}) {
+  const { actions, generalProblems, previewUrl = null } = props;
   const selectedId = useEditor((s) => s.selectedId);
   const node = useEditor((s) => s.nodes.find((n) => n.id === s.selectedId));
   const nodeType = useEditor((s) => (node ? s.nodeTypes[node.data.type] : undefined));
@@ -418,6 +424,7 @@ export function SidePanel({ actions, generalProblems }: { actions?: NodeActions;
               config={node.data.config}
               fieldProblems={fieldProblems}
               preview={preview}
+              previewUrl={previewUrl}
               readOnly={readOnly}
               onChange={(config) => {
                 if (JSON.stringify(config) !== JSON.stringify(node.data.config)) updateConfig(node.id, config);
