@@ -373,6 +373,12 @@ def test_javascript_infinite_loop_stops_at_the_time_limit():
     fails("timeout", "while (true) {}", runner=js, limits=Limits(wall_seconds=1, cpu_seconds=30))
 
 
+def test_javascript_busy_loop_stops_at_the_cpu_limit():
+    error = fails("cpu", "while (true) {}", runner=js, limits=Limits(cpu_seconds=1, wall_seconds=30))
+
+    assert "CPU" in error.message
+
+
 def test_javascript_memory_exhaustion_stops_at_the_heap_limit():
     error = fails(
         "memory",

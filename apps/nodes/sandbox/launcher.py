@@ -45,6 +45,10 @@ MSG_UNAVAILABLE = (
 MSG_TIMEOUT = "The code ran past its time limit of {seconds:g} seconds and was stopped."
 MSG_CANCELLED = "The code was stopped: the node was cancelled."
 MSG_CPU = "The code used more than {seconds:g} seconds of CPU time and was stopped."
+MSG_KILLED = (
+    "The code's sandbox was killed (SIGKILL): past its CPU limit of {seconds:g} seconds, or by the system's "
+    "memory killer."
+)
 MSG_MEMORY = "The code used more memory than the limit of {mb:g} MB."
 MSG_OUTPUT = "The code's answer is over the limit of {limit} bytes."
 MSG_CRASHED = "The code's sandbox ended without an answer (exit status {status}){detail}."
@@ -346,10 +350,10 @@ def _send(proc: subprocess.Popen, selector: selectors.BaseSelector, view: memory
 
 
 def _read_answer(out: bytes, err: bytes, status: int, limits: Limits) -> dict:
-    if status in (-signal.SIGXCPU, 128 + signal.SIGXCPU, 152) or (
-        not out and status in (-signal.SIGKILL, 128 + signal.SIGKILL)
-    ):
+    if not out and status in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         raise SandboxError("cpu", MSG_CPU.format(seconds=limits.cpu_seconds))
+    if not out and status in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        raise SandboxError("crashed", MSG_KILLED.format(seconds=limits.cpu_seconds))
     if not out:
         detail = err.decode(errors="replace").strip()[-500:]
         if "MemoryError" in detail or "Cannot allocate memory" in detail:
