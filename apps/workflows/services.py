@@ -18,6 +18,7 @@ from apps.orgs.services import Actor, audit
 
 from .choices import WorkflowStatus
 from .models import Credential, Workflow, WorkflowVersion
+from .n8n import translate_workflow
 from .triggers import (  # noqa: F401  (re-exported: the trigger and form services live beside the trigger kinds)
     CRON_INVALID,
     SCHEDULE_NEEDS_CRON,
@@ -326,6 +327,64 @@ def workflow_import(
             raise ValidationError({f"triggers/{index}/{k}": v for k, v in error.message_dict.items()}) from error
     audit(actor=actor, organization=organization, action="workflow.import", target=workflow)
     return workflow
+
+
+N8N_REFUSED = "The n8n workflow {name!r} could not be imported: {reasons}"
+N8N_NOTHING = "The document holds no n8n workflow."
+
+
+def _n8n_workflows(document: object) -> list[dict]:
+    if isinstance(document, dict) and isinstance(document.get("workflows"), list):
+        document = document["workflows"]
+    return [w for w in (document if isinstance(document, list) else [document]) if isinstance(w, dict)]
+
+
+def _calls_no_other(workflow: dict) -> bool:
+    return not any(
+        isinstance(n, dict) and n.get("type") == "n8n-nodes-base.executeWorkflow" for n in workflow.get("nodes") or []
+    )
+
+
+@transaction.atomic
+def workflow_import_n8n(
+    *,
+    organization: Organization,
+    document: object,
+    created_by: AbstractBaseUser | None = None,
+    name: str = "",
+    actor: Actor = None,
+) -> list[tuple[Workflow | None, dict]]:
+    """Import n8n workflow JSON (one workflow, a list of them, or {"workflows": [...]}) through the n8n translator:
+    each becomes a draft with its report; one that cannot be translated at all gives (None, its report).
+    Execute Workflow nodes find sub-workflows among the ones imported with them (those are imported first).
+    A single workflow that cannot be translated raises ValidationError with the reasons."""
+    workflows = _n8n_workflows(document)
+    if not workflows:
+        raise ValidationError({"document": [N8N_NOTHING]})
+    available = {cls.type_name for cls in registry.all()}
+    ids: dict[str, str] = {}
+    results: list[tuple[Workflow | None, dict]] = []
+    for raw in sorted(workflows, key=lambda w: 0 if _calls_no_other(w) else 1):
+        translation = translate_workflow(raw, available_types=available, workflow_ids=ids)
+        report = translation.as_dict()
+        if translation.refused:
+            if len(workflows) == 1:
+                message = N8N_REFUSED.format(name=translation.name, reasons=" ".join(translation.reasons))
+                raise ValidationError({"document": [message]})
+            results.append((None, report))
+            continue
+        workflow = workflow_create(
+            organization=organization,
+            name=(name if len(workflows) == 1 and name else translation.name),
+            description="Imported from n8n.",
+            definition=translation.definition,
+            created_by=created_by,
+        )
+        if translation.n8n_id:
+            ids[translation.n8n_id] = str(workflow.pk)
+        audit(actor=actor, organization=organization, action="workflow.import", target=workflow, data={"from": "n8n"})
+        results.append((workflow, report))
+    return results
 
 
 def _with_legacy_variables(definition: dict, legacy: object) -> dict:

@@ -11,6 +11,7 @@ from apps.orgs import policy
 from apps.orgs.policy import EXECUTE
 from apps.workflows.choices import TriggerKind
 from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from apps.workflows.n8n import is_n8n_document
 from apps.workflows.selectors import shared_workflow_permissions
 from apps.workflows.trigger_kinds import trigger_kinds
 from apps.workflows.triggers import (
@@ -31,6 +32,18 @@ TRIGGER_STATES = [STATE_LIVE, STATE_INACTIVE, STATE_WORKFLOW_INACTIVE, STATE_NO_
 
 MUST_BE_OBJECT = "Must be a JSON object."
 UNKNOWN_USER = "No user with this username or email."
+
+
+NOT_N8N_LIST = "A list must hold n8n workflows (each with nodes and connections)."
+
+
+def _export_or_n8n(value):
+    """An export document (an object), or n8n workflow JSON: an object, or a list of objects (several)."""
+    if isinstance(value, list):
+        if not is_n8n_document(value):
+            raise serializers.ValidationError(NOT_N8N_LIST)
+        return value
+    return _object(value)
 
 
 def _object(value):
@@ -210,10 +223,18 @@ class ExportSerializer(serializers.Serializer):
 class ImportInputSerializer(OrganizationChoiceMixin, StrictSerializer):
     organization = serializers.UUIDField(required=False)
     name = serializers.CharField(required=False, max_length=200)
-    document = serializers.JSONField(validators=[_object], help_text="The output of the export action.")
+    document = serializers.JSONField(
+        validators=[_export_or_n8n],
+        help_text="The output of the export action, or n8n workflow JSON: one workflow or a list of them.",
+    )
 
     def validate(self, attrs):
         return self.resolve_organization(attrs)
+
+
+class N8nImportedSerializer(serializers.Serializer):
+    workflows = serializers.ListField(child=serializers.DictField(), help_text="Each imported workflow + n8n_report.")
+    refused = serializers.ListField(child=serializers.DictField(), help_text="Reports of the workflows not imported.")
 
 
 class TriggerScheduleSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ import uuid
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -15,6 +15,7 @@ from apps.orgs.models import Organization
 from apps.orgs.policy import CHANGE, CREATE, MANAGE, VIEW
 from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
+from apps.workflows.n8n import is_n8n_document
 from apps.workflows.validation import problems_payload, workflow_definition_problems
 
 from .filters import CredentialFilter, FormSubmissionFilter, TriggerFilter, WorkflowFilter
@@ -25,6 +26,7 @@ from .serializers import (
     ExportSerializer,
     FormSubmissionSerializer,
     ImportInputSerializer,
+    N8nImportedSerializer,
     ShareInputSerializer,
     ShareSerializer,
     TriggerCreatedSerializer,
@@ -236,10 +238,22 @@ class WorkflowViewSet(
         return Response(ShareSerializer(selectors.workflow_shares(workflow=workflow), many=True).data)
 
     @extend_schema(
-        summary="Import a workflow from an export document",
+        summary="Import a workflow from an export document or from n8n workflow JSON",
+        description=(
+            "An export document creates one workflow. n8n JSON goes through the n8n translator (docs/n8n.md): one "
+            "n8n workflow answers the workflow with its `n8n_report` (every n8n node: translated, translated with "
+            "changes, not translatable, and the credentials to create); a list of them answers `workflows` and "
+            "`refused`. Imported workflows are drafts."
+        ),
         tags=TAG_WORKFLOWS,
         request=ImportInputSerializer,
-        responses={201: WorkflowSerializer},
+        responses={
+            201: PolymorphicProxySerializer(
+                component_name="ImportResult",
+                serializers=[WorkflowSerializer, N8nImportedSerializer],
+                resource_type_field_name=None,
+            )
+        },
     )
     @action(detail=False, methods=["post"], url_path="import", url_name="import")
     def import_(self, request):
@@ -247,6 +261,9 @@ class WorkflowViewSet(
         data.is_valid(raise_exception=True)
         organization = Organization.objects.get(pk=data.validated_data["organization"])
         self.require(CREATE, organization)
+        document = data.validated_data["document"]
+        if is_n8n_document(document):
+            return self._import_n8n(organization, document, data.validated_data.get("name", ""))
         workflow = services.workflow_import(
             organization=organization,
             document=data.validated_data["document"],
@@ -255,6 +272,18 @@ class WorkflowViewSet(
             actor=self.access,
         )
         return Response(self.get_serializer(workflow).data, status=status.HTTP_201_CREATED)
+
+    def _import_n8n(self, organization, document, name: str) -> Response:
+        results = services.workflow_import_n8n(
+            organization=organization, document=document, name=name, created_by=self.access.person, actor=self.access
+        )
+        imported = [
+            {**self.get_serializer(workflow).data, "n8n_report": report} for workflow, report in results if workflow
+        ]
+        if isinstance(document, dict) and "nodes" in document:
+            return Response(imported[0], status=status.HTTP_201_CREATED)
+        refused = [report for workflow, report in results if workflow is None]
+        return Response({"workflows": imported, "refused": refused}, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

@@ -836,6 +836,15 @@ def is_n8n_workflow(document: object) -> bool:
     )
 
 
+def is_n8n_document(document: object) -> bool:
+    """One n8n workflow, a list of them (n8n's export of several), or {"workflows": [...]} of them."""
+    if isinstance(document, dict) and isinstance(document.get("workflows"), list):
+        document = document["workflows"]
+    if isinstance(document, list):
+        return bool(document) and all(is_n8n_workflow(item) for item in document)
+    return is_n8n_workflow(document)
+
+
 def _outcome(changes: list[str]) -> str:
     return CHANGED if changes else TRANSLATED
 
