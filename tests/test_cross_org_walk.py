@@ -10,6 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.exceptions import NoReverseMatch
 
+from apps.executions.models import SavedExecutionFilter
 from apps.executions.services import execution_start
 from apps.executions.triggers import WebhookCall, webhook_refusal_record
 from apps.integrations.models import Integration, SyncJob
@@ -88,6 +89,8 @@ def world(db, organization, other_organization, client):
         "form-submission": submission.pk,
         "webhook-delivery": hook.webhook_deliveries.get().pk,
     }
+    saved = SavedExecutionFilter.objects.create(organization=organization, user=owner, name="mine", query={})
+    ids["execution-filter"] = saved.pk
     integration = Integration.objects.create(organization=organization, service_url="https://n8n.example.com")
     ids["integration"] = integration.pk
     ids["integration-job"] = SyncJob.objects.create(organization=organization, integration=integration).pk
@@ -100,6 +103,10 @@ def world(db, organization, other_organization, client):
 
 
 def _kwargs(name: str, world: dict) -> dict:
+    if name == "workflow-version-diff":
+        return {"workflow_pk": world["workflow"].pk, "a": 1, "b": 1}
+    if name == "workflow-expression-preview":
+        return {"workflow_pk": world["workflow"].pk}
     if name.startswith(("workflow-version", "workflow-execution")):
         return {
             "workflow_pk": world["workflow"].pk,
