@@ -136,7 +136,7 @@ def unavailable_response(request: HttpRequest, detail: str, wait: int) -> HttpRe
     return response
 
 
-def response_for(request: HttpRequest, error: BaseException) -> HttpResponse | None:
+def response_for(request: HttpRequest, error: BaseException | None) -> HttpResponse | None:
     """The 503 for a database or broker outage, None for any other error."""
     if isinstance(error, DATABASE_ERRORS):
         logger.warning("The database is unavailable: %s: %s", type(error).__name__, error)

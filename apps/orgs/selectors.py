@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import QuerySet
 
 from .choices import MANAGER_ROLES, Role
@@ -67,7 +67,7 @@ class Access:
         return self.user
 
 
-def access_for_user(*, user: User) -> Access:
+def access_for_user(*, user: User | AnonymousUser) -> Access:
     if not user.is_authenticated:
         return Access(user=None, roles={})
     if user.is_superuser:

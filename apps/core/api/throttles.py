@@ -6,6 +6,8 @@ so limits come back by themselves when Redis does. A request costs at most one s
 (CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS) per interval and process, not one per request.
 """
 
+from typing import cast
+
 from django.conf import settings
 from redis.exceptions import RedisError
 from rest_framework.throttling import SimpleRateThrottle
@@ -25,7 +27,7 @@ class FailOpenThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str | None:
         # Read the rate when the throttle is built, not at import, so settings overrides apply.
-        return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(self.scope)
+        return cast(dict, settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})).get(self.scope)
 
     def allow_request(self, request, view) -> bool:
         if cache_circuit.is_open():

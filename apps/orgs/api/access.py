@@ -13,5 +13,5 @@ def request_access(request: Request) -> Access:
             access = access_for_api_key(api_key=request.auth)
         else:
             access = access_for_user(user=request.user)
-        request._concertmaster_access = access
+        request._concertmaster_access = access  # type: ignore[attr-defined]  # cached on the request
     return access

@@ -9,6 +9,8 @@ class OrganizationRateThrottle(FailOpenThrottle):
     """Requests per organization: a call counts against every organization the caller acts in."""
 
     scope = "organization"
+    num_requests: int  # set by SimpleRateThrottle.__init__ from the rate
+    duration: int
 
     def get_cache_key(self, request, view):  # one key per organization, see allow_request
         return None
