@@ -2,7 +2,7 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path, re_path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
@@ -13,7 +13,7 @@ admin.site.site_header = "ConcertMaster"
 admin.site.site_title = "ConcertMaster"
 admin.site.index_title = "Back office"
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.orgs.api.urls")),
     path("", include("apps.nodes.api.urls")),
     path("", include("apps.workflows.api.urls")),
@@ -25,7 +25,7 @@ api_v1 = [
 ]
 
 #: The product's own sign-in for members (Django's auth views); the admin keeps its login, for staff only.
-accounts = [
+accounts: list[URLPattern | URLResolver] = [
     path(
         "login/",
         auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),

@@ -71,7 +71,7 @@ def workflow_permissions(*, access: Access, workflow: Workflow, shared: dict | N
 
     Pass `shared` (from shared_workflow_permissions) when checking many workflows, to query once.
     """
-    granted = set(_ROLE_WORKFLOW_PERMISSIONS.get(access.role(workflow.organization_id), frozenset()))
+    granted = set(_ROLE_WORKFLOW_PERMISSIONS.get(access.role(workflow.organization_id), frozenset()))  # type: ignore[call-overload]  # no role (None) has none
     if shared is None:
         shared = shared_workflow_permissions(access=access) if access.user is not None else {}
     return frozenset(granted | shared.get(workflow.pk, set()))

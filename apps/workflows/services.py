@@ -3,7 +3,7 @@
 import json
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
@@ -59,7 +59,7 @@ WORKFLOW_STALE = (
 LEGACY_VARIABLES_NOT_OBJECT = "Must be a JSON object (an old export's top-level variables)."
 
 
-def _next_version(*, workflow: Workflow, created_by: AbstractBaseUser | None) -> WorkflowVersion | None:
+def _next_version(*, workflow: Workflow, created_by: User | None) -> WorkflowVersion | None:
     """Record the working definition as a new version, unless the latest version already holds it."""
     latest = workflow.versions.order_by("-number").values_list("number", "definition").first()
     if latest is not None and latest[1] == workflow.definition:
@@ -85,7 +85,7 @@ def workflow_create(
     definition: dict,
     description: str = "",
     max_concurrent_executions: int | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     pins: dict | None = None,
     actor: Actor = None,
 ) -> Workflow:
@@ -119,7 +119,7 @@ def workflow_create(
 def workflow_update(
     *,
     workflow: Workflow,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     revision: int | None = None,
     name: str | Unset = UNSET,
     description: str | Unset = UNSET,
@@ -193,7 +193,7 @@ def credential_create(
     name: str,
     kind: str,
     data: dict,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     actor: Actor = None,
 ) -> Credential:
     credential = Credential(organization=organization, name=name, kind=kind, data=data, created_by=created_by)
@@ -258,7 +258,7 @@ def workflow_deactivate(*, workflow: Workflow, actor: Actor = None) -> Workflow:
 
 @transaction.atomic
 def workflow_version_restore(
-    *, workflow: Workflow, version: WorkflowVersion, user: AbstractBaseUser | None = None, actor: Actor = None
+    *, workflow: Workflow, version: WorkflowVersion, user: User | None = None, actor: Actor = None
 ) -> Workflow:
     """Make an old version's definition the working copy again (recorded as a new version)."""
     if version.workflow_id != workflow.pk:
@@ -292,7 +292,7 @@ def workflow_import(
     *,
     organization: Organization,
     document: dict,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     name: str = "",
     actor: Actor = None,
 ) -> Workflow:
@@ -400,7 +400,7 @@ def _with_legacy_variables(definition: dict, legacy: object) -> dict:
 
 @transaction.atomic
 def workflow_duplicate(
-    *, workflow: Workflow, name: str = "", created_by: AbstractBaseUser | None = None, actor: Actor = None
+    *, workflow: Workflow, name: str = "", created_by: User | None = None, actor: Actor = None
 ) -> Workflow:
     """A draft copy with the same definition and triggers (new webhook tokens and secrets)."""
     document = workflow_export(workflow=workflow)
@@ -452,9 +452,7 @@ SHARE_CODENAMES = {"view": "view_workflow", "change": "change_workflow", "execut
 
 
 @transaction.atomic
-def workflow_share_set(
-    *, workflow: Workflow, user: AbstractBaseUser, permissions: list[str], actor: Actor = None
-) -> list[str]:
+def workflow_share_set(*, workflow: Workflow, user: User, permissions: list[str], actor: Actor = None) -> list[str]:
     """Give `user` exactly `permissions` on `workflow` (an empty list removes the share); returns them sorted."""
     wanted = set(permissions)
     unknown = wanted - set(SHARE_CODENAMES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from croniter import croniter
 from django.core.exceptions import ValidationError
@@ -31,6 +31,9 @@ from .choices import TriggerKind, WorkflowStatus
 from .models import FormSubmission, Trigger, Workflow
 from .trigger_kinds import CONFIG_BELONGS_TO_NODE, CONFIG_NOT_OBJECT, LIVE_DEFAULT, trigger_kinds
 from .validation import definition_validate
+
+if TYPE_CHECKING:
+    from apps.nodes.builtin.triggers import FormTrigger
 
 CRON_INVALID = "Not a valid 5-field cron expression (minute hour day-of-month month day-of-week)."
 TIMEZONE_INVALID = "Unknown time zone {value!r}."
@@ -184,7 +187,7 @@ def _check_fits(*, workflow: Workflow, kind: str) -> None:
     if kind not in trigger_kinds or start_node(definition=workflow.definition, kind=kind) is not None:
         return  # an unknown kind is reported by the model's choices
     spec = trigger_kinds.get(kind)
-    found = sorted({node.get("type") for node in _trigger_nodes(workflow.definition)}) or ["no trigger node"]
+    found = sorted({cast(str, node.get("type")) for node in _trigger_nodes(workflow.definition)}) or ["no trigger node"]
     message = KIND_DOES_NOT_FIT.format(kind=kind, wanted=" or ".join(spec.start_nodes), found=", ".join(found))
     raise ValidationError({"kind": [message]})
 
@@ -297,8 +300,8 @@ def trigger_update(
         _check_secret(kind=trigger.kind, secret=fields["signing_secret"])
         fields["signing_secret"] = fields["signing_secret"].strip()
     switched_on = fields.get("is_active") is True and not trigger.is_active
-    for name, value in fields.items():
-        setattr(trigger, name, value)
+    for field, value in fields.items():
+        setattr(trigger, field, value)
     trigger.full_clean(exclude=["config"])
     schedule = trigger_schedule(trigger=trigger) if "config" not in fields else None
     if schedule is not None and schedule.source == SCHEDULE_SOURCE_NODE:
@@ -425,7 +428,7 @@ def schedules_sync(*, workflow: Workflow) -> None:
 
 def form_errors(*, form_node: dict, data: object) -> list[dict]:
     """Per-field errors of a submission against the form node's fields, worded for the public ({path, message})."""
-    node_class = registry.get("form")
+    node_class = cast("type[FormTrigger]", registry.get("form"))
     return [error.as_dict() for error in node_class.submission_errors(form_node.get("config") or {}, data)]
 
 

@@ -1,9 +1,11 @@
 """Editor pages: the workflow editor and the new-workflow form. The editing itself goes through the API."""
 
 import copy
+from typing import cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -124,7 +126,7 @@ def workflow_new(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"],
             description=form.cleaned_data["description"],
             definition=copy.deepcopy(STARTER_DEFINITION),
-            created_by=request.user,
+            created_by=cast(User, request.user),  # login_required
         )
         return redirect("workflow-edit", pk=workflow.pk)
     return render(request, "editor/new.html", {"form": form})

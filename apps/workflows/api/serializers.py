@@ -1,5 +1,7 @@
 """Serializers of workflows, versions, triggers and credentials."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -52,7 +54,13 @@ def _object(value):
     return value
 
 
-class OrganizationChoiceMixin:
+if TYPE_CHECKING:
+    SerializerBase = serializers.Serializer
+else:
+    SerializerBase = object
+
+
+class OrganizationChoiceMixin(SerializerBase):
     """`organization` on create: any of the caller's organizations; may be left out when there is only one."""
 
     def validate_organization(self, value):
@@ -110,7 +118,9 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
         help_text="Bumped by every save. On PATCH/PUT: the revision your change is based on (or If-Match); "
         "409 when someone saved since.",
     )
-    is_valid = serializers.SerializerMethodField(help_text="The working definition has no problems: it can run.")
+    is_valid = serializers.SerializerMethodField(  # type: ignore[assignment]  # a field, named like the method
+        help_text="The working definition has no problems: it can run."
+    )
     problems = serializers.SerializerMethodField(help_text="What keeps the working definition from running.")
     latest_version = serializers.SerializerMethodField()
     permissions = serializers.SerializerMethodField(help_text="What you may do with this workflow.")
@@ -161,10 +171,10 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
 
     def _problems(self, workflow: Workflow) -> list[dict]:
         """The working definition's problems, found once per workflow; node types read once per response."""
-        cache = self.context.setdefault("definition_problems", {})
+        cache = self.context.setdefault("definition_problems", {})  # type: ignore[attr-defined]  # a dict
         if workflow.pk not in cache:
             if "node_types" not in self.context:
-                self.context["node_types"] = node_specs()
+                self.context["node_types"] = node_specs()  # type: ignore[index]  # a dict
             node_types = self.context["node_types"]
             problems = workflow_definition_problems(workflow.definition, node_types=node_types)
             cache[workflow.pk] = problems_payload(problems)
@@ -240,7 +250,7 @@ class N8nImportedSerializer(serializers.Serializer):
 class TriggerScheduleSerializer(serializers.Serializer):
     cron = serializers.CharField()
     timezone = serializers.CharField()
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]  # a field named like Field.source
         choices=[SCHEDULE_SOURCE_NODE, SCHEDULE_SOURCE_TRIGGER],
         help_text="node: the workflow's schedule start node (in the version that runs); trigger: this record.",
     )
@@ -378,7 +388,7 @@ class TriggerSerializer(StrictModelSerializer):
         if access is None or policy.can(access, EXECUTE, trigger.organization_id):
             return True
         if "_shared_workflow_permissions" not in self.context:  # once per response, and only for such callers
-            self.context["_shared_workflow_permissions"] = shared_workflow_permissions(access=access)
+            self.context["_shared_workflow_permissions"] = shared_workflow_permissions(access=access)  # type: ignore[index]
         return EXECUTE in self.context["_shared_workflow_permissions"].get(trigger.workflow_id, set())
 
     @extend_schema_field(serializers.ChoiceField(choices=TRIGGER_STATES))
@@ -446,7 +456,9 @@ class TriggerPublishSerializer(StrictSerializer):
 
 class CredentialSerializer(OrganizationChoiceMixin, StrictModelSerializer):
     organization = serializers.UUIDField(source="organization_id", required=False)
-    data = serializers.JSONField(write_only=True, validators=[_object], help_text="The secret; never returned.")
+    data = serializers.JSONField(  # type: ignore[assignment]  # a field named like Serializer.data
+        write_only=True, validators=[_object], help_text="The secret; never returned."
+    )
     fields_set = serializers.SerializerMethodField(help_text="Names of the secret's fields (values never shown).")
 
     class Meta:
