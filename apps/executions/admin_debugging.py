@@ -3,13 +3,15 @@
 Installed on WorkflowExecutionAdmin by `admin.py` (kept apart so the execution admin stays readable).
 """
 
+from typing import cast
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.core.admin import ReadOnlyAdminMixin
+from apps.core.admin import ReadOnlyAdminMixin, admin_actor
 from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
 
@@ -26,7 +28,7 @@ class ExecutionLogInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularI
 
     model = ExecutionLog
     fields = ["at", "node_id", "level", "message", "metadata"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     extra = 0
     verbose_name_plural = "log"
 
@@ -39,10 +41,14 @@ def _rerun(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset, *, star
     for execution in queryset.select_related("workflow", "version"):
         try:
             new = services.execution_rerun(
-                execution=execution, start_from=start_from, version=version, user=request.user, actor=request.user
+                execution=execution,
+                start_from=start_from,
+                version=version,
+                user=admin_actor(request),
+                actor=admin_actor(request),
             )
         except (ApplicationError, ValidationError) as error:
-            message = getattr(error, "message", None) or "; ".join(error.messages)
+            message = getattr(error, "message", None) or "; ".join(cast(ValidationError, error).messages)
             refused.append(f"{str(execution.pk)[:8]} ({message})")
             continue
         started.append(new)
@@ -82,9 +88,9 @@ def install(model_admin: type[admin.ModelAdmin]) -> None:
     """Add the re-run actions, the debug fields and the log inline to the execution admin."""
     model_admin.actions = [*(model_admin.actions or []), rerun_from_failed, rerun_on_latest_version]
     model_admin.inlines = [*model_admin.inlines, ExecutionLogInline]
-    model_admin.source_link = staticmethod(source_link)
+    model_admin.source_link = staticmethod(source_link)  # type: ignore[attr-defined]
     extra = ["test_run", "run_mode", "run_node_id", "source_link", "custom_data"]
-    model_admin.fields = [*model_admin.fields, *extra]
+    model_admin.fields = [*model_admin.fields, *extra]  # type: ignore[misc]  # the execution admin lists its fields
     model_admin.readonly_fields = [*model_admin.readonly_fields, *extra]
     model_admin.list_filter = [*model_admin.list_filter, "test_run", "run_mode"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -40,9 +40,7 @@ def _unique(*, saved: SavedExecutionFilter) -> None:
 
 
 @transaction.atomic
-def saved_filter_create(
-    *, user: AbstractBaseUser, organization: Organization, name: str, query: dict
-) -> SavedExecutionFilter:
+def saved_filter_create(*, user: User, organization: Organization, name: str, query: dict) -> SavedExecutionFilter:
     query_check(query)
     saved = SavedExecutionFilter(user=user, organization=organization, name=name, query=query)
     _unique(saved=saved)
@@ -68,7 +66,7 @@ def saved_filter_delete(*, saved: SavedExecutionFilter) -> None:
     saved.delete()
 
 
-def saved_filter_list(*, user: AbstractBaseUser | None) -> QuerySet[SavedExecutionFilter]:
+def saved_filter_list(*, user: User | None) -> QuerySet[SavedExecutionFilter]:
     """The person's own saved filters (none for an API key: they belong to people)."""
     if user is None:
         return SavedExecutionFilter.objects.none()

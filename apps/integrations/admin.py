@@ -1,11 +1,13 @@
 """Back office for integrations: the API key is write-only, allowing private addresses is the admins' switch,
 and each synced workflow shows its import report."""
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from apps.core.admin import ReadOnlyAdminMixin, WriteOnlyTextarea, json_display, status_badge
+from apps.core.admin import ReadOnlyAdminMixin, WriteOnlyTextarea, admin_actor, json_display, status_badge
 from apps.orgs.admin_scoping import TenantAdminMixin
 
 from .models import Integration, SyncJob, WorkflowLink
@@ -36,7 +38,7 @@ class WorkflowLinkInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["external_id", "external_name", "workflow", "external_version", "synced_at", "report_summary"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
 
     @admin.display(description="report")
     def report_summary(self, obj: WorkflowLink) -> str:
@@ -80,7 +82,7 @@ class IntegrationAdmin(TenantAdminMixin, admin.ModelAdmin):
                 allow_private=obj.allow_private,
                 periodic_sync=obj.periodic_sync,
                 sync_interval_minutes=obj.sync_interval_minutes,
-                created_by=request.user,
+                created_by=admin_actor(request),
             )
             obj.pk, obj._state = created.pk, created._state
             return
@@ -97,7 +99,8 @@ class IntegrationAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.action(description="Sync now")
     def sync_now(self, request: HttpRequest, queryset) -> None:
         for integration in queryset:
-            job = sync_job_run(job_id=str(sync_job_create(integration=integration, created_by=request.user).pk))
+            job = sync_job_create(integration=integration, created_by=admin_actor(request))
+            job = cast(SyncJob, sync_job_run(job_id=str(job.pk)))  # created just above
             result = job.result or {}
             self.message_user(
                 request,

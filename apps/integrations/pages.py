@@ -1,8 +1,11 @@
 """The members' integrations hub at `/integrations`: connect an n8n instance, test it, choose workflows, sync,
 and read the last sync's report. Server-rendered like the home page; every write goes through services."""
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,6 +19,7 @@ from apps.orgs.services import audit_log_record
 
 from . import selectors, services
 from .client import N8nError
+from .models import SyncJob
 
 CONNECTED = "Connected {name}. Test the connection, then choose workflows to sync."
 SYNCED = (
@@ -62,7 +66,8 @@ def _post(request: HttpRequest, access) -> HttpResponse:
     try:
         if verb == "connect":
             organization = Organization.objects.filter(
-                pk=request.POST.get("organization"), id__in=access.organization_ids()
+                pk=request.POST.get("organization"),
+                id__in=access.organization_ids(),  # type: ignore[misc]
             ).first()
             if organization is None or not policy.can(access, policy.CREATE, organization):
                 raise ValidationError(NO_ROLE)
@@ -72,10 +77,13 @@ def _post(request: HttpRequest, access) -> HttpResponse:
                     service_url=request.POST.get("service_url", ""),
                     api_key=request.POST.get("api_key", ""),
                     name=request.POST.get("name", ""),
-                    created_by=request.user,
+                    created_by=cast(User, request.user),  # login_required
                 )
                 audit_log_record(
-                    organization=organization, actor=request.user, action="integration.create", target=integration
+                    organization=organization,
+                    actor=cast(User, request.user),
+                    action="integration.create",
+                    target=integration,
                 )
             messages.success(request, CONNECTED.format(name=integration.name))
             return redirect("integrations-hub")
@@ -93,12 +101,15 @@ def _post(request: HttpRequest, access) -> HttpResponse:
                 integration=integration,
                 workflow_ids=request.POST.getlist("workflow_ids") or None,
                 force=request.POST.get("force") == "1",
-                created_by=request.user,
+                created_by=cast(User, request.user),  # login_required
             )
             audit_log_record(
-                organization=integration.organization, actor=request.user, action="integration.sync", target=integration
+                organization=integration.organization,
+                actor=cast(User, request.user),
+                action="integration.sync",
+                target=integration,
             )
-            job = services.sync_job_run(job_id=str(job.pk))
+            job = cast(SyncJob, services.sync_job_run(job_id=str(job.pk)))  # created just above
             result = job.result or {}
             messages.info(
                 request,

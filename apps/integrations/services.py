@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -70,7 +70,7 @@ def integration_create(
     allow_private: bool = False,
     periodic_sync: bool = False,
     sync_interval_minutes: int = 60,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Integration:
     url = _clean_url(service_url)
     integration = Integration(
@@ -177,7 +177,7 @@ def integration_workflows(*, integration: Integration) -> list[dict]:
 
 @transaction.atomic
 def integration_for_url(
-    *, organization: Organization, n8n_url: str, api_key: str, created_by: AbstractBaseUser | None = None
+    *, organization: Organization, n8n_url: str, api_key: str, created_by: User | None = None
 ) -> Integration:
     """The organization's n8n integration at this URL (created when new), with this API key."""
     url = _clean_url(n8n_url)
@@ -193,7 +193,7 @@ def sync_job_create(
     integration: Integration,
     workflow_ids: list | None = None,
     force: bool = False,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> SyncJob:
     if workflow_ids is None:
         workflow_ids = (integration.configuration or {}).get("workflow_ids") or []

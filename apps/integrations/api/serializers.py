@@ -110,7 +110,7 @@ class SyncWorkflowSerializer(serializers.Serializer):
 
 class SyncResultSerializer(serializers.Serializer):
     synced_count = serializers.IntegerField(help_text="Workflows now in sync: created + updated + unchanged.")
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]  # a field
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()

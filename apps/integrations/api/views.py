@@ -1,6 +1,8 @@
 """Integrations over the API: CRUD, test, the instance's workflows, sync (waiting or as a job to poll), and
 `POST /api/v1/integrations/n8n/sync` (an n8n URL and API key in one call). Writes go through services."""
 
+from typing import cast
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +20,7 @@ from apps.orgs.policy import CHANGE, CREATE, MANAGE, VIEW
 from .. import selectors, services
 from ..choices import JobStatus
 from ..client import N8nError
-from ..models import Integration
+from ..models import Integration, SyncJob
 from .serializers import (
     IntegrationSerializer,
     N8nSyncInputSerializer,
@@ -170,7 +172,7 @@ def run_sync(view: ScopedViewSet, integration: Integration, workflow_ids, force:
             services.sync_job_enqueue(job=job)
     if wants_async:
         return Response(SyncJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-    job = services.sync_job_run(job_id=str(job.pk))
+    job = cast(SyncJob, services.sync_job_run(job_id=str(job.pk)))  # created just above
     code = status.HTTP_200_OK if job.status == JobStatus.SUCCEEDED else status.HTTP_400_BAD_REQUEST
     return Response(job.result, status=code)
 
