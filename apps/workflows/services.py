@@ -350,7 +350,7 @@ def workflow_import_n8n(
     *,
     organization: Organization,
     document: object,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     name: str = "",
     actor: Actor = None,
 ) -> list[tuple[Workflow | None, dict]]:
