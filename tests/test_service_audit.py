@@ -3,6 +3,10 @@ with the actor passed, the row is there, naming the actor (a user, or an API key
 
 import pytest
 
+from apps.executions import services as execution_services
+from apps.executions.engine.runtime import SUSPEND_APPROVAL
+from apps.executions.models import CircuitBreaker, NodeExecution, WebhookDelivery, WorkflowExecution
+from apps.executions.triggers import webhook_delivery_replay
 from apps.orgs import services as org_services
 from apps.orgs.models import AuditLog
 from apps.workflows import services as workflow_services
@@ -149,6 +153,86 @@ def _trigger_publish(org, actor):
     return org, "trigger.create"
 
 
+def _running(org):
+    """An execution started (no worker runs it: the test's transaction never commits)."""
+    return execution_services.execution_start(workflow=WorkflowFactory(organization=org))
+
+
+def _stopped_at_log(org, status: str, node_status: str, state: dict | None = None):
+    execution = _running(org)
+    WorkflowExecution.objects.filter(pk=execution.pk).update(status=status)
+    NodeExecution.objects.filter(execution=execution, node_id="log").update(status=node_status, state=state or {})
+    return WorkflowExecution.objects.get(pk=execution.pk)
+
+
+def _execution_start(org, actor):
+    execution_services.execution_start(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.execute"
+
+
+def _execution_pause(org, actor):
+    execution_services.execution_pause(execution=_running(org), actor=actor)
+    return org, "execution.pause"
+
+
+def _execution_resume(org, actor):
+    execution = _running(org)
+    execution_services.execution_pause(execution=execution)
+    execution_services.execution_resume(execution=execution, actor=actor)
+    return org, "execution.resume"
+
+
+def _execution_cancel(org, actor):
+    execution_services.execution_cancel(execution=_running(org), actor=actor)
+    return org, "execution.cancel"
+
+
+def _execution_retry_failed(org, actor):
+    execution_services.execution_retry_failed(execution=_stopped_at_log(org, "failed", "failed"), actor=actor)
+    return org, "execution.retry"
+
+
+def _waiting_for_approval(org):
+    return _stopped_at_log(org, "running", "waiting", {"suspend": {"kind": SUSPEND_APPROVAL, "data": {}}})
+
+
+def _execution_approve(org, actor):
+    execution_services.execution_approve(execution=_waiting_for_approval(org), node_id="log", actor=actor)
+    return org, "execution.approve"
+
+
+def _execution_reject(org, actor):
+    execution_services.execution_reject(execution=_waiting_for_approval(org), node_id="log", actor=actor)
+    return org, "execution.reject"
+
+
+def _execution_rerun(org, actor):
+    execution = _stopped_at_log(org, "failed", "failed")
+    execution_services.execution_rerun(execution=execution, start_from="trigger", actor=actor)
+    return org, "execution.rerun"
+
+
+def _webhook_delivery_replay(org, actor):
+    workflow = WorkflowFactory(organization=org, definition=WEBHOOK_DEFINITION)
+    trigger = workflow_services.trigger_create(workflow=workflow, kind="webhook")
+    delivery = WebhookDelivery.objects.create(
+        organization=org,
+        trigger=trigger,
+        outcome="accepted",
+        status_code=202,
+        body="{}",
+        content_type="application/json",
+    )
+    webhook_delivery_replay(delivery=delivery, actor=actor)
+    return org, "webhook_delivery.replay"
+
+
+def _circuit_breaker_reset(org, actor):
+    row = CircuitBreaker.objects.create(organization=org, node_type="http_request", target="example.com", state="open")
+    execution_services.circuit_breaker_reset(circuit_breaker=row, actor=actor)
+    return org, "circuit_breaker.reset"
+
+
 SERVICES = [
     _organization_create,
     _organization_update,
@@ -175,6 +259,16 @@ SERVICES = [
     _trigger_delete,
     _trigger_rotate_secret,
     _trigger_publish,
+    _execution_start,
+    _execution_pause,
+    _execution_resume,
+    _execution_cancel,
+    _execution_retry_failed,
+    _execution_approve,
+    _execution_reject,
+    _execution_rerun,
+    _webhook_delivery_replay,
+    _circuit_breaker_reset,
 ]
 
 

@@ -9,7 +9,6 @@ from typing import cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.urls import reverse
@@ -21,7 +20,6 @@ from django.utils.safestring import SafeString
 from apps.core.admin import ReadOnlyAdminMixin, admin_actor, badge, format_duration, json_display, status_badge
 from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
-from apps.orgs.services import audit_log_record
 from apps.workflows.admin import WorkflowAdmin
 
 from . import services
@@ -281,15 +279,7 @@ def replay_deliveries(modeladmin, request: HttpRequest, queryset) -> None:
     started, refused = 0, []
     for delivery in queryset.select_related("trigger__workflow__organization"):
         try:
-            with transaction.atomic():
-                execution = webhook_delivery_replay(delivery=delivery, user=request.user)
-                audit_log_record(
-                    organization=delivery.trigger.workflow.organization,
-                    actor=admin_actor(request),
-                    action="webhook_delivery.replay",
-                    target=delivery,
-                    data={"via": "admin", "execution": str(execution.pk), "trigger": str(delivery.trigger_id)},
-                )
+            webhook_delivery_replay(delivery=delivery, user=request.user, actor=admin_actor(request))
         except (ApplicationError, ValidationError) as error:
             reason = getattr(error, "message", None) or "; ".join(cast(ValidationError, error).messages)
             refused.append(f"{str(delivery.pk)[:8]} ({reason})")
@@ -361,14 +351,7 @@ BREAKERS_RESET = "Reset {count} circuit breaker(s); {woken} node(s) they had par
 def reset_circuit_breakers(modeladmin, request: HttpRequest, queryset) -> None:
     count = woken = 0
     for row in queryset.select_related("organization"):
-        woken += services.circuit_breaker_reset(circuit_breaker=row)
-        audit_log_record(
-            organization=row.organization,
-            actor=admin_actor(request),
-            action="circuit_breaker.reset",
-            target=row,
-            data={"via": "admin", "node_type": row.node_type, "target": row.target},
-        )
+        woken += services.circuit_breaker_reset(circuit_breaker=row, actor=admin_actor(request))
         count += 1
     modeladmin.message_user(request, BREAKERS_RESET.format(count=count, woken=woken), messages.SUCCESS)
 
@@ -378,32 +361,14 @@ CircuitBreakerAdmin.actions = [reset_circuit_breakers]  # type: ignore[misc]
 
 # --- operator actions (the engine's control services) -----------------------------------------------------
 
-AUDIT_ACTIONS = {
-    "Paused": "execution.pause",
-    "Resumed": "execution.resume",
-    "Cancelled": "execution.cancel",
-    "Retried": "execution.retry",
-    "Approved": "execution.approve",
-    "Rejected": "execution.reject",
-}
 ACTION_DONE = "{verb}: {done} execution(s)."
 ACTION_SKIPPED = "{verb} skipped {count}: {reasons}"
-
-
-def _record(request: HttpRequest, execution: WorkflowExecution, action: str) -> None:
-    audit_log_record(
-        organization=execution.organization,
-        actor=admin_actor(request),
-        action=action,
-        target=execution,
-        data={"via": "admin"},
-    )
 
 
 def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, executions, verb: str, call) -> None:
     """Run `call(execution)` on each selected execution; report what was done and what was refused and why.
 
-    The audit action is the API's (`execution.pause`, ...), from the service's name.
+    The services write the audit rows (`execution.pause`, ...), as for the API.
     """
     done, refused = 0, []
     for execution in executions:
@@ -412,7 +377,6 @@ def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, executions, verb:
         except ApplicationError as error:
             refused.append(f"{str(execution.pk)[:8]} ({error.message})")
             continue
-        _record(request, execution, AUDIT_ACTIONS[verb])
         done += 1
     modeladmin.message_user(request, ACTION_DONE.format(verb=verb, done=done), messages.SUCCESS)
     if refused:
@@ -436,7 +400,8 @@ def _decide_all(request: HttpRequest, service):
         if not waiting:
             raise ApplicationError(NOTHING_TO_APPROVE)
         for node_id in waiting:
-            service(execution=execution, node_id=node_id, user=request.user, comment="from the admin")
+            actor = admin_actor(request)
+            service(execution=execution, node_id=node_id, user=actor, comment="from the admin", actor=actor)
 
     return decide
 
@@ -444,48 +409,30 @@ def _decide_all(request: HttpRequest, service):
 NOTHING_TO_APPROVE = "no node is waiting for an approval"
 
 
+def _by(request: HttpRequest, service):
+    """`service` applied to one execution by the admin user (who is also the audit row's actor)."""
+    actor = admin_actor(request)
+    return lambda execution: service(execution=execution, user=actor, actor=actor)
+
+
 @admin.action(description="Pause selected executions", permissions=["run"])
 def pause_executions(modeladmin, request: HttpRequest, queryset) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "Paused",
-        lambda e: services.execution_pause(execution=e, user=admin_actor(request)),
-    )
+    _apply(modeladmin, request, queryset, "Paused", _by(request, services.execution_pause))
 
 
 @admin.action(description="Resume selected executions", permissions=["run"])
 def resume_executions(modeladmin, request: HttpRequest, queryset) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "Resumed",
-        lambda e: services.execution_resume(execution=e, user=admin_actor(request)),
-    )
+    _apply(modeladmin, request, queryset, "Resumed", _by(request, services.execution_resume))
 
 
 @admin.action(description="Cancel selected executions", permissions=["run"])
 def cancel_executions(modeladmin, request: HttpRequest, queryset) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "Cancelled",
-        lambda e: services.execution_cancel(execution=e, user=admin_actor(request)),
-    )
+    _apply(modeladmin, request, queryset, "Cancelled", _by(request, services.execution_cancel))
 
 
 @admin.action(description="Retry the failed nodes of selected executions", permissions=["run"])
 def retry_failed_executions(modeladmin, request: HttpRequest, queryset) -> None:
-    _apply(
-        modeladmin,
-        request,
-        queryset,
-        "Retried",
-        lambda e: services.execution_retry_failed(execution=e, user=admin_actor(request)),
-    )
+    _apply(modeladmin, request, queryset, "Retried", _by(request, services.execution_retry_failed))
 
 
 @admin.action(description="Approve the waiting approvals of selected executions", permissions=["run"])
@@ -504,14 +451,14 @@ def run_workflows_now(modeladmin, request: HttpRequest, queryset) -> None:
     started, refused = [], []
     for workflow in queryset.select_related("organization"):
         try:
+            actor = admin_actor(request)
             execution = services.execution_start(
-                workflow=workflow, trigger_kind="manual", triggered_by=admin_actor(request)
+                workflow=workflow, trigger_kind="manual", triggered_by=actor, actor=actor
             )
         except (ApplicationError, ValidationError) as error:
             reason = getattr(error, "message", None) or "; ".join(cast(ValidationError, error).messages)
             refused.append(f"{workflow.name} ({reason})")
             continue
-        _record(request, execution, "workflow.execute")
         started.append(execution)
     if started:
         url = reverse("admin:executions_workflowexecution_changelist")

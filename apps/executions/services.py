@@ -50,6 +50,7 @@ def execution_start(
     run: dict | None = None,
     presets: dict | None = None,
     markers: dict | None = None,
+    actor: Actor = None,
 ) -> WorkflowExecution:
     """Start a run of the workflow's latest version (or `version`) with `trigger_data` as its input.
 
@@ -62,6 +63,9 @@ def execution_start(
     `test` makes it a test run: the workflow's pins stand in for their nodes. `run` ({"mode": "node" | "up_to",
     "node": id}) makes it a partial test run (see `debugging.test_plan`). `presets` and `markers` are what a
     re-run brings (`execution_rerun`). PlanError names the field at fault.
+
+    With an `actor` (a person or key starting it) the audit row `workflow.execute` names the run; runs a trigger
+    starts are recorded by the trigger's own rows (webhook inbox, form submissions, the schedule).
     """
     if workflow.status == WorkflowStatus.ARCHIVED:
         raise ApplicationError(WORKFLOW_ARCHIVED)
@@ -101,39 +105,58 @@ def execution_start(
         with runtime.locked(execution.pk) as unit:
             runtime.begin_execution(unit)
         execution = unit.execution
+    data = {"workflow": str(workflow.pk)}
+    audit(actor=actor, organization=workflow.organization, action="workflow.execute", target=execution, data=data)
     return execution
 
 
+def _audit_control(execution: WorkflowExecution, actor: Actor, verb: str, data: dict | None = None) -> None:
+    organization = execution.workflow.organization
+    audit(actor=actor, organization=organization, action=f"execution.{verb}", target=execution, data=data)
+
+
 @transaction.atomic
-def execution_pause(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
+def execution_pause(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+) -> WorkflowExecution:
     """Stop dispatching: running nodes finish, queued ones wait for resume."""
     with runtime.locked(execution.pk) as unit:
         runtime.pause_execution(unit, by=_username(user))
+    _audit_control(unit.execution, actor, "pause")
     return unit.execution
 
 
 @transaction.atomic
-def execution_resume(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
+def execution_resume(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+) -> WorkflowExecution:
     """Dispatch what became ready while paused (and what fell due: retries, delays)."""
     with runtime.locked(execution.pk) as unit:
         runtime.resume_execution(unit, by=_username(user))
+    _audit_control(unit.execution, actor, "resume")
     return unit.execution
 
 
 @transaction.atomic
-def execution_cancel(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
+def execution_cancel(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+) -> WorkflowExecution:
     """Cancel a pending, running or paused execution: queued tasks are revoked, every unfinished node and
     child execution is marked cancelled. A node already running finishes, but its result is discarded."""
     with runtime.locked(execution.pk) as unit:
         runtime.cancel_execution(unit, by=_username(user))
+    _audit_control(unit.execution, actor, "cancel")
     return unit.execution
 
 
 @transaction.atomic
-def execution_retry_failed(*, execution: WorkflowExecution, user: AbstractBaseUser | None = None) -> WorkflowExecution:
+def execution_retry_failed(
+    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+) -> WorkflowExecution:
     """Run a failed execution again from its failed nodes only; what succeeded keeps its output."""
     with runtime.locked(execution.pk) as unit:
         runtime.retry_failed_execution(unit, by=_username(user))
+    _audit_control(unit.execution, actor, "retry")
     return unit.execution
 
 
@@ -184,11 +207,16 @@ def _identities(user: AbstractBaseUser | None) -> frozenset[str] | None:
 
 @transaction.atomic
 def execution_approve(
-    *, execution: WorkflowExecution, node_id: str, user: AbstractBaseUser | None = None, comment: str = ""
+    *,
+    execution: WorkflowExecution,
+    node_id: str,
+    user: AbstractBaseUser | None = None,
+    comment: str = "",
+    actor: Actor = None,
 ) -> NodeExecution:
     """Approve a wait_for_approval node: it continues on its `approved` port."""
     with runtime.locked(execution.pk) as unit:
-        return runtime.resolve_approval(
+        node = runtime.resolve_approval(
             unit,
             node_id=node_id,
             decision=DECISION_APPROVED,
@@ -196,15 +224,22 @@ def execution_approve(
             comment=comment,
             identities=_identities(user),
         )
+    _audit_control(execution, actor, "approve", {"node_id": node_id, "comment": comment})
+    return node
 
 
 @transaction.atomic
 def execution_reject(
-    *, execution: WorkflowExecution, node_id: str, user: AbstractBaseUser | None = None, comment: str = ""
+    *,
+    execution: WorkflowExecution,
+    node_id: str,
+    user: AbstractBaseUser | None = None,
+    comment: str = "",
+    actor: Actor = None,
 ) -> NodeExecution:
     """Reject a wait_for_approval node: it continues on its `rejected` port."""
     with runtime.locked(execution.pk) as unit:
-        return runtime.resolve_approval(
+        node = runtime.resolve_approval(
             unit,
             node_id=node_id,
             decision=DECISION_REJECTED,
@@ -212,11 +247,20 @@ def execution_reject(
             comment=comment,
             identities=_identities(user),
         )
+    _audit_control(execution, actor, "reject", {"node_id": node_id, "comment": comment})
+    return node
 
 
-def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker) -> int:
+def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker, actor: Actor = None) -> int:
     """Close a circuit breaker by hand: its state in the cache (what the engine reads) and its row; then wake the
     nodes it parked, which would otherwise wait for the end of the cool-down. Returns how many were woken."""
+    audit(
+        actor=actor,
+        organization=circuit_breaker.organization,
+        action="circuit_breaker.reset",
+        target=circuit_breaker,
+        data={"node_type": circuit_breaker.node_type, "target": circuit_breaker.target},
+    )
     breaker.reset(breaker.key_for(circuit_breaker.organization_id, circuit_breaker.node_type, circuit_breaker.target))
     circuit_breaker.refresh_from_db()
     parked = NodeExecution.objects.filter(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.jsonparse import JSONTooDeep, json_loads_bounded
+from apps.orgs.services import Actor, audit
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import FormSubmission, Trigger
 from apps.workflows.trigger_kinds import trigger_kinds
@@ -269,9 +270,9 @@ def webhook_delivery_answered(*, delivery_id, status_code: int) -> None:
 
 
 @transaction.atomic
-def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None) -> WorkflowExecution:
+def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None, actor: Actor = None) -> WorkflowExecution:
     """Start a new execution from a delivery the inbox kept, as if it had just been accepted (signature and
-    duplicate checks do not apply: the caller may execute the workflow)."""
+    duplicate checks do not apply: the caller may execute the workflow). Audited as `webhook_delivery.replay`."""
     if delivery.body_truncated:
         raise ApplicationError(REPLAY_TRUNCATED)
     call = WebhookCall(
@@ -281,7 +282,15 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None) -> Workflow
         content_type=delivery.content_type,
         body=delivery.body.encode(),
     )
-    return _start(trigger=delivery.trigger, data=call.payload(), user=user)
+    execution = _start(trigger=delivery.trigger, data=call.payload(), user=user)
+    audit(
+        actor=actor,
+        organization=delivery.trigger.workflow.organization,
+        action="webhook_delivery.replay",
+        target=delivery,
+        data={"execution": str(execution.pk), "trigger": str(delivery.trigger_id)},
+    )
+    return execution
 
 
 def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:

@@ -1,7 +1,6 @@
 """The webhook inbox over the API: `/api/v1/webhook-deliveries/` lists every call of your webhook triggers, and
 `replay` starts a new execution from one (it needs the workflow's execute permission and is audited)."""
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -50,12 +49,5 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     def replay(self, request, pk=None):
         delivery = self.get_object()
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is started
-        with transaction.atomic():
-            execution = webhook_delivery_replay(delivery=delivery, user=self.access.person)
-            self.audit(
-                organization=delivery.trigger.workflow.organization,
-                action="webhook_delivery.replay",
-                target=delivery,
-                data={"execution": str(execution.pk), "trigger": str(delivery.trigger_id)},
-            )
+        execution = webhook_delivery_replay(delivery=delivery, user=self.access.person, actor=self.access)
         return Response(_detail(execution), status=status.HTTP_202_ACCEPTED)

@@ -5,7 +5,6 @@ Executing and controlling need the workflow's execute permission (a role of memb
 """
 
 from django.conf import settings
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -86,14 +85,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
 
     def _control(self, verb: str, service, **kwargs) -> Response:
         execution = self.get_object()
-        with transaction.atomic():
-            service(execution=execution, user=self.access.person, **kwargs)
-            self.audit(
-                organization=execution.workflow.organization,
-                action=f"execution.{verb}",
-                target=execution,
-                data={key: str(value) for key, value in kwargs.items()},
-            )
+        service(execution=execution, user=self.access.person, actor=self.access, **kwargs)
         return Response(_detail(execution))
 
     @extend_schema(
@@ -191,22 +183,16 @@ class WorkflowRunViewSet(ScopedViewSet):
         body.is_valid(raise_exception=True)
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is created
         kind = TriggerKind.API if self.access.api_key is not None else TriggerKind.MANUAL
-        with transaction.atomic():
-            execution = services.execution_start(
-                workflow=workflow,
-                trigger_kind=kind,
-                trigger_data=body.validated_data["input"],
-                triggered_by=self.access.person,
-                variables=body.validated_data["variables"],
-                test=body.validated_data["test"],
-                run=body.validated_data["run"],
-            )
-            self.audit(
-                organization=workflow.organization,
-                action="workflow.execute",
-                target=execution,
-                data={"workflow": str(workflow.pk)},
-            )
+        execution = services.execution_start(
+            workflow=workflow,
+            trigger_kind=kind,
+            trigger_data=body.validated_data["input"],
+            triggered_by=self.access.person,
+            variables=body.validated_data["variables"],
+            test=body.validated_data["test"],
+            run=body.validated_data["run"],
+            actor=self.access,
+        )
         wait = min(query.validated_data["wait"], settings.CONCERTMASTER_MAX_WAIT_SECONDS)
         if wait:
             execution = execution_wait(execution_id=execution.pk, timeout=wait)
