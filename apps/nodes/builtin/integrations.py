@@ -211,3 +211,61 @@ class GithubIssueNode(Node):
         if not isinstance(issue, dict) or "number" not in issue or "html_url" not in issue:
             raise NodeError(GITHUB_UNEXPECTED_ANSWER, data=response.as_output())
         return NodeResult.single({"number": issue["number"], "html_url": issue["html_url"], "id": issue.get("id")})
+
+
+@register
+class N8nWorkflowNode(Node):
+    type_name = "n8n_workflow"
+    category = "integrations"
+    display_name = "n8n workflow"
+    icon = "globe"
+    description = (
+        "Calls an n8n workflow through the URL of its Webhook trigger (production or test URL) with an input "
+        "(`input`, or this node's input) and outputs n8n's answer: {status, headers, body}. POST, PUT and PATCH "
+        "send the input as the JSON body, GET and DELETE as query parameters (an object). A credential "
+        "({name, value}) is sent as a header, for n8n's Header Auth. A non-2xx answer fails the node. Lets a "
+        "workflow use n8n flows that are not moved over yet."
+    )
+    credential_fields = ("credential",)
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "webhook_url": HTTP_URL,
+            "method": {"enum": ["POST", "GET", "PUT", "PATCH", "DELETE"], "default": "POST"},
+            "input": {"description": "Any JSON; defaults to the node's input."},
+            "headers": STRING_MAP,
+            "credential": CREDENTIAL_NAME,
+            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 60},
+        },
+        "required": ["webhook_url"],
+        "additionalProperties": False,
+    }
+
+    @classmethod
+    def breaker_target(cls, config: dict) -> str | None:
+        return http.breaker_host(config.get("webhook_url"))
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        config = ctx.config
+        method = config.get("method", "POST")
+        payload = config.get("input", ctx.input)
+        headers = {**(config.get("headers") or {}), IDEMPOTENCY_HEADER: ctx.idempotency_key}
+        auth = credential_data(ctx)
+        if auth is not None:
+            headers[str(auth.get("name", "Authorization"))] = str(auth.get("value", ""))
+        body: dict[str, Any] = {}
+        if method in ("POST", "PUT", "PATCH"):
+            body["json"] = payload
+        elif isinstance(payload, dict):
+            body["params"] = payload
+        response = http.send(
+            settings=ctx.settings,
+            method=method,
+            url=config["webhook_url"],
+            headers=headers,
+            timeout=config.get("timeout_seconds", 60),
+            **body,
+        )
+        if not response.ok:
+            raise status_error(method, config["webhook_url"], response)
+        return NodeResult.single(response.as_output())
