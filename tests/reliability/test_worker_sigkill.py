@@ -8,10 +8,13 @@ so that the new worker's start pass finds the killed node's lease run out; the o
 the heartbeat of live workers tells the reaper that a run or a message is lost long before that.
 """
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -48,13 +51,72 @@ pytestmark = [
 ]
 
 
-def database_url() -> str:
+def database_url(*, host: str = "", port: int | None = None) -> str:
     settings = connection.settings_dict
     if connection.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    port = f":{settings['PORT']}" if settings.get("PORT") else ""
-    return f"postgres://{settings['USER']}{password}@{settings['HOST'] or '127.0.0.1'}{port}/{settings['NAME']}"
+    port = port or settings.get("PORT")
+    port_part = f":{port}" if port else ""
+    host = host or settings["HOST"] or "127.0.0.1"
+    return f"postgres://{settings['USER']}{password}@{host}{port_part}/{settings['NAME']}"
+
+
+class CuttableProxy:
+    """A TCP proxy in front of the database that can be cut: while cut, every connection through it is closed and
+    new ones are closed at once (the database as a worker sees it when PostgreSQL is stopped)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.up = False
+        with self.lock:
+            for end in self.sockets:
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+                end.close()
+            self.sockets = []
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
 
 
 def route_engine_tasks(routes) -> None:
@@ -287,3 +349,39 @@ def test_a_redis_emptied_under_queued_nodes_loses_no_execution(workers, beat, tm
     assert_completed_once(executions[1:], ["start", "a", "b"], logs_of(tmp_path))
     assert node(executions[0], "slow").attempt == 1
     report("Redis emptied under queued nodes", executions[1:], emptied)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_loses_no_execution_and_runs_no_node_twice(processes, workers, queue, tmp_path):
+    """PostgreSQL is unreachable for a few seconds while nodes run and wait: node tasks retry (seconds apart, for
+    minutes), a node that was running keeps its outcome and records it when the database is back (it is not run
+    again), and beat's reaper carries on."""
+    settings = connection.settings_dict
+    proxy = CuttableProxy((settings["HOST"] or "127.0.0.1", int(settings.get("PORT") or 5432)))
+    proxied = {**FAST_RECOVERY, "CONCERTMASTER_ENGINE_LEASE_SECONDS": "60"}
+    proxied["DATABASE_URL"] = database_url(host="127.0.0.1", port=proxy.port)
+    marker = str(tmp_path / "slow")
+    try:
+        with testnodes.registered():
+            workflow = make_workflow(
+                *chain(
+                    {"id": "slow", "type": "test.slow", "config": {"seconds": 1.5, "marker": marker}},
+                    {"id": "after", "type": "test.noop"},
+                )
+            )
+            processes("beat", ["beat", "-l", "INFO", "--pidfile", str(tmp_path / "beat.pid")], proxied)
+            workers("first", **proxied)
+            executions = [start(workflow, {"order": order}) for order in range(3)]
+            wait_for(lambda: os.path.exists(marker + ".started"), timeout=60, message="a slow node to start")
+            proxy.cut()
+            time.sleep(6)
+            proxy.restore()
+            restored = time.time()
+            executions = wait_all_finished(executions, timeout=60)
+    finally:
+        proxy.close()
+
+    assert_completed_once(executions, ["start", "slow", "after"], logs_of(tmp_path))
+    runs = Path(marker + ".done").read_text().splitlines()
+    assert runs == ["slow"] * 3  # each slow node ran once: none was run again after the outage
+    report("PostgreSQL unreachable for 6 s, from its return", executions, restored)

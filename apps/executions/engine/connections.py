@@ -10,9 +10,15 @@ broken connection before the retry runs.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECHECK_SECONDS = 1.0
 #: The monotonic time after which a connection is reset (and so checked) again.
@@ -39,3 +45,25 @@ def _recently_checked(conn, now: float) -> bool:
         and (conn.close_at is None or now < conn.close_at)
         and now < getattr(conn, _RECHECK_AT, 0.0)
     )
+
+
+def through_outage(call: Callable[[], T], *, seconds: float, what: str) -> T:
+    """`call()`, tried again while the database cannot be reached (a connection error), for up to `seconds`.
+
+    For a step whose work must not be thrown away by a short outage: the outcome of a node that ran (recording it
+    after the outage beats running the node, and its side effects, again). Other database errors, and the last
+    connection error, are raised.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.5
+    while True:
+        try:
+            return call()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("The database cannot be reached to %s; trying again in %.1f s", what, pause)
+            for conn in connections.all(initialized_only=True):
+                conn.close_if_unusable_or_obsolete()
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
@@ -36,6 +36,7 @@ from ..logs import NodeLog
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
 from . import breaker, presence, statements
 from . import scheduler as sched
+from .connections import through_outage
 from .runtime import (
     SUSPEND_APPROVAL,
     SUSPEND_CHILDREN,
@@ -172,7 +173,14 @@ def run_node(
             outcome, config, gate = execute(claim)
             if outcome is ABANDONED:
                 return
-            complete_node(claim, outcome, time.monotonic() - started, config=config, gate=gate)
+            seconds = time.monotonic() - started
+            # A database outage while the node ran: its outcome is recorded once the database is back (while the
+            # lease would hold), instead of being lost with the task and the node run again.
+            through_outage(
+                lambda: complete_node(claim, outcome, seconds, config=config, gate=gate),
+                seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS,
+                what="record a node's outcome",
+            )
 
 
 def claim_node(
@@ -376,7 +384,11 @@ def execute(claim: Claim) -> tuple[Any, dict | None, Gate | None]:
             return _prepare_and_run(claim, node_class, found, learnt, timeout, (deadline, given_up.is_set))
 
     def renew() -> bool:
-        return _renew_lease(claim)
+        try:
+            return _renew_lease(claim)
+        except (OperationalError, InterfaceError):  # a database outage: the run goes on, the lease decides
+            logger.warning("Could not renew the lease of node %s (database unreachable)", claim.node_id)
+            return True
 
     try:
         outcome = _run_timed(job, name=f"node-{claim.node_id}", timeout=timeout, deadline=deadline, renew=renew)
