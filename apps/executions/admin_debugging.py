@@ -118,4 +118,4 @@ class ExecutionLogAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     search_fields = ["message", "node_id", "execution__id"]
     list_select_related = ["execution__workflow"]
     fields = ["execution", "node_id", "level", "message", "metadata", "at"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from apps.core.errors import ApplicationError
@@ -42,7 +42,7 @@ def execution_start(
     workflow: Workflow,
     trigger_data: Any = None,
     trigger_kind: str = TriggerKind.MANUAL,
-    triggered_by: AbstractBaseUser | None = None,
+    triggered_by: User | None = None,
     version: WorkflowVersion | None = None,
     correlation_id: str = "",
     variables: dict | None = None,
@@ -117,7 +117,7 @@ def _audit_control(execution: WorkflowExecution, actor: Actor, verb: str, data: 
 
 @transaction.atomic
 def execution_pause(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+    *, execution: WorkflowExecution, user: User | None = None, actor: Actor = None
 ) -> WorkflowExecution:
     """Stop dispatching: running nodes finish, queued ones wait for resume."""
     with runtime.locked(execution.pk) as unit:
@@ -128,7 +128,7 @@ def execution_pause(
 
 @transaction.atomic
 def execution_resume(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+    *, execution: WorkflowExecution, user: User | None = None, actor: Actor = None
 ) -> WorkflowExecution:
     """Dispatch what became ready while paused (and what fell due: retries, delays)."""
     with runtime.locked(execution.pk) as unit:
@@ -139,7 +139,7 @@ def execution_resume(
 
 @transaction.atomic
 def execution_cancel(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+    *, execution: WorkflowExecution, user: User | None = None, actor: Actor = None
 ) -> WorkflowExecution:
     """Cancel a pending, running or paused execution: queued tasks are revoked, every unfinished node and
     child execution is marked cancelled. A node already running finishes, but its result is discarded."""
@@ -151,7 +151,7 @@ def execution_cancel(
 
 @transaction.atomic
 def execution_retry_failed(
-    *, execution: WorkflowExecution, user: AbstractBaseUser | None = None, actor: Actor = None
+    *, execution: WorkflowExecution, user: User | None = None, actor: Actor = None
 ) -> WorkflowExecution:
     """Run a failed execution again from its failed nodes only; what succeeded keeps its output."""
     with runtime.locked(execution.pk) as unit:
@@ -166,7 +166,7 @@ def execution_rerun(
     execution: WorkflowExecution,
     start_from: str,
     version: str = debugging.VERSION_ORIGINAL,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     actor: Actor = None,
 ) -> WorkflowExecution:
     """A new execution re-running `execution`: from its failed nodes ("failed"), from the start with the same
@@ -194,11 +194,11 @@ def execution_rerun(
     return rerun
 
 
-def _username(user: AbstractBaseUser | None) -> str:
+def _username(user: User | None) -> str:
     return user.get_username() if user is not None else ""
 
 
-def _identities(user: AbstractBaseUser | None) -> frozenset[str] | None:
+def _identities(user: User | None) -> frozenset[str] | None:
     """Who `user` is for a node's `approvers` list; None (no check) for the system and superusers."""
     if user is None or user.is_superuser:
         return None
@@ -210,7 +210,7 @@ def execution_approve(
     *,
     execution: WorkflowExecution,
     node_id: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     comment: str = "",
     actor: Actor = None,
 ) -> NodeExecution:
@@ -233,7 +233,7 @@ def execution_reject(
     *,
     execution: WorkflowExecution,
     node_id: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     comment: str = "",
     actor: Actor = None,
 ) -> NodeExecution:

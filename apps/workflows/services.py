@@ -1,6 +1,7 @@
 """Writes for workflows: create, update (a new definition makes a new version), credentials."""
 
 import json
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -377,7 +378,7 @@ def workflow_import_n8n(
             organization=organization,
             name=(name if len(workflows) == 1 and name else translation.name),
             description="Imported from n8n.",
-            definition=translation.definition,
+            definition=cast(dict, translation.definition),  # set when the translation is not refused
             created_by=created_by,
         )
         if translation.n8n_id:

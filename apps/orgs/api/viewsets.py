@@ -2,7 +2,9 @@
 every permission comes from the policy (`apps/orgs/policy.py`)."""
 
 import uuid
+from collections.abc import Callable
 
+from django.db.models import QuerySet
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 
@@ -21,7 +23,7 @@ NO_ROLE = policy.NO_ROLE
 class ScopedViewSet(viewsets.GenericViewSet):
     """Subclasses set `selector` (a function taking `access=`) and, for extra actions, `action_permissions`."""
 
-    selector = None
+    selector: Callable[..., QuerySet] | None = None
     permission_classes = [ActionPermission]
     pagination_class = ApiCursorPagination
     action_permissions: dict[str, str] = {}
