@@ -9,6 +9,8 @@ from ..models import Integration, SyncJob, WorkflowLink
 
 
 class IntegrationSerializer(StrictModelSerializer):
+    """An n8n instance of an organization; the API key is write-only."""
+
     organization = serializers.UUIDField(source="organization_id", required=False)
     api_key = serializers.CharField(
         write_only=True, required=False, allow_blank=False, max_length=2000, help_text="n8n API key; never returned."
@@ -70,6 +72,8 @@ class RemoteWorkflowSerializer(serializers.Serializer):
 
 
 class SyncInputSerializer(StrictSerializer):
+    """Which workflows to sync, and whether to overwrite ones edited here since their last sync."""
+
     workflow_ids = serializers.ListField(
         child=serializers.CharField(max_length=100), required=False, help_text="n8n workflow ids; all when left out."
     )
@@ -77,6 +81,8 @@ class SyncInputSerializer(StrictSerializer):
 
 
 class N8nSyncInputSerializer(StrictSerializer):
+    """An n8n instance by URL and API key, and optionally which of its workflows to sync."""
+
     n8n_url = serializers.CharField(max_length=500, help_text="The n8n instance, e.g. http://localhost:5678.")
     api_key = serializers.CharField(max_length=2000, help_text="An n8n API key (Settings > n8n API).")
     workflow_ids = serializers.ListField(
