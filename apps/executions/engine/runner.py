@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError, connection, connections,
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
-from apps.nodes.base import MAIN, NodeContext, NodeError, NodeResult, Suspend, idempotency_key
+from apps.nodes.base import MAIN, Node, NodeContext, NodeError, NodeResult, Suspend, idempotency_key
 from apps.nodes.datastore import DjangoNodeServices
 from apps.nodes.expressions import PAST_DEADLINE, ExpressionError, expression_budget, has_expression, render
 from apps.nodes.http import ALLOW_PRIVATE_SETTING
@@ -194,12 +194,12 @@ def claim_node(
     if node_id and version_id and connection.vendor == "postgresql":
         claim = _claim_in_one_statement(execution_id, node_execution_id, task_id, node_id, version_id)
         if claim is not _SLOW_PATH:
-            return claim
+            return cast("Claim | None", claim)
     # The circuit breaker is asked once the config is rendered (its key may name a host): see `execute`.
     with locked(execution_id, durable=False) as unit:
         rows = _claim_rows(unit, node_id) if node_id else {}
         node = (
-            rows.get(node_id) or NodeExecution.objects.filter(pk=node_execution_id, execution_id=execution_id).first()
+            rows.get(node_id) or NodeExecution.objects.filter(pk=node_execution_id, execution_id=execution_id).first()  # type: ignore[misc]  # str id
         )
         if node is None or str(node.pk) != str(node_execution_id):
             return None
@@ -402,7 +402,7 @@ class _EngineError(Exception):
 
 
 def _prepare_and_run(
-    claim: Claim, node_class: type, found: dict | Failure | None, learnt: dict, timeout: float, stop: tuple
+    claim: Claim, node_class: type[Node], found: dict | Failure | None, learnt: dict, timeout: float, stop: tuple
 ) -> NodeResult | Suspend | Failure | Blocked:
     """In the node thread: render the config, find the credentials, pass the breaker, run the node."""
     try:
@@ -465,7 +465,7 @@ def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) ->
     return found
 
 
-def _breaker_target(node_class: type, config: dict, credentials: dict[str, Credential]) -> str | None:
+def _breaker_target(node_class: type[Node], config: dict, credentials: dict[str, Credential]) -> str | None:
     """The node type's own target (a host), else the credentials it uses, else None (the type as a whole)."""
     try:
         target = node_class.breaker_target(config)
@@ -571,7 +571,7 @@ def _run_timed(job, *, name: str, timeout: float, renew, deadline: float | None 
     node_thread.give_back()
     error = box.get("error")
     if isinstance(error, _EngineError):
-        raise error.__cause__
+        raise cast(BaseException, error.__cause__)  # an _EngineError always wraps its cause
     if error is not None:
         return _failure_from_exception(error)
     return box.get("result")
@@ -661,6 +661,7 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
     execution not ending) is recorded in one statement that checks the execution is unchanged since the claim
     (`statements.complete_unlocked`). False when that does not apply or the check fails: the caller records
     the outcome under the lock, which reads everything again."""
+    assert claim.states is not None and claim.seen_seq is not None  # the caller checked: set together by the claim
     compiled = compiled_graph(claim.version_id)
     ports, output = sched.pack_outputs(outputs)
     states = {nid: sched.NodeState(status, frozenset(p or ())) for nid, (status, p) in claim.states.items()}
@@ -683,7 +684,7 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
             id=uuid.uuid4(),
             organization_id=claim.organization_id,
             execution=execution,
-            seq=claim.seen_seq + offset,
+            seq=cast(int, claim.seen_seq) + offset,
             type=type_,
             node_id=node_id,
             data=data,
