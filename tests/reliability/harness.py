@@ -234,10 +234,11 @@ class Postgres:
         """`fast` is an orderly shutdown; `immediate` quits at once, as a crash does (recovery at the next start)."""
         self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, user: str) -> str:
+        return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database: str = "postgres") -> psycopg.Connection:
+        """A superuser connection: it keeps the reserved slots when the application's role used up the rest."""
         return psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=True, connect_timeout=3
         )
@@ -247,6 +248,9 @@ class Stack:
     """The production shape in processes of our own. `start()` builds it; `close()` stops and deletes it."""
 
     DATABASE = "concertmaster"
+    #: The application's role: not a superuser (as in production), so the suite's own superuser connections keep
+    #: PostgreSQL's reserved slots when the application exhausts max_connections.
+    ROLE = "concertmaster"
 
     def __init__(
         self,
@@ -277,7 +281,7 @@ class Stack:
         }
         self.env.update(STACK_ENV)
         self.env.update(
-            DATABASE_URL=self.postgres.url(self.DATABASE),
+            DATABASE_URL=self.postgres.url(self.DATABASE, self.ROLE),
             REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
             SECRET_KEY=secrets.token_urlsafe(50),
             CONCERTMASTER_CREDENTIAL_KEYS=Fernet.generate_key().decode(),
@@ -331,7 +335,8 @@ class Stack:
         self.postgres.init()
         self.start_postgres()
         with self.postgres.connect() as conn:
-            conn.execute(f"CREATE DATABASE {self.DATABASE}")
+            conn.execute(f"CREATE ROLE {self.ROLE} LOGIN")
+            conn.execute(f"CREATE DATABASE {self.DATABASE} OWNER {self.ROLE}")
         self.start_redis()
         self.ids = self.django(
             "setup",
