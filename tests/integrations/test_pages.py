@@ -1,0 +1,71 @@
+"""The /integrations hub and the admin pages: a member connects an n8n instance, tests it, chooses workflows,
+syncs and reads the report (against the real n8n)."""
+
+import pytest
+from django.test import Client
+
+from apps.integrations.client import N8nClient
+from apps.integrations.models import Integration, WorkflowLink
+from tests.orgs.factories import UserFactory
+
+from . import n8n_workflows
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def member_client(user, settings):
+    settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP = False
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_hub_needs_a_sign_in(client):
+    assert client.get("/integrations").status_code == 302
+
+
+def test_a_member_connects_tests_chooses_and_syncs(member_client, organization, n8n):
+    n8n_client = N8nClient(base_url=n8n.url, api_key=n8n.api_key, allow_private=True)
+    n8n_id = n8n_client.create_workflow(n8n_workflows.with_code_ai_and_credentials())["id"]
+    page = member_client.get("/integrations")
+    assert page.status_code == 200 and b"Connect an n8n instance" in page.content
+    member_client.post(
+        "/integrations",
+        {"action": "connect", "organization": organization.pk, "service_url": n8n.url, "api_key": n8n.api_key},
+    )
+    integration = Integration.objects.get(organization=organization)
+    assert integration.credentials == {"api_key": n8n.api_key}
+
+    refused = member_client.post("/integrations", {"action": "test", "integration": integration.pk}, follow=True)
+    assert b"private, loopback" in refused.content  # an admin has not allowed the private address yet
+    Integration.objects.filter(pk=integration.pk).update(allow_private=True)
+    tested = member_client.post("/integrations", {"action": "test", "integration": integration.pk}, follow=True)
+    assert b"connection works" in tested.content
+
+    chooser = member_client.get(f"/integrations?choose={integration.pk}")
+    assert f'value="{n8n_id}"'.encode() in chooser.content
+    synced = member_client.post(
+        "/integrations", {"action": "sync", "integration": integration.pk, "workflow_ids": [n8n_id]}, follow=True
+    )
+    assert b"Sync finished: 1 in sync (1 created" in synced.content
+    assert b"Last sync report" in synced.content and b"AI / LangChain node" in synced.content
+    assert WorkflowLink.objects.filter(integration=integration, external_id=n8n_id).exists()
+
+
+def test_another_organizations_integration_is_not_shown_or_usable(member_client, other_organization):
+    theirs = Integration.objects.create(organization=other_organization, service_url="https://theirs.example.org")
+    assert b"theirs.example.org" not in member_client.get("/integrations").content
+    assert member_client.post("/integrations", {"action": "test", "integration": theirs.pk}).status_code == 404
+
+
+def test_the_admin_lists_and_shows_an_integration_without_its_key(organization):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    integration = Integration.objects.create(
+        organization=organization, service_url="https://n8n.example.com", name="ours", credentials={"api_key": "s3cr3t"}
+    )
+    client = Client()
+    client.force_login(admin)
+    assert client.get("/admin/integrations/integration/").status_code == 200
+    page = client.get(f"/admin/integrations/integration/{integration.pk}/change/")
+    assert page.status_code == 200 and b"s3cr3t" not in page.content
