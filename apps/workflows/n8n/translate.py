@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from .conditions import filter_condition, v1_condition
 from .expressions import Scope, Untranslatable, config_value, is_expression, value_expression
@@ -236,7 +237,7 @@ _SET_TYPES = {"stringValue", "numberValue", "booleanValue", "arrayValue", "objec
 def _set_assignments(params: dict, version: float) -> tuple[list[tuple[str, object, str]], bool]:
     """[(name, value, type)] and whether the other input fields are kept, for every Edit Fields version."""
     if version < 3:
-        rows = []
+        rows: list[tuple[str, object, str]] = []
         for kind, values in (params.get("values") or {}).items():
             rows.extend((v.get("name", ""), v.get("value"), kind) for v in values or [])
         return rows, not params.get("keepOnlySet", False)
@@ -361,10 +362,10 @@ def _switch(node: dict, node_id: str, ctx: Context) -> Built:
         previous = step_id
     fallback = options.get("fallbackOutput", "none")
     if fallback == "extra":
-        built.outputs[len(conditions)] = (previous, "rejected")
+        built.outputs[len(conditions)] = (cast(str, previous), "rejected")  # a rule came before
     elif isinstance(fallback, int) and fallback in built.outputs:
         built.changes.append("the fallback output is the rejected port of the last rule, joined to that output.")
-        built.outputs[len(conditions)] = (previous, "rejected")
+        built.outputs[len(conditions)] = (cast(str, previous), "rejected")
     built.inputs = {0: (node_id, "main")}
     built.work = node_id
     return built
@@ -387,7 +388,7 @@ def _sort(node: dict, node_id: str, ctx: Context) -> Built:
 
 def _limit(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
-    config = {"count": int(params.get("maxItems", 1))}
+    config: dict = {"count": int(params.get("maxItems", 1))}
     if params.get("keep") == "lastItems":
         config["from"] = "end"
     return _simple(node_id, "limit", config, node)
@@ -518,7 +519,7 @@ def _pass(node: dict, node_id: str, ctx: Context) -> Built:
 # --- nodes that act once ------------------------------------------------------------------------------------
 
 
-def _parameters(rows: list, scope: Scope) -> dict:
+def _parameters(rows: list | None, scope: Scope) -> dict:
     return {row.get("name", ""): config_value(row.get("value", ""), scope) for row in rows or [] if row.get("name")}
 
 
@@ -1039,4 +1040,7 @@ def translate_document(
     if isinstance(document, dict) and isinstance(document.get("workflows"), list):
         document = document["workflows"]
     workflows = document if isinstance(document, list) else [document]
-    return [translate_workflow(w, available_types=available_types, workflow_ids=workflow_ids) for w in workflows]
+    # translate_workflow refuses (NOT_N8N) what is not a workflow object.
+    return [
+        translate_workflow(cast(dict, w), available_types=available_types, workflow_ids=workflow_ids) for w in workflows
+    ]
