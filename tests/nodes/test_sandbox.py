@@ -288,3 +288,38 @@ def test_an_operator_package_folder_is_importable_read_only(open_folder):
     outcome = run("python", job(code), config=config, limits=QUICK)
 
     assert outcome.result == [10.0, "OSError"]
+
+
+def test_a_killed_worker_takes_its_running_sandbox_along():
+    """The launcher (standing in for a worker) is SIGKILLed mid-run: bubblewrap and the code die with it."""
+    project = Path(__file__).resolve().parents[2]
+    script = (
+        "from apps.nodes.sandbox import Limits, SandboxConfig, run\n"
+        "run('python', {'code': 'import time\\ntime.sleep(600)', 'mode': 'once', 'input': None, 'context': {}},"
+        " config=SandboxConfig(pool_size=0, modules=('time',)), limits=Limits(wall_seconds=600, cpu_seconds=600))\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], cwd=project)
+    try:
+        deadline = time.monotonic() + 60
+        started: list[int] = []
+        while not started and time.monotonic() < deadline:
+            started = [pid for pid in sandboxes_left() if b"child.py" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            time.sleep(0.05)
+        assert started, "the sandbox never started"
+        everything = sandboxes_left()
+    finally:
+        launcher.kill()
+        launcher.wait()
+
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in everything) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = [pid for pid in everything if Path(f"/proc/{pid}").exists() and b"Z" not in _state(pid)]
+    assert alive == []
+
+
+def _state(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return b"Z"

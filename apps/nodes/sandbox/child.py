@@ -314,6 +314,8 @@ def main():
     del raw
     limits = job["limits"]
     apply_limits({**limits, "kind": kind})
+    # The launcher stops the run at its wall-clock limit; should the launcher be gone, SIGALRM ends it soon after.
+    signal.alarm(int(limits["wall_seconds"]) + 5)
     # Python runs its handlers between bytecodes only: V8 would not notice; its process ends by the default action.
     signal.signal(signal.SIGXCPU, signal.SIG_DFL if kind == "js" else (lambda *_: os._exit(128 + signal.SIGXCPU)))
     log = Log(job["log_bytes"])

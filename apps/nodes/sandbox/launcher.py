@@ -155,6 +155,7 @@ def command(config: SandboxConfig, kind: str, *, scratch_mb: int) -> list[str]:
     argv = [bwrap_path(config), "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534"]
     if config.network:
         argv.append("--share-net")
+    # --die-with-parent: bubblewrap and the code die with the worker (thread) that started them, even mid-run.
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox"]
     argv += ["--ro-bind", "/usr/lib", "/usr/lib", "--ro-bind-try", "/usr/lib64", "/usr/lib64"]
     argv += ["--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64"]
