@@ -95,7 +95,11 @@ def reap(now: datetime, *, everything_in_flight: bool = False, view: presence.Br
     else:
         candidates = candidates.filter(expired)
     count = 0
-    for execution_id, node_pk in candidates.values_list("execution_id", "pk"):
+    for execution_id, node_pk, task_id, expires in candidates.values_list(
+        "execution_id", "pk", "task_id", "lease_expires_at"
+    ):
+        if not everything_in_flight and expires is not None and expires >= now and view and task_id in view.held:
+            continue  # a live worker holds it (its renewals failing, say, in a database outage): the lease decides
         with locked(execution_id) as unit:
             node = NodeExecution.objects.filter(pk=node_pk).first()
             if node is None or node.status not in (NodeStatus.RUNNING, NodeStatus.QUEUED):
@@ -153,7 +157,10 @@ def resend_lost(now: datetime, *, view: presence.BrokerView | None = None) -> in
         if view is None or view.lost_everything or (row[5] is not None and row[5] < now) or not view.has(row[3])
     ]
     if view is not None and view.lost_everything:
-        presence.redeclare_queues()
+        try:
+            presence.redeclare_queues()
+        except Exception:  # the sends below fail too, and the next pass finds these nodes lost all the same
+            logger.warning("Could not declare the task queues again", exc_info=True)
     if not lost:
         return 0
     sent = _send(lost)
