@@ -10,6 +10,7 @@ from apps.executions.triggers import webhook_delivery_replay
 from apps.orgs import services as org_services
 from apps.orgs.models import AuditLog
 from apps.workflows import services as workflow_services
+from apps.workflows.triggers import trigger_set_secret
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.workflows.factories import SIMPLE_DEFINITION, WEBHOOK_DEFINITION, CredentialFactory, WorkflowFactory
 
@@ -147,6 +148,13 @@ def _trigger_rotate_secret(org, actor):
     return org, "trigger.rotate_secret"
 
 
+def _trigger_set_secret(org, actor):
+    workflow = WorkflowFactory(organization=org, definition=WEBHOOK_DEFINITION)
+    trigger = workflow_services.trigger_create(workflow=workflow, kind="webhook")
+    trigger_set_secret(trigger=trigger, secret="a-secret-the-sender-gave-us", actor=actor)
+    return org, "trigger.set_secret"
+
+
 def _trigger_publish(org, actor):
     workflow = WorkflowFactory(organization=org, definition=WEBHOOK_DEFINITION)
     workflow_services.trigger_publish(workflow=workflow, actor=actor)
@@ -258,6 +266,7 @@ SERVICES = [
     _trigger_update,
     _trigger_delete,
     _trigger_rotate_secret,
+    _trigger_set_secret,
     _trigger_publish,
     _execution_start,
     _execution_pause,

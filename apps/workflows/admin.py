@@ -28,7 +28,6 @@ from apps.core.admin import (
 from apps.core.errors import Conflict
 from apps.orgs import policy
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
-from apps.orgs.services import audit_log_record
 
 from .choices import WorkflowStatus
 from .models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
@@ -55,6 +54,7 @@ from .triggers import (
     SECRET_TOO_SHORT,
     trigger_publish,
     trigger_schedule,
+    trigger_set_secret,
     trigger_state,
 )
 from .validation import workflow_definition_problems
@@ -76,19 +76,14 @@ SAVED_AS_DRAFT = "Saved as a draft: {count} problem(s) keep it from running (the
 NO_PROBLEMS = "None: the definition can run."
 
 
-def save_trigger(trigger: Trigger, changed_data: list[str]) -> Trigger:
-    """Save a trigger an admin form built, through `trigger_create` or `trigger_update`."""
+def save_trigger(request: HttpRequest, trigger: Trigger, changed_data: list[str]) -> Trigger:
+    """Save a trigger an admin form built, through `trigger_create` or `trigger_update` (which audit it)."""
+    actor = admin_actor(request)
     if trigger._state.adding:
         fields = {name: getattr(trigger, name) for name in TRIGGER_FIELDS}
-        return adopt(trigger, trigger_create(workflow=trigger.workflow, **fields))
+        return adopt(trigger, trigger_create(workflow=trigger.workflow, actor=actor, **fields))
     fields = {name: getattr(trigger, name) for name in changed_data if name in TRIGGER_FIELDS}
-    return adopt(trigger, trigger_update(trigger=Trigger.objects.get(pk=trigger.pk), **fields))
-
-
-def audit(request: HttpRequest, obj: Any, action: str) -> None:
-    audit_log_record(
-        organization=obj.organization, actor=admin_actor(request), action=action, target=obj, data={"via": "admin"}
-    )
+    return adopt(trigger, trigger_update(trigger=Trigger.objects.get(pk=trigger.pk), actor=actor, **fields))
 
 
 class WorkflowVersionInline(ReadOnlyAdminMixin, OrgScopedAdminMixin, admin.TabularInline):
@@ -150,7 +145,6 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     form = WorkflowAdminForm
     # Guardian's change form plus the editor's "Open editor" and "Run" links.
     change_form_template = "admin/workflows/workflow/change_form.html"  # type: ignore[misc]
-    audit_entity = "workflow"
     list_display = ["name", "organization", "status_label", "latest_version", "created_by", "updated_at"]
     list_filter = ["status", ("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]
     search_fields = ["name", "description", "organization__name"]
@@ -209,6 +203,7 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
                 description=obj.description,
                 max_concurrent_executions=obj.max_concurrent_executions,
                 created_by=admin_actor(request),
+                actor=admin_actor(request),
             )
             fields = {"status": obj.status}
         status = fields.pop("status", workflow.status)
@@ -218,12 +213,13 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
                     workflow=workflow,
                     user=admin_actor(request),
                     revision=form.cleaned_data.get("base_revision"),
+                    actor=admin_actor(request),
                     **fields,
                 )
             except Conflict as error:  # saved by someone between the form's check and this save
                 raise ValidationError(error.message) from error
         if status != workflow.status:
-            workflow = workflow_set_status(workflow=workflow, status=status)
+            workflow = workflow_set_status(workflow=workflow, status=status, actor=admin_actor(request))
         adopt(obj, workflow)
         problems = workflow_definition_problems(workflow.definition)
         if problems:
@@ -236,18 +232,18 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
             return
         formset.save(commit=False)
         for trigger in formset.new_objects:
-            save_trigger(trigger, [])
+            save_trigger(request, trigger, [])
         for trigger, changed_data in formset.changed_objects:
-            save_trigger(trigger, changed_data)
+            save_trigger(request, trigger, changed_data)
         for trigger in formset.deleted_objects:
-            trigger_delete(trigger=trigger)
+            trigger_delete(trigger=trigger, actor=admin_actor(request))
 
     def delete_model(self, request: HttpRequest, obj: Workflow) -> None:
-        workflow_delete(workflow=obj)
+        workflow_delete(workflow=obj, actor=admin_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for workflow in queryset:
-            workflow_delete(workflow=workflow)
+            workflow_delete(workflow=workflow, actor=admin_actor(request))
 
     @admin.action(description="Activate selected workflows", permissions=["change"])
     def activate_workflows(self, request: HttpRequest, queryset) -> None:
@@ -261,21 +257,18 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
     def publish_workflows(self, request: HttpRequest, queryset) -> None:
         for workflow in queryset.select_related("organization"):
             try:
-                published = trigger_publish(workflow=workflow)
+                published = trigger_publish(workflow=workflow, actor=admin_actor(request))
             except ValidationError as error:
                 problems = "; ".join(message for messages in error.message_dict.values() for message in messages)
                 self.message_user(request, f"{workflow}: {problems}", messages.ERROR)
                 continue
-            for trigger, _created in published:
-                audit(request, trigger, "trigger.publish")
             kinds = ", ".join(trigger.kind for trigger, _ in published)
             self.message_user(request, PUBLISHED.format(workflow=workflow, kinds=kinds), messages.SUCCESS)
 
     def _set_status(self, request: HttpRequest, queryset, status: str, verb: str) -> None:
         changed = 0
         for workflow in queryset.exclude(status=status).select_related("organization"):
-            workflow_set_status(workflow=workflow, status=status)
-            audit(request, workflow, f"workflow.{verb}")
+            workflow_set_status(workflow=workflow, status=status, actor=admin_actor(request))
             changed += 1
         self.message_user(request, f"{verb.capitalize()}d {changed} workflow(s).", messages.SUCCESS)
 
@@ -335,8 +328,8 @@ class WorkflowVersionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmi
         for version in versions:
             if not self.has_restore_permission(request, version):
                 raise PermissionDenied
-            workflow_version_restore(workflow=version.workflow, version=version, user=admin_actor(request))
-            audit(request, version.workflow, "workflow.restore")
+            actor = admin_actor(request)
+            workflow_version_restore(workflow=version.workflow, version=version, user=actor, actor=actor)
         self.message_user(request, f"Restored {len(versions)} version(s).", messages.SUCCESS)
 
 
@@ -384,7 +377,6 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     add_action = policy.CREATE
     change_action = policy.CHANGE
-    audit_entity = "trigger"
     list_display = ["__str__", "name", "workflow", "kind", "is_active", "state", "public_url", "organization"]
     list_filter = ["kind", "is_active", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "workflow__name", "organization__name"]
@@ -438,25 +430,23 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
         return [*super().get_readonly_fields(request, obj), *(["workflow"] if obj is not None else [])]
 
     def save_model(self, request: HttpRequest, obj: Trigger, form, change: bool) -> None:
-        trigger = save_trigger(obj, form.changed_data)
+        trigger = save_trigger(request, obj, form.changed_data)
         secret = form.cleaned_data.get("new_signing_secret")
         if secret:
-            adopt(obj, trigger_update(trigger=trigger, signing_secret=secret))
-            audit(request, obj, "trigger.set_secret")
+            adopt(obj, trigger_set_secret(trigger=trigger, secret=secret, actor=admin_actor(request)))
 
     def delete_model(self, request: HttpRequest, obj: Trigger) -> None:
-        trigger_delete(trigger=obj)
+        trigger_delete(trigger=obj, actor=admin_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for trigger in queryset:
-            trigger_delete(trigger=trigger)
+            trigger_delete(trigger=trigger, actor=admin_actor(request))
 
     @admin.action(description="Rotate the signing secret of selected webhook triggers", permissions=["change"])
     def rotate_secrets(self, request: HttpRequest, queryset) -> None:
         triggers = list(queryset.filter(kind="webhook").select_related("organization"))
         for trigger in triggers:
-            trigger_rotate_secret(trigger=trigger)
-            audit(request, trigger, "trigger.rotate_secret")
+            trigger_rotate_secret(trigger=trigger, actor=admin_actor(request))
         self.message_user(request, f"Rotated {len(triggers)} signing secret(s).", messages.SUCCESS)
 
 
@@ -490,7 +480,6 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
     """Credentials: the stored values are never rendered, only the names of their keys."""
 
     form = CredentialForm
-    audit_entity = "credential"
     list_display = ["name", "kind", "organization", "created_by", "updated_at"]
     list_filter = ["kind", ("organization", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "kind", "organization__name"]
@@ -514,20 +503,22 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
                 kind=obj.kind,
                 data=new_data,
                 created_by=admin_actor(request),
+                actor=admin_actor(request),
             )
             adopt(obj, credential)
             return
         fields = changed_model_fields(obj, form)
         if new_data is not None:
             fields["data"] = new_data
-        adopt(obj, credential_update(credential=Credential.objects.get(pk=obj.pk), **fields))
+        credential = Credential.objects.get(pk=obj.pk)
+        adopt(obj, credential_update(credential=credential, actor=admin_actor(request), **fields))
 
     def delete_model(self, request: HttpRequest, obj: Credential) -> None:
-        credential_delete(credential=obj)
+        credential_delete(credential=obj, actor=admin_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for credential in queryset:
-            credential_delete(credential=credential)
+            credential_delete(credential=credential, actor=admin_actor(request))
 
 
 @admin.register(FormSubmission)

@@ -353,6 +353,14 @@ def _check_secret(*, kind: str, secret: str) -> None:
 
 
 @transaction.atomic
+def trigger_set_secret(*, trigger: Trigger, secret: str, actor: Actor = None) -> Trigger:
+    """Set the signing secret a sender gave (GitHub, Stripe...) on a webhook trigger (audited: `trigger.set_secret`)."""
+    trigger = trigger_update(trigger=trigger, signing_secret=secret)
+    _audit_trigger(trigger, actor, "trigger.set_secret")
+    return trigger
+
+
+@transaction.atomic
 def trigger_rotate_secret(*, trigger: Trigger, actor: Actor = None) -> Trigger:
     trigger.signing_secret = _signing_secret()
     trigger.save(update_fields=["signing_secret", "updated_at"])
