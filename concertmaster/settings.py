@@ -380,9 +380,9 @@ CONCERTMASTER_ENGINE_REDISPATCH_SECONDS = env.int("CONCERTMASTER_ENGINE_REDISPAT
 # whose lease was not renewed for three times that is re-queued without waiting for the lease to run out. The reaper
 # reads broker queues up to BROKER_SCAN_LIMIT messages long (a longer backlog is left to REDISPATCH_SECONDS).
 CONCERTMASTER_ENGINE_HEARTBEAT_SECONDS = env.float("CONCERTMASTER_ENGINE_HEARTBEAT_SECONDS", default=2.0)
-CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS = env.float("CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS", default=10.0)
+CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS = env.float("CONCERTMASTER_ENGINE_WORKER_TIMEOUT_SECONDS", default=6.0)
 CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS = env.float("CONCERTMASTER_ENGINE_LOST_MESSAGE_SECONDS", default=5.0)
-CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS = env.float("CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS", default=5.0)
+CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS = env.float("CONCERTMASTER_ENGINE_LEASE_RENEW_SECONDS", default=3.0)
 CONCERTMASTER_ENGINE_BROKER_SCAN_LIMIT = env.int("CONCERTMASTER_ENGINE_BROKER_SCAN_LIMIT", default=20_000)
 # Waits up to this long are also scheduled as a task countdown; longer ones are woken by beat only. Keep it
 # far below the Redis broker's visibility timeout (3600 s), past which a countdown is delivered twice.
