@@ -323,3 +323,23 @@ def _state(pid: int) -> bytes:
         return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
     except OSError:
         return b"Z"
+
+
+def test_python_speaking_n8n_gets_its_names_and_its_items_are_unwrapped():
+    """Code that uses n8n's Python names (`_input`, `_json`, `_('node')`, `_vars`) runs as an n8n Code node."""
+    once = "for item in _input.all():\n    item.json.total = item.json.qty * 2\nreturn _input.all()"
+    per_item = "_input.item.json.seen = _json['qty'] > 1\nreturn _input.item"
+    other = "return [{'json': {'prev': _('fetch').first().json.ok, 'k': _vars.k}}]"
+    rows = [{"qty": 1}, {"qty": 3}]
+    context = {"vars": {"k": 3}, "nodes": {"fetch": {"output": {"ok": True}}}}
+
+    assert python(once, rows, config=PYTHON).result == [{"qty": 1, "total": 2}, {"qty": 3, "total": 6}]
+    assert python(per_item, rows, mode="per_item", config=PYTHON).result == [
+        {"qty": 1, "seen": False},
+        {"qty": 3, "seen": True},
+    ]
+    assert python(other, rows, context=context, config=PYTHON).result == [{"prev": True, "k": 3}]
+
+
+def test_python_without_n8n_names_returns_its_value_as_is():
+    assert python("return [{'json': 1}]", config=PYTHON).result == [{"json": 1}]

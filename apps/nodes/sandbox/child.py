@@ -68,6 +68,8 @@ CURATED = frozenset(
 JS_BASELINE_BYTES = 768 * 1024 * 1024
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 ARGUMENTS = ("input", "items", "item", "index", "trigger", "nodes", "vars", "execution")
+#: n8n's Python Code-node names: code that uses one gets them, and its answer is read as n8n items.
+N8N_ARGUMENTS = ("_input", "_json", "_", "_vars", "_execution")
 
 
 class Log(io.TextIOBase):
@@ -163,16 +165,81 @@ def ready_python(extra_modules):
     builtins.__import__ = gated
 
 
+class JsonObject(dict):
+    """A JSON object whose keys read and write as attributes too (`item.json.total = 1`), as in n8n's Python."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
+def as_objects(value):
+    if isinstance(value, dict):
+        return JsonObject({key: as_objects(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [as_objects(item) for item in value]
+    return value
+
+
+class N8nItems:
+    """`_input` / `_('node')`: items as `{json}` objects with all(), first(), last() and the current `item`."""
+
+    def __init__(self, values, current=None):
+        self._items = [JsonObject(json=as_objects(value)) for value in values]
+        self.item = self._items[current] if current is not None and self._items else None
+
+    def all(self):
+        return self._items
+
+    def first(self):
+        return self._items[0] if self._items else None
+
+    def last(self):
+        return self._items[-1] if self._items else None
+
+
+def n8n_values(context, values, current):
+    """The n8n names for one call: `_input`, `_json` (the current item's data), `_('node')`, `_vars`, `_execution`."""
+    nodes = context.get("nodes") or {}
+
+    def node(name):
+        if name not in nodes:
+            raise KeyError(f'No output of node "{name}" in this run.')
+        output = nodes[name].get("output")
+        return N8nItems(output if isinstance(output, list) else [output], 0)
+
+    items = N8nItems(values, current)
+    current_item = items.item if current is not None else items.first()
+    return {
+        "_input": items,
+        "_json": current_item["json"] if current_item is not None else JsonObject(),
+        "_": node,
+        "_vars": as_objects(context.get("vars") or {}),
+        "_execution": context.get("execution"),
+    }
+
+
+def n8n_unwrap(value):
+    return value["json"] if isinstance(value, dict) and "json" in value else value
+
+
 def user_function(code):
-    """`main` when the code defines one at the top level, else the code as the body of a function."""
+    """`main` when the code defines one at the top level, else the code as the body of a function; and whether
+    the code speaks n8n (uses one of its names)."""
     tree = ast.parse(code, filename="<code>")
+    n8n = any(isinstance(node, ast.Name) and node.id in N8N_ARGUMENTS for node in ast.walk(tree))
     namespace = {"__name__": USER_MODULE, "__builtins__": builtins}
     if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
         exec(compile(tree, "<code>", "exec"), namespace)
-        return namespace["main"]
+        return namespace["main"], n8n
     args = ast.arguments(
         posonlyargs=[],
-        args=[ast.arg(arg=name) for name in ARGUMENTS],
+        args=[ast.arg(arg=name) for name in ARGUMENTS + (N8N_ARGUMENTS if n8n else ())],
         vararg=None,
         kwonlyargs=[],
         kw_defaults=[],
@@ -186,7 +253,7 @@ def user_function(code):
     module = ast.Module(body=[function], type_ignores=[])
     ast.fix_missing_locations(module)
     exec(compile(module, "<code>", "exec"), namespace)
-    return namespace["main"]
+    return namespace["main"], n8n
 
 
 def call(function, values):
@@ -197,19 +264,30 @@ def call(function, values):
 
 
 def run_python(job):
-    function = user_function(job["code"])
+    function, n8n = user_function(job["code"])
     context = job["context"]
     data = job["input"]
     items = data if isinstance(data, list) else [data]
     base = {name: context.get(name) for name in ("trigger", "nodes", "vars", "execution")}
     if job["mode"] == "per_item":
-        if not isinstance(data, list):
+        if not isinstance(data, list) and not n8n:
             raise TypeError(f"'per item' needs a list as input (got {type(data).__name__}).")
-        return [
-            call(function, {**base, "input": item, "item": item, "index": i, "items": items})
-            for i, item in enumerate(items)
-        ]
-    return call(function, {**base, "input": data, "items": items, "item": items[0] if items else None, "index": 0})
+        results = []
+        for i, item in enumerate(items):
+            values = {**base, "input": item, "item": item, "index": i, "items": items}
+            if n8n:
+                values.update(n8n_values(context, items, i))
+            results.append(call(function, values))
+        return [n8n_unwrap(result) for result in results] if n8n else results
+    values = {**base, "input": data, "items": items, "item": items[0] if items else None, "index": 0}
+    if n8n:
+        values.update(n8n_values(context, items, None))
+    result = call(function, values)
+    if not n8n:
+        return result
+    if result is None:
+        return []
+    return [n8n_unwrap(value) for value in (result if isinstance(result, list) else [result])]
 
 
 def user_traceback(exc):
