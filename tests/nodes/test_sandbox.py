@@ -342,4 +342,5 @@ def test_python_speaking_n8n_gets_its_names_and_its_items_are_unwrapped():
 
 
 def test_python_without_n8n_names_returns_its_value_as_is():
-    assert python("return [{'json': 1}]", config=PYTHON).result == [{"json": 1}]
+    """A bare `_` (Python's throwaway name) does not make code n8n's."""
+    assert python("for _ in range(2):\n    pass\nreturn [{'json': 1}]", config=PYTHON).result == [{"json": 1}]

@@ -228,11 +228,18 @@ def n8n_unwrap(value):
     return value["json"] if isinstance(value, dict) and "json" in value else value
 
 
+def speaks_n8n(node):
+    """`_input` or `_json` read, or `_('node')` called (a bare `_` is Python's throwaway name, not n8n's)."""
+    if isinstance(node, ast.Name):
+        return node.id in ("_input", "_json")
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
+
+
 def user_function(code):
     """`main` when the code defines one at the top level, else the code as the body of a function; and whether
     the code speaks n8n (uses one of its names)."""
     tree = ast.parse(code, filename="<code>")
-    n8n = any(isinstance(node, ast.Name) and node.id in N8N_ARGUMENTS for node in ast.walk(tree))
+    n8n = any(speaks_n8n(node) for node in ast.walk(tree))
     namespace = {"__name__": USER_MODULE, "__builtins__": builtins}
     if any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body):
         exec(compile(tree, "<code>", "exec"), namespace)
