@@ -83,6 +83,13 @@ def wait_until(predicate, timeout: float, message: str, poll: float = 0.2):
 # ---------------------------------------------------------------------------------------------------------
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A caller that went away mid-answer (its worker was killed) is part of the fault, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Counter:
     """Counts POSTs per (execution, node) and the Idempotency-Key each carried; `delay` holds every answer."""
 
@@ -116,7 +123,7 @@ class Counter:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hit"
         threading.Thread(target=self.server.serve_forever, daemon=True, name="counter").start()

@@ -32,6 +32,13 @@ class Options:
     wait_seconds: float = 90.0
 
 
+def _note_ready(stack: Stack, figures: Figures, fault_end: float, what: str, wait: float) -> None:
+    """Record how long after its start the restarted part answered (/health 200: a worker answers a ping): the
+    part of the recovery that is start-up rather than the engine."""
+    wait_until(stack.healthy, wait, "the stack's /health", poll=0.5)
+    figures.notes.append(f"{what} ready (/health 200) {time.time() - fault_end:.1f} s after its start")
+
+
 def _start_load(stack: Stack, options: Options, *, call_seconds: float = CALL_SECONDS) -> list[str]:
     stack.ensure_running()
     stack.counter.delay = call_seconds
@@ -55,6 +62,7 @@ def worker_sigkill_mid_node(stack: Stack, options: Options) -> Figures:
     stack.worker.start()
     fault_end = time.time()
     figures.fault_seconds = fault_end - killed
+    _note_ready(stack, figures, fault_end, "worker", options.wait_seconds)
     return measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
 
 
@@ -71,6 +79,7 @@ def worker_sigkill_prefetched(stack: Stack, options: Options) -> Figures:
     stack.worker.start()
     fault_end = time.time()
     figures.fault_seconds = fault_end - killed
+    _note_ready(stack, figures, fault_end, "worker", options.wait_seconds)
     return measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
 
 
