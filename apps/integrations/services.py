@@ -100,6 +100,7 @@ def integration_update(*, integration: Integration, api_key: str | None = None, 
         setattr(integration, name, value)
     if api_key is not None:
         integration.credentials = {**(integration.credentials or {}), "api_key": api_key}
+    integration.name = integration.name or f"n8n at {integration.service_url}"
     _workflow_ids((integration.configuration or {}).get("workflow_ids"))
     integration.full_clean()
     integration.save()

@@ -5,6 +5,8 @@ activated in n8n (production webhook URL) and, once synced, activated and publis
 it). Both answers must be equal, status and JSON body.
 """
 
+import time
+
 import httpx
 import pytest
 from django.test import Client
@@ -75,3 +77,24 @@ def test_synced_webhook_workflows_answer_like_n8n(synced):
             assert (here.status_code, here.json()) == (theirs.status_code, theirs.json()), (hook, payload)
             compared += 1
     assert compared == sum(len(payloads) for _, payloads in CASES)
+
+
+def test_an_async_sync_runs_on_the_worker_and_its_job_can_be_polled(n8n, worker, organization, user):
+    from rest_framework.test import APIClient
+
+    client = N8nClient(base_url=n8n.url, api_key=n8n.api_key, allow_private=True)
+    n8n_id = client.create_workflow(n8n_workflows.order_lines())["id"]
+    Integration.objects.create(organization=organization, service_url=n8n.url, allow_private=True)
+    api = APIClient()
+    api.force_authenticate(user)
+    body = {"n8n_url": n8n.url, "api_key": n8n.api_key, "workflow_ids": [n8n_id]}
+    accepted = api.post("/api/v1/integrations/n8n/sync?async=1", body, format="json")
+    assert accepted.status_code == 202, accepted.json()
+    url = f"/api/v1/integrations/jobs/{accepted.json()['id']}/"
+    deadline = time.monotonic() + 60
+    job = api.get(url).json()
+    while job["status"] in ("pending", "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job = api.get(url).json()
+    assert job["status"] == "succeeded", job
+    assert (job["result"]["synced_count"], job["result"]["created"]) == (1, 1)

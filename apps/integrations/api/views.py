@@ -220,5 +220,8 @@ class N8nSyncViewSet(ScopedViewSet):
                 created_by=self.access.person,
             )
         except DjangoValidationError as error:
-            raise ValidationError({"n8n_url": error.message_dict.get("service_url", error.messages)}) from None
+            errors = dict(error.message_dict)
+            if "service_url" in errors:
+                errors["n8n_url"] = errors.pop("service_url")
+            raise ValidationError(errors) from None
         return run_sync(self, integration, values.get("workflow_ids"), values["force"])
