@@ -60,7 +60,7 @@ from apps.orgs.selectors import access_current, access_for_api_key, access_for_u
 
 from .events import EVENT_VERSION
 from .hub import hub_for
-from .stream_selectors import (
+from .selectors import (
     EXECUTION,
     ORGANIZATION,
     WORKFLOW,

@@ -15,11 +15,6 @@ def node_type_list() -> QuerySet[NodeType]:
     return NodeType.objects.order_by("category", "name")
 
 
-def node_type_get(*, name: str) -> NodeType:
-    """The node type named `name`; raises NodeType.DoesNotExist."""
-    return NodeType.objects.get(name=name)
-
-
 def node_type_config_schema(*, node_type: NodeType) -> dict:
     """The config schema as the node class declares it, keys in the author's order.
 
@@ -30,10 +25,6 @@ def node_type_config_schema(*, node_type: NodeType) -> dict:
     if node_type.name in registry:
         return registry.get(node_type.name).config_schema
     return node_type.config_schema
-
-
-def node_type_disabled_names() -> set[str]:
-    return set(NodeType.objects.filter(is_enabled=False).values_list("name", flat=True))
 
 
 def node_types_version() -> str:

@@ -1,7 +1,7 @@
 """The one authorisation policy: may this actor do this action to this target?
 
 Every interface asks here: the API's permission class and viewsets (`apps/orgs/api/`), the admin's scoping
-mixin (`apps/orgs/admin_scoping.py`) and the live streams (`apps/executions/stream_selectors.py`). The actor is
+mixin (`apps/orgs/admin_scoping.py`) and the live streams (`apps/executions/selectors.py`). The actor is
 an `Access` (a user's memberships, or an API key's scopes as a role); the target is an organization, an
 organization id, or a row. A row's permissions come from its organization's role table below, unless its app
 registered a provider for its model (workflows add guardian shares; executions and webhook deliveries take

@@ -1,11 +1,11 @@
-"""Execution selectors: scoping by organization and sharing, failures, approvals and event replay."""
+"""Execution selectors: scoping by organization and sharing, and event replay."""
 
 import pytest
 from guardian.shortcuts import assign_perm
 
 from apps.executions import selectors
 from apps.orgs.selectors import access_for_user
-from tests.executions.factories import ExecutionEventFactory, NodeExecutionFactory, WorkflowExecutionFactory
+from tests.executions.factories import ExecutionEventFactory, WorkflowExecutionFactory
 from tests.orgs.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,27 +34,6 @@ def test_a_shared_workflow_shows_its_executions(member):
     shared = WorkflowExecutionFactory()
     assign_perm("view_workflow", member, shared.workflow)
     assert list(selectors.execution_list(access=access_for_user(user=member))) == [shared]
-
-
-def test_failed_executions_and_nodes(member):
-    failed = WorkflowExecutionFactory(status="failed")
-    MembershipFactory(user=member, organization=failed.organization)
-    WorkflowExecutionFactory(status="succeeded", workflow=failed.workflow)
-    bad = NodeExecutionFactory(execution=failed, status="failed", node_type="http_request")
-    NodeExecutionFactory(execution=failed, status="succeeded")
-    NodeExecutionFactory(status="failed")  # another organization
-    access = access_for_user(user=member)
-    assert list(selectors.execution_failed_list(access=access)) == [failed]
-    assert list(selectors.node_execution_failed_list(access=access)) == [bad]
-    assert list(selectors.node_execution_failed_list(access=access, node_type="log")) == []
-
-
-def test_awaiting_approval_lists_waiting_approval_nodes_only(member):
-    execution = WorkflowExecutionFactory(status="running")
-    MembershipFactory(user=member, organization=execution.organization)
-    ask = NodeExecutionFactory(execution=execution, status="waiting", state={"suspend": {"kind": "approval"}})
-    NodeExecutionFactory(execution=execution, status="waiting", state={"suspend": {"kind": "delay"}})
-    assert list(selectors.node_execution_awaiting_approval_list(access=access_for_user(user=member))) == [ask]
 
 
 def test_events_after_a_sequence_number_in_order():

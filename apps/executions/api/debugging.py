@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from apps.core.availability import broker_required
 from apps.executions import services
 from apps.executions.logs import execution_log_list
+from apps.executions.selectors import execution_detail_list
 from apps.executions.triggers import execution_wait
 from apps.orgs.api.viewsets import ScopedViewSet
 from apps.orgs.policy import EXECUTE, VIEW
 
-from .scoping import execution_detail_list
 from .serializers import (
     ExecuteQuerySerializer,
     ExecutionDetailSerializer,

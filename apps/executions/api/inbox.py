@@ -7,12 +7,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.core.availability import broker_required
+from apps.executions.selectors import webhook_delivery_list
 from apps.executions.triggers import webhook_delivery_replay
 from apps.orgs.api.viewsets import ScopedViewSet
 from apps.orgs.policy import EXECUTE
 
 from .filters import WebhookDeliveryFilter
-from .scoping import webhook_delivery_list
 from .serializers import ExecutionDetailSerializer, WebhookDeliverySerializer
 from .views import _detail
 

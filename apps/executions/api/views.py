@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from apps.core.availability import broker_required
 from apps.executions import services
 from apps.executions.models import WorkflowExecution
+from apps.executions.selectors import execution_detail_list, execution_events_after, execution_list
 from apps.executions.triggers import execution_wait
 from apps.orgs.api.viewsets import ScopedViewSet
 from apps.orgs.policy import EXECUTE, VIEW
@@ -22,7 +23,6 @@ from apps.workflows.choices import TriggerKind
 from apps.workflows.selectors import workflow_list
 
 from .filters import ExecutionFilter
-from .scoping import execution_detail_list, execution_events, execution_list
 from .serializers import (
     DecisionInputSerializer,
     EventsQuerySerializer,
@@ -80,7 +80,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedV
         execution = self.get_object()
         query = EventsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        events = execution_events(execution=execution, **query.validated_data)
+        since, limit = query.validated_data["since"], query.validated_data["limit"]
+        events = execution_events_after(execution=execution, seq=since, limit=limit)
         return Response(ExecutionEventSerializer(events, many=True).data)
 
     def _control(self, verb: str, service, **kwargs) -> Response:
