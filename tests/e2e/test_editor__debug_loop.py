@@ -94,7 +94,7 @@ def test_pin_run_one_fix_run_up_to_debug_rerun_on_latest_and_diff(logged_in_page
 
     # 2. Run one node from its toolbar: `greet` alone, its input from the pinned trigger; its log in the panel.
     node(page, "greet").click()
-    page.get_by_test_id("node-toolbar").get_by_role("button", name="▶ Run node").click()
+    page.get_by_test_id("node-toolbar").get_by_role("button", name="Run node", exact=True).click()
     expect(page.get_by_test_id("execution-kind")).to_have_text("test: greet alone")
     wait_finished(page, "succeeded")
     expect(status_of(page, "greet")).to_have_attribute("data-status", "succeeded")
@@ -186,7 +186,7 @@ def test_unpin_and_rerun_choices_on_the_execution_page(logged_in_page: Page):
     page.goto(f"/workflows/{workflow_id}/edit/")
     expect(node(page, "greet").get_by_test_id("pin-badge")).to_be_visible()
     node(page, "greet").click()
-    page.get_by_test_id("node-toolbar").get_by_role("button", name="📌 Pin").click()
+    page.get_by_test_id("node-toolbar").get_by_role("button", name="Pin data").click()
     expect(page.get_by_label("Pinned output (JSON)")).to_have_value('{\n  "message": "pinned"\n}')
     page.get_by_role("button", name="Unpin").click()
     expect(node(page, "greet").get_by_test_id("pin-badge")).to_have_count(0)

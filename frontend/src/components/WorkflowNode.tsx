@@ -62,13 +62,13 @@ function WorkflowNodeView({ id, data, selected }: NodeProps<FlowNode>) {
       {actions && (
         <NodeToolbar position={Position.Top} className="cm-node-toolbar" data-testid="node-toolbar">
           <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.runNode(id)} title="Run this node alone (Shift+Enter)">
-            ▶ Run node
+            <span aria-hidden>▶</span> Run node
           </button>
           <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.runUpTo(id)} title="Run everything up to here (Ctrl+Shift+Enter)">
-            ⏭ Run up to here
+            <span aria-hidden>⏭</span> Run up to here
           </button>
           <button type="button" className="cm-btn cm-btn--small" onClick={() => actions.showPin(id)} title="Pin this node's output for test runs">
-            📌 Pin
+            <span aria-hidden>📌</span> Pin data
           </button>
         </NodeToolbar>
       )}
