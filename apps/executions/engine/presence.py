@@ -214,13 +214,13 @@ def look() -> BrokerView | None:
     try:
         if kind == "redis":
             client = redis_client()
-            lost = _epoch_lost(client)
             # A message being taken by a worker is in the worker's record only at its next beat: those delivered
             # moments ago count as held. Any the view still misses is sent twice, which is harmless (the duplicate's
             # claim is a no-op), so the view may err on that side only.
             waiting = _waiting_redis(client, engine_queues(), limit)
             held = _held_redis(client) | _just_delivered(client)
-            return BrokerView(waiting=waiting, held=held, lost_everything=lost)
+            # Last: once written again, the epoch tells no later pass that the broker lost its data.
+            return BrokerView(waiting=waiting, held=held, lost_everything=_epoch_lost(client))
         if kind == "memory":
             return BrokerView(waiting=_waiting_memory(engine_queues()), held=frozenset(_local_held()))
     except Exception:
