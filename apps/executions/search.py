@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, TextField
+from django.db.models import DurationField, ExpressionWrapper, F, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .choices import NodeStatus
@@ -72,15 +72,13 @@ def by_custom_data(executions: QuerySet, *, key: str, value: str, op: str) -> Qu
 
 def by_node_output(executions: QuerySet, *, node_id: str, pointer: str, value: str, op: str) -> QuerySet:
     """Executions in which `node_id` output `value` at `pointer` (unindexed beyond the node rows of an execution)."""
-    rows = NodeExecution.objects.filter(execution=OuterRef("pk"), node_id=node_id).filter(
-        json_path_q("output", pointer, value, op)
-    )
-    return executions.filter(Exists(rows))
+    rows = NodeExecution.objects.filter(node_id=node_id).filter(json_path_q("output", pointer, value, op))
+    return executions.filter(pk__in=rows.values("execution_id"))
 
 
 def by_failed_node(executions: QuerySet, *, node_id: str) -> QuerySet:
-    failed = NodeExecution.objects.filter(execution=OuterRef("pk"), node_id=node_id, status=NodeStatus.FAILED)
-    return executions.filter(Exists(failed))
+    failed = NodeExecution.objects.filter(node_id=node_id, status=NodeStatus.FAILED)
+    return executions.filter(pk__in=failed.values("execution_id"))
 
 
 def by_error_text(executions: QuerySet, *, text: str) -> QuerySet:
