@@ -400,6 +400,11 @@ CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT
 CONCERTMASTER_EXPRESSION_MAX_OPERATIONS = env.int("CONCERTMASTER_EXPRESSION_MAX_OPERATIONS", default=1_000_000)
 # Largest node output stored, in bytes of JSON; a larger output fails the node with a clear error.
 CONCERTMASTER_NODE_OUTPUT_MAX_BYTES = env.int("CONCERTMASTER_NODE_OUTPUT_MAX_BYTES", default=1024 * 1024)
+# Execution logs (ctx.log, ctx.logger, the log node): lines kept per execution, characters kept per message.
+CONCERTMASTER_EXECUTION_LOG_MAX_LINES = env.int("CONCERTMASTER_EXECUTION_LOG_MAX_LINES", default=1000)
+CONCERTMASTER_EXECUTION_LOG_MAX_MESSAGE_CHARS = env.int("CONCERTMASTER_EXECUTION_LOG_MAX_MESSAGE_CHARS", default=8000)
+# Pinned data of a workflow's draft (test runs use it instead of running the pinned nodes), in bytes of JSON.
+CONCERTMASTER_PINS_MAX_BYTES = env.int("CONCERTMASTER_PINS_MAX_BYTES", default=1024 * 1024)
 
 # --- Code steps (apps/nodes/sandbox, docs/security.md) ---
 # code_python and code_js run in a bubblewrap sandbox: without bwrap they fail (never run unsandboxed).
