@@ -355,7 +355,7 @@ class Stack:
         )
         self.start_web()
         self.start_worker()
-        self.beat.start()
+        self.start_beat()
         return self
 
     def start_postgres(self) -> None:
@@ -387,6 +387,15 @@ class Stack:
         """/health answers 200: database, cache, broker and a worker that answers a ping."""
         return httpx.get(f"{self.base_url}/health", timeout=5).status_code == 200
 
+    def start_beat(self) -> None:
+        """Start beat and wait until it runs its scheduler (it prints its banner then): a scenario that began
+        before would measure beat's start-up (a minute on a loaded machine), not the engine's recovery."""
+        self.beat.start()
+        self.wait_beat()
+
+    def wait_beat(self) -> None:
+        wait_until(lambda: "LocalTime" in self.beat.log_path.read_text(errors="replace"), 180, "beat", poll=0.5)
+
     def ensure_running(self) -> None:
         """Bring back whatever an earlier scenario left stopped (each scenario starts from a whole stack)."""
         try:
@@ -400,7 +409,7 @@ class Stack:
         if not self.worker.alive():
             self.start_worker()
         if not self.beat.alive():
-            self.beat.start()
+            self.start_beat()
 
     def close(self, keep: bool = False) -> None:
         for process in (self.beat, self.worker, self.web, self.redis):

@@ -131,6 +131,8 @@ def whole_stack_killed(stack: Stack, options: Options) -> Figures:
     figures.fault_seconds = fault_end - killed
     wait_until(stack.healthy, options.wait_seconds, "the restarted stack's /health", poll=0.5)
     figures.notes.append(f"/health 200 {time.time() - fault_end:.1f} s after the restart began")
+    stack.wait_beat()
+    figures.notes.append(f"beat running {time.time() - fault_end:.1f} s after")
     return measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
 
 
@@ -145,6 +147,8 @@ def beat_killed(stack: Stack, options: Options) -> Figures:
     stack.beat.start()
     fault_end = time.time()
     figures.fault_seconds = fault_end - killed
+    stack.wait_beat()
+    figures.notes.append(f"beat running {time.time() - fault_end:.1f} s after its start")
     return measure(stack, figures, executions, fault_end, wait_seconds=options.wait_seconds)
 
 
