@@ -7,10 +7,12 @@ from apps.executions import services as execution_services
 from apps.executions.engine.runtime import SUSPEND_APPROVAL
 from apps.executions.models import CircuitBreaker, NodeExecution, WebhookDelivery, WorkflowExecution
 from apps.executions.triggers import webhook_delivery_replay
+from apps.nodes.datastore import datarecord_delete, datarecord_put
 from apps.orgs import services as org_services
 from apps.orgs.models import AuditLog
 from apps.workflows import services as workflow_services
-from apps.workflows.triggers import trigger_set_secret
+from apps.workflows.models import FormSubmission
+from apps.workflows.triggers import form_submission_delete, trigger_set_secret
 from tests.orgs.factories import MembershipFactory, OrganizationFactory, UserFactory
 from tests.workflows.factories import SIMPLE_DEFINITION, WEBHOOK_DEFINITION, CredentialFactory, WorkflowFactory
 
@@ -173,6 +175,25 @@ def _stopped_at_log(org, status: str, node_status: str, state: dict | None = Non
     return WorkflowExecution.objects.get(pk=execution.pk)
 
 
+def _form_submission_delete(org, actor):
+    workflow = WorkflowFactory(organization=org)
+    trigger = workflow_services.trigger_create(workflow=workflow, kind="schedule", config={"cron": "0 9 * * *"})
+    submission = FormSubmission.objects.create(organization=org, trigger=trigger, data={"email": "a@example.com"})
+    form_submission_delete(submission=submission, actor=actor)
+    return org, "form_submission.delete"
+
+
+def _datarecord_put(org, actor):
+    datarecord_put(organization_id=org.pk, collection="orders", key="k", value={"n": 1}, actor=actor)
+    return org, "datarecord.create"
+
+
+def _datarecord_delete(org, actor):
+    record, _ = datarecord_put(organization_id=org.pk, collection="orders", key="k", value={"n": 1})
+    datarecord_delete(record=record, actor=actor)
+    return org, "datarecord.delete"
+
+
 def _execution_start(org, actor):
     execution_services.execution_start(workflow=WorkflowFactory(organization=org), actor=actor)
     return org, "workflow.execute"
@@ -268,6 +289,9 @@ SERVICES = [
     _trigger_rotate_secret,
     _trigger_set_secret,
     _trigger_publish,
+    _form_submission_delete,
+    _datarecord_put,
+    _datarecord_delete,
     _execution_start,
     _execution_pause,
     _execution_resume,

@@ -5,11 +5,11 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.safestring import SafeString
 
-from apps.core.admin import ADMIN_CSS, PrettyJSONFormField, adopt, badge, json_display
+from apps.core.admin import ADMIN_CSS, PrettyJSONFormField, admin_actor, adopt, badge, json_display
 from apps.orgs import policy
 from apps.orgs.admin_scoping import TenantAdminMixin
 
-from .datastore import datarecord_put
+from .datastore import datarecord_delete, datarecord_put
 from .models import DataRecord, NodeType
 from .services import node_type_set_enabled
 
@@ -97,7 +97,6 @@ class DataRecordAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     add_action = policy.CREATE
     change_action = policy.CHANGE
-    audit_entity = "datarecord"
     list_display = ["collection", "key", "organization", "updated_at"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "updated_at"]
     search_fields = ["collection", "key"]
@@ -114,6 +113,17 @@ class DataRecordAdmin(TenantAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: DataRecord, form, change: bool) -> None:
         record, _ = datarecord_put(
-            organization_id=obj.organization_id, collection=obj.collection, key=obj.key, value=obj.data
+            organization_id=obj.organization_id,
+            collection=obj.collection,
+            key=obj.key,
+            value=obj.data,
+            actor=admin_actor(request),
         )
         adopt(obj, record)
+
+    def delete_model(self, request: HttpRequest, obj: DataRecord) -> None:
+        datarecord_delete(record=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for record in queryset:
+            datarecord_delete(record=record, actor=admin_actor(request))

@@ -19,6 +19,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils.text import get_valid_filename
 
+from apps.orgs.services import Actor, audit
+
 from .base import NodeError
 from .models import DataRecord
 
@@ -43,9 +45,29 @@ def _record_dict(record: DataRecord) -> dict:
 
 @transaction.atomic
 def datarecord_put(
+    *, organization_id: str | uuid.UUID, collection: str, key: str, value: Any, actor: Actor = None
+) -> tuple[DataRecord, bool]:
+    """Create or replace the value stored under (collection, key); returns the record and whether it is new.
+
+    Nodes write without an actor (the run is the record); staff fixing a record pass theirs."""
+    record, created = _datarecord_put(organization_id=organization_id, collection=collection, key=key, value=value)
+    if actor is not None:
+        action = "datarecord.create" if created else "datarecord.update"
+        data = {"collection": collection, "key": key}
+        audit(actor=actor, organization=record.organization, action=action, target=record, data=data)
+    return record, created
+
+
+@transaction.atomic
+def datarecord_delete(*, record: DataRecord, actor: Actor = None) -> None:
+    data = {"collection": record.collection, "key": record.key}
+    audit(actor=actor, organization=record.organization, action="datarecord.delete", target=record, data=data)
+    record.delete()
+
+
+def _datarecord_put(
     *, organization_id: str | uuid.UUID, collection: str, key: str, value: Any
 ) -> tuple[DataRecord, bool]:
-    """Create or replace the value stored under (collection, key); returns the record and whether it is new."""
     if value is None:
         raise ValidationError({"data": VALUE_IS_NULL})
     try:

@@ -52,6 +52,7 @@ from .triggers import (
     SECRET_MIN_LENGTH,
     SECRET_ONLY_WEBHOOK,
     SECRET_TOO_SHORT,
+    form_submission_delete,
     trigger_publish,
     trigger_schedule,
     trigger_set_secret,
@@ -526,7 +527,6 @@ class FormSubmissionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
     """What forms received. Read-only; owners and admins may delete submissions (personal data)."""
 
     cascade_delete_only = False
-    audit_entity = "form_submission"
     list_display = ["created_at", "trigger", "organization", "valid", "execution", "remote_addr"]
     list_filter = [("organization", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["trigger__name", "trigger__workflow__name", "remote_addr"]
@@ -545,6 +545,13 @@ class FormSubmissionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin
 
     data_json = json_display("data")
     errors_json = json_display("errors")
+
+    def delete_model(self, request: HttpRequest, obj: FormSubmission) -> None:
+        form_submission_delete(submission=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for submission in queryset:
+            form_submission_delete(submission=submission, actor=admin_actor(request))
 
     def has_delete_permission(self, request: HttpRequest, obj: FormSubmission | None = None) -> bool:  # type: ignore[override]  # Django passes this admin's model
         return request.user.is_superuser or self._role_allows(request, self.delete_action, obj)

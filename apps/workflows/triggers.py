@@ -459,6 +459,16 @@ def form_submission_create(
 
 
 @transaction.atomic
+def form_submission_delete(*, submission: FormSubmission, actor: Actor = None) -> None:
+    """Remove a submission (personal data) for good."""
+    data = {"trigger": str(submission.trigger_id)}
+    audit(
+        actor=actor, organization=submission.organization, action="form_submission.delete", target=submission, data=data
+    )
+    submission.delete()
+
+
+@transaction.atomic
 def form_submission_link(*, submission: FormSubmission, execution_id) -> FormSubmission:
     submission.execution_id = execution_id
     submission.save(update_fields=["execution_id", "updated_at"])
