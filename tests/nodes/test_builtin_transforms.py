@@ -93,6 +93,14 @@ def test_filter_keeps_matching_items_and_rejects_the_rest_in_order():
     assert [order["id"] for order in outputs["rejected"]] == [2, 4]
 
 
+def test_filter_with_skip_empty_takes_no_port_whose_list_is_empty():
+    """A branch without items is not taken (n8n does not run a node without items); without skip_empty it is."""
+    assert run("filter", {"condition": "item.id > 0", "skip_empty": True}, ORDERS) == {"main": ORDERS}
+    assert run("filter", {"condition": "item.id > 99", "skip_empty": True}, ORDERS) == {"rejected": ORDERS}
+    assert run("filter", {"condition": "true", "skip_empty": True}, []) == {}
+    assert run("filter", {"condition": "item.id > 0"}, ORDERS) == {"main": ORDERS, "rejected": []}
+
+
 def test_filter_bad_configs():
     assert paths("filter", {"condition": "item =="}) == ["/condition"]
     assert paths("filter", {}) == [""]
