@@ -162,17 +162,16 @@ export function ConfigForm(props: {
   const formContext = useMemo(() => ({ preview, previewUrl, nodeId }), [preview, previewUrl, nodeId]);
   // The JSON Schema dialect is declared by the server; Ajv2020 already knows it, so drop `$schema`.
   const cleanSchema = useMemo(() => formSchemaFor(schema) as RJSFSchema, [schema]);
-  // @rjsf reports a change when it mounts (filling in defaults); only what the user does is an edit.
-  const touched = useRef(false);
-  useEffect(() => {
-    touched.current = false;
-  }, [nodeId]);
+  // @rjsf reports a change when it mounts (filling in defaults); only what the user does is an edit. The
+  // node last touched is remembered, not a flag reset in an effect: the new form's mount change runs before
+  // this component's effects, so a flag still set from the previous node let defaults in as an edit.
+  const touched = useRef<string | null>(null);
   const uiSchema = useMemo(
     () => ({ ...uiSchemaFor(schema), "ui:submitButtonOptions": { norender: true } }) as UiSchema,
     [schema],
   );
   const touch = () => {
-    touched.current = true;
+    touched.current = nodeId;
   };
   return (
     <div onInputCapture={touch} onChangeCapture={touch} onClickCapture={touch} onKeyDownCapture={touch}>
@@ -193,7 +192,7 @@ export function ConfigForm(props: {
       disabled={readOnly}
       idPrefix={`cfg-${nodeId}`}
       onChange={(event) => {
-        if (touched.current) onChange((event.formData ?? {}) as JsonObject);
+        if (touched.current === nodeId) onChange((event.formData ?? {}) as JsonObject);
       }}
     />
     </div>
