@@ -10,6 +10,7 @@ checked address defeats DNS rebinding; TLS still verifies the certificate agains
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,19 @@ TOO_MANY_REDIRECTS = "Request to {url} was redirected more than {limit} times."
 RESPONSE_TOO_LARGE = "Response from {url} is larger than {limit} bytes."
 
 _UNSET: Any = object()
+
+
+class RedactUrls(logging.Filter):
+    """httpx logs each request's URL (`HTTP Request: GET https://...?api_key=...`): its query may hold a secret
+    (a query-auth credential), so the URLs in its records are shown without query, fragment or user info."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(redact(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(RedactUrls())
 
 
 class GuardedTransport(httpx.BaseTransport):

@@ -12,6 +12,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from apps.core.errors import Conflict
 from apps.core.live import access_changed, user_access_group
 from apps.core.params import UNSET, Unset, given
+from apps.nodes import credential_kinds
 from apps.nodes.models import NodeType
 from apps.nodes.registry import registry
 from apps.orgs.models import Organization
@@ -187,6 +188,13 @@ def pins_check(pins: object) -> None:
         raise ValidationError({"pins": [PINS_TOO_LARGE.format(size=size, limit=limit)]})
 
 
+def _credential_check_data(credential: Credential) -> None:
+    """A credential of a registered kind holds what its kind's schema says (errors under `data`, naming the field)."""
+    errors = credential_kinds.validate_data(credential.kind, credential.data)
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def credential_create(
     *,
@@ -199,6 +207,7 @@ def credential_create(
 ) -> Credential:
     credential = Credential(organization=organization, name=name, kind=kind, data=data, created_by=created_by)
     credential.full_clean()
+    _credential_check_data(credential)
     credential.save()
     record = {"name": credential.name, "kind": credential.kind}
     audit(actor=actor, organization=organization, action="credential.create", target=credential, data=record)
@@ -433,6 +442,7 @@ def credential_update(
     for field, value in fields.items():
         setattr(credential, field, value)
     credential.full_clean()
+    _credential_check_data(credential)
     credential.save()
     record = {"fields": sorted(fields)}
     audit(actor=actor, organization=credential.organization, action="credential.update", target=credential, data=record)

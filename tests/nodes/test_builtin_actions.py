@@ -8,7 +8,7 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from jsonschema import Draft202012Validator
 
-from apps.nodes import http
+from apps.nodes import credential_kinds, http
 from apps.nodes import smtp as smtp_module
 from apps.nodes.base import NodeContext, NodeError, idempotency_key
 from apps.nodes.builtin import actions
@@ -158,14 +158,22 @@ def test_http_request_needs_the_named_credential(server):
     assert server.requests == []
 
 
-@pytest.mark.parametrize("data", [{"api_key": "x"}, {"kind": "bearer"}, {"username": "only"}, {"kind": "oauth"}])
-def test_http_request_refuses_unsupported_credentials(server, data):
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        ({"api_key": "x"}, "unknown"),
+        ({"kind": "bearer"}, "bearer"),
+        ({"username": "only"}, "unknown"),
+        ({"kind": "oauth"}, "oauth"),
+    ],
+)
+def test_http_request_refuses_unsupported_credentials(server, data, kind):
     config = {"method": "GET", "url": f"{server.url}/", "credential": "odd"}
 
     with pytest.raises(NodeError) as exc_info:
         HttpRequestNode().run(make_ctx(config, credentials={"odd": data}))
 
-    assert exc_info.value.message == actions.CREDENTIAL_UNSUPPORTED.format(name="odd")
+    assert exc_info.value.message == credential_kinds.CREDENTIAL_UNSUPPORTED.format(name="odd", kind=kind)
     assert exc_info.value.retryable is False
 
 

@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError, connection, connections,
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
+from apps.nodes import credential_kinds
 from apps.nodes.base import MAIN, Node, NodeContext, NodeError, NodeResult, Suspend, idempotency_key
 from apps.nodes.datastore import DjangoNodeServices
 from apps.nodes.expressions import PAST_DEADLINE, ExpressionError, expression_budget, has_expression, render
@@ -438,7 +439,9 @@ def _prepare_and_run(
         organization_id=claim.organization_id,
         config=config,
         inputs=claim.inputs,
-        credentials={name: credential.data for name, credential in found.items()},
+        credentials={
+            name: credential_kinds.node_data(credential.kind, credential.data) for name, credential in found.items()
+        },
         attempt=claim.attempt,
         resume=claim.resume,
         services=DjangoNodeServices(claim.organization_id),

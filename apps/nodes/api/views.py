@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.nodes import selectors
+from apps.nodes import credential_kinds, selectors
 from apps.nodes.filters import NodeTypeFilter
 from apps.nodes.registry import TYPE_NAME_MAX_LENGTH, registry
 from apps.nodes.validation import ConfigError, validate_config
@@ -97,3 +97,28 @@ class NodeTypeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             errors = [ConfigError("", NODE_TYPE_DISABLED)]
         result = {"valid": not errors, "errors": [error.as_dict() for error in errors]}
         return Response(ConfigValidationSerializer(result).data)
+
+
+KIND_TAGS = ["credential kinds"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Credential kinds: each one's JSON Schema and secret fields", tags=KIND_TAGS),
+    retrieve=extend_schema(summary="One credential kind", tags=KIND_TAGS),
+)
+class CredentialKindViewSet(viewsets.ViewSet):
+    """The credential kinds (the registry in `apps/nodes/credential_kinds.py`), for the editor's and admin's forms."""
+
+    lookup_field = "name"
+    lookup_value_regex = r"[a-z0-9_]{1,50}"
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def list(self, request):
+        return Response([kind.as_dict() for kind in credential_kinds.KINDS.values()])
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def retrieve(self, request, name: str | None = None):
+        kind = credential_kinds.get_kind(name or "")
+        if kind is None:
+            raise exceptions.NotFound()
+        return Response(kind.as_dict())

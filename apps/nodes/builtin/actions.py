@@ -8,21 +8,17 @@ import json
 import logging
 from typing import Any
 
-import httpx
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 
-from apps.nodes import http, netguard
+from apps.nodes import credential_kinds, http, netguard
 from apps.nodes.base import MAIN, Node, NodeContext, NodeError, NodeResult, NodeServices
 from apps.nodes.registry import register
 from apps.nodes.smtp import GuardedSMTPBackend, deliver
 
 CREDENTIAL_MISSING = "Credential {name!r} is not available to this node."
-CREDENTIAL_UNSUPPORTED = (
-    "Credential {name!r} is neither a bearer token ({{token}}) nor a basic login ({{username, password}})."
-)
 CREDENTIAL_INCOMPLETE = "Credential {name!r} lacks {field!r}."
 HTTP_STATUS_ERROR = "{method} {url} answered HTTP {status}."
 SERVICES_UNAVAILABLE = "Platform services are not available to this node."
@@ -62,16 +58,6 @@ def credential_value(ctx: NodeContext, key: str, field: str = "credential") -> s
     return str(value)
 
 
-def http_auth(name: str, data: dict) -> tuple[dict[str, str], httpx.Auth | None]:
-    """Headers and httpx auth for a bearer ({"token"}) or basic ({"username", "password"}) credential."""
-    kind = data.get("kind") or ("bearer" if "token" in data else "basic" if "username" in data else "")
-    if kind == "bearer" and data.get("token"):
-        return {"Authorization": f"Bearer {data['token']}"}, None
-    if kind == "basic" and "username" in data and "password" in data:
-        return {}, httpx.BasicAuth(str(data["username"]), str(data["password"]))
-    raise NodeError(CREDENTIAL_UNSUPPORTED.format(name=name), retryable=False)
-
-
 def require_services(ctx: NodeContext) -> NodeServices:
     if ctx.services is None:
         raise NodeError(SERVICES_UNAVAILABLE, retryable=False)
@@ -97,7 +83,8 @@ class HttpRequestNode(Node):
     description = (
         "Sends an HTTP request with httpx and outputs the response's status, headers and body (parsed when "
         "the server answers JSON). Query parameters, headers and a JSON or form body come from the config; "
-        "a bearer or basic credential adds authentication. Answers outside 2xx fail the node unless "
+        "a credential adds authentication (bearer, basic, header, query, OAuth2 client credentials). "
+        "Answers outside 2xx fail the node unless "
         "fail_on_status is false. Private, loopback and link-local addresses are refused (also after "
         "redirects) unless the administrator allows them. POST, PUT, PATCH and DELETE carry an Idempotency-Key "
         "header, the same on every attempt of the node in an execution, unless the headers set one."
@@ -131,30 +118,45 @@ class HttpRequestNode(Node):
         headers = dict(config.get("headers") or {})
         if config["method"] in UNSAFE_METHODS and not any(name.lower() == "idempotency-key" for name in headers):
             headers[IDEMPOTENCY_HEADER] = ctx.idempotency_key  # a repeated attempt is the same call to the server
-        auth = None
-        data = credential_data(ctx)
-        if data is not None:
-            auth_headers, auth = http_auth(config["credential"], data)
-            headers.update(auth_headers)
         body: dict[str, Any] = {}
         if "json" in config:
             body["json"] = config["json"]
         elif "form" in config:
             body["data"] = {key: _form_value(value) for key, value in config["form"].items()}
-        response = http.send(
+        data = credential_data(ctx)
+        response = self._send(ctx, headers, data, body)
+        if response.status == 401 and data is not None:
+            # An OAuth2 token the server no longer takes (revoked, expired early): fetch a new one, once.
+            key = credential_kinds.http_auth(config["credential"], data, settings=ctx.settings).oauth_key
+            if key is not None:
+                credential_kinds.oauth2_forget(key)
+                response = self._send(ctx, headers, data, body)
+        if not response.ok and config.get("fail_on_status", True):
+            raise status_error(config["method"], config["url"], response)
+        return NodeResult.single(response.as_output())
+
+    @staticmethod
+    def _send(ctx: NodeContext, headers: dict[str, str], data: dict | None, body: dict) -> http.HttpResponse:
+        config = ctx.config
+        params = dict(config.get("query") or {})
+        headers = dict(headers)
+        auth = None
+        if data is not None:
+            found = credential_kinds.http_auth(config["credential"], data, settings=ctx.settings)
+            headers.update(found.headers)
+            params.update(found.params)
+            auth = found.auth
+        return http.send(
             settings=ctx.settings,
             method=config["method"],
             url=config["url"],
             headers=headers,
-            params=config.get("query"),
+            params=params or None,
             auth=auth,
             timeout=config.get("timeout_seconds", http.DEFAULT_TIMEOUT_SECONDS),
             follow_redirects=config.get("follow_redirects", True),
             **body,
         )
-        if not response.ok and config.get("fail_on_status", True):
-            raise status_error(config["method"], config["url"], response)
-        return NodeResult.single(response.as_output())
 
 
 def _form_value(value: Any) -> str:

@@ -252,7 +252,7 @@ class N8nWorkflowNode(Node):
         headers = {**(config.get("headers") or {}), IDEMPOTENCY_HEADER: ctx.idempotency_key}
         auth = credential_data(ctx)
         if auth is not None:
-            headers[str(auth.get("name", "Authorization"))] = str(auth.get("value", ""))
+            headers[str(auth.get("header") or auth.get("name", "Authorization"))] = str(auth.get("value", ""))
         body: dict[str, Any] = {}
         if method in ("POST", "PUT", "PATCH"):
             body["json"] = payload
