@@ -308,3 +308,17 @@ def test_httpx_logs_urls_without_their_query(server, caplog):
     lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
     assert lines and all(SECRET not in line for line in lines)
     assert f"{server.url}/x" in lines[0]
+
+
+@pytest.mark.django_db
+def test_a_rename_keeps_data_stored_before_the_schema(organization):
+    old = Credential.objects.create(
+        organization=organization, name="old", kind="http_bearer", data={"token": "t", "x": 1}
+    )
+
+    credential_update(credential=old, name="renamed")
+    with pytest.raises(ValidationError):
+        credential_update(credential=old, kind="bearer")
+
+    old.refresh_from_db()
+    assert (old.name, old.kind, old.data) == ("renamed", "http_bearer", {"token": "t", "x": 1})
