@@ -4,6 +4,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -26,6 +27,7 @@ from apps.core.admin import (
     status_badge,
 )
 from apps.core.errors import Conflict
+from apps.nodes import credential_kinds
 from apps.orgs import policy
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
 
@@ -452,7 +454,12 @@ class TriggerAdmin(TenantAdminMixin, admin.ModelAdmin):
 
 
 class CredentialForm(forms.ModelForm):
-    """Secret values are write-only: the form shows which keys are stored and takes replacement data."""
+    """Secret values are write-only: the form shows which keys are stored and takes replacement data.
+
+    A credential of a registered kind (`apps/nodes/credential_kinds.py`) also gets one field per entry of its
+    kind's JSON Schema (`data__<name>`; secrets as empty password inputs): filled in, they make the new data,
+    a secret left empty keeping its stored value. `new_data` (JSON) stays for the other kinds and wins when given.
+    """
 
     new_data = forms.JSONField(
         required=False,
@@ -460,20 +467,85 @@ class CredentialForm(forms.ModelForm):
         widget=WriteOnlyTextarea(attrs={"rows": 6, "class": "vLargeTextField cm-json-input"}),
         help_text='A JSON object, e.g. {"token": "..."}. Replaces every stored value. Leave empty to keep them.',
     )
+    credential_kind: credential_kinds.CredentialKind | None = None  # set by CredentialAdmin.get_form
 
     class Meta:
         model = Credential
         fields = ["organization", "name", "kind"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        kind = self.credential_kind
+        if kind is None:
+            return
+        stored = self.instance.data if isinstance(self.instance.data, dict) else {}
+        for name, field in schema_fields(kind, has_stored=not self.instance._state.adding).items():
+            self.fields[name] = field
+            key = name.removeprefix(DATA_PREFIX)
+            if key not in kind.secret_fields and key in stored:
+                self.initial.setdefault(name, stored[key])
+
     def clean_new_data(self):
         data = self.cleaned_data["new_data"]
         if data is None:
-            if self.instance._state.adding:
-                raise ValidationError(NEW_DATA_REQUIRED)
             return None
         if not isinstance(data, dict) or not data:
             raise ValidationError(NEW_DATA_NOT_OBJECT)
         return data
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if cleaned_data.get("new_data") is None and "new_data" not in self.errors:
+            cleaned_data["new_data"] = self._data_from_fields()
+            if cleaned_data["new_data"] is None and self.instance._state.adding:
+                self.add_error("new_data", NEW_DATA_REQUIRED)
+        return cleaned_data
+
+    def _data_from_fields(self) -> dict | None:
+        """The data the schema's fields make, or None when none was filled in (the stored data is kept)."""
+        kind = self.credential_kind
+        if kind is None:
+            return None
+        filled = {
+            name.removeprefix(DATA_PREFIX): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith(DATA_PREFIX) and value not in (None, "", False)
+        }
+        if not filled:
+            return None
+        stored = self.instance.data if isinstance(self.instance.data, dict) else {}
+        for secret in kind.secret_fields:
+            if secret not in filled and stored.get(secret):
+                filled[secret] = stored[secret]  # left empty: the stored secret stays
+        return filled
+
+
+DATA_PREFIX = "data__"
+
+
+def schema_fields(kind: credential_kinds.CredentialKind, *, has_stored: bool) -> dict[str, forms.Field]:
+    """Form fields for a credential kind's JSON Schema (strings, integers, booleans, enums; secrets write-only)."""
+    fields: dict[str, forms.Field] = {}
+    required = set(kind.schema.get("required", []))
+    for name, prop in kind.schema.get("properties", {}).items():
+        label = name.replace("_", " ") + (" *" if name in required else "")
+        help_text = prop.get("description", "")
+        field: forms.Field
+        if prop.get("writeOnly"):
+            help_text = "Secret: never shown." + (" Leave empty to keep the stored value." if has_stored else "")
+            field = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+        elif "enum" in prop:
+            field = forms.ChoiceField(required=False, choices=[("", "—"), *[(v, v) for v in prop["enum"]]])
+        elif prop.get("type") == "integer":
+            field = forms.IntegerField(required=False, min_value=prop.get("minimum"), max_value=prop.get("maximum"))
+        elif prop.get("type") == "boolean":
+            field = forms.BooleanField(required=False)
+        else:
+            field = forms.CharField(required=False, max_length=prop.get("maxLength"))
+        field.label = label
+        field.help_text = help_text
+        fields[DATA_PREFIX + name] = field
+    return fields
 
 
 @admin.register(Credential)
@@ -489,6 +561,26 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
     list_select_related = ["organization", "created_by"]
     fields = ["organization", "name", "kind", "stored_keys", "new_data", "created_by", "created_at", "updated_at"]
     readonly_fields = ["stored_keys", "created_by", "created_at", "updated_at"]
+
+    def _kind(self, request: HttpRequest, obj: Credential | None) -> credential_kinds.CredentialKind | None:
+        name = obj.kind if obj is not None else request.POST.get("kind") or request.GET.get("kind") or ""
+        return credential_kinds.get_kind(name)
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        # The schema's fields are the form's own (added in its __init__), not the model's.
+        fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [name for name in fields if not name.startswith(DATA_PREFIX)]
+        form_class = super().get_form(request, obj, change, **kwargs)
+        kind = self._kind(request, obj)
+        return type(form_class.__name__, (form_class,), {"credential_kind": kind})
+
+    def get_fields(self, request: HttpRequest, obj: Credential | None = None):
+        fields = list(super().get_fields(request, obj))
+        kind = self._kind(request, obj)
+        if kind is not None:
+            extra = [DATA_PREFIX + name for name in kind.schema.get("properties", {})]
+            fields[fields.index("new_data") : fields.index("new_data")] = extra
+        return fields
 
     @admin.display(description="stored keys")
     def stored_keys(self, obj: Credential) -> str:

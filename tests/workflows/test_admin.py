@@ -517,12 +517,70 @@ def test_credential_add_needs_an_object(org_admin_client, organization, new_data
 def test_credential_add_through_the_admin(org_admin_client, organization, org_admin):
     response = org_admin_client.post(
         url(Credential, "add"),
-        {"organization": organization.pk, "name": "smtp", "kind": "smtp", "new_data": f'{{"password": "{SECRET}"}}'},
+        {
+            "organization": organization.pk,
+            "name": "smtp",
+            "kind": "smtp",
+            "new_data": f'{{"host": "mail.example.com", "password": "{SECRET}"}}',
+        },
     )
 
     assert response.status_code == 302
     credential = Credential.objects.get(name="smtp")
-    assert (credential.data, credential.created_by) == ({"password": SECRET}, org_admin)
+    assert (credential.data, credential.created_by) == ({"host": "mail.example.com", "password": SECRET}, org_admin)
+
+
+def test_credential_add_form_has_the_kinds_fields_and_hides_the_secret(org_admin_client, organization):
+    page = org_admin_client.get(url(Credential, "add") + "?kind=header").content.decode()
+
+    assert 'name="data__header"' in page
+    assert 'name="data__value" type="password"' in page or 'type="password" name="data__value"' in page
+
+    response = org_admin_client.post(
+        url(Credential, "add") + "?kind=header",
+        {
+            "organization": organization.pk,
+            "name": "api",
+            "kind": "header",
+            "data__header": "X-Key",
+            "data__value": SECRET,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    credential = Credential.objects.get(name="api")
+    assert credential.data == {"header": "X-Key", "value": SECRET}
+    change = org_admin_client.get(url(Credential, "change", credential.pk)).content.decode()
+    assert SECRET not in change
+    assert 'value="X-Key"' in change
+
+
+def test_credential_change_form_keeps_an_empty_secret_and_refuses_bad_fields(org_admin_client, organization):
+    credential = CredentialFactory(organization=organization, kind="header", data={"header": "X-Key", "value": SECRET})
+    change_url = url(Credential, "change", credential.pk)
+
+    kept = org_admin_client.post(change_url, {"name": credential.name, "kind": "header", "data__header": "X-Other"})
+    credential.refresh_from_db()
+    assert kept.status_code == 302
+    assert credential.data == {"header": "X-Other", "value": SECRET}
+
+    bad = org_admin_client.post(change_url, {"name": credential.name, "kind": "header", "data__header": "X Bad"})
+    credential.refresh_from_db()
+    assert bad.status_code == 200
+    assert "data.header" in bad.content.decode()
+    assert SECRET not in bad.content.decode()
+    assert credential.data == {"header": "X-Other", "value": SECRET}
+
+
+def test_credential_add_form_refuses_a_port_out_of_range(org_admin_client, organization):
+    response = org_admin_client.post(
+        url(Credential, "add") + "?kind=smtp",
+        {"organization": organization.pk, "name": "mail", "kind": "smtp", "data__host": "mail", "data__port": "70000"},
+    )
+
+    assert response.status_code == 200
+    assert "less than or equal to 65535" in response.content.decode()
+    assert not Credential.objects.filter(name="mail").exists()
 
 
 def test_credential_is_deleted_through_the_admin(org_admin_client, organization):
