@@ -7,6 +7,7 @@ from apps.executions import services as execution_services
 from apps.executions.engine.runtime import SUSPEND_APPROVAL
 from apps.executions.models import CircuitBreaker, NodeExecution, WebhookDelivery, WorkflowExecution
 from apps.executions.triggers import webhook_delivery_replay
+from apps.integrations import services as integration_services
 from apps.nodes.datastore import datarecord_delete, datarecord_put
 from apps.orgs import services as org_services
 from apps.orgs.models import AuditLog
@@ -262,6 +263,52 @@ def _circuit_breaker_reset(org, actor):
     return org, "circuit_breaker.reset"
 
 
+def _integration(org):
+    return integration_services.integration_create(organization=org, service_url="https://n8n.example.com")
+
+
+def _integration_create(org, actor):
+    integration_services.integration_create(organization=org, service_url="https://n8n.example.com", actor=actor)
+    return org, "integration.create"
+
+
+def _integration_update(org, actor):
+    integration_services.integration_update(integration=_integration(org), name="renamed", actor=actor)
+    return org, "integration.update"
+
+
+def _integration_allow_private(org, actor):
+    integration_services.integration_update(integration=_integration(org), allow_private=True, actor=actor)
+    return org, "integration.allow_private"
+
+
+def _integration_choose_workflows(org, actor):
+    integration_services.integration_choose_workflows(integration=_integration(org), workflow_ids=["7"], actor=actor)
+    return org, "integration.update"
+
+
+def _integration_delete(org, actor):
+    integration_services.integration_delete(integration=_integration(org), actor=actor)
+    return org, "integration.delete"
+
+
+def _integration_test(org, actor):
+    integration_services.integration_test(integration=_integration(org), actor=actor)  # no key: fails, no call
+    return org, "integration.test"
+
+
+def _integration_sync(org, actor):
+    integration_services.sync_job_create(integration=_integration(org), workflow_ids=["7"], actor=actor)
+    return org, "integration.sync"
+
+
+def _integration_for_url(org, actor):
+    integration_services.integration_for_url(
+        organization=org, n8n_url="https://n8n.example.com", api_key="k", actor=actor
+    )
+    return org, "integration.create"
+
+
 SERVICES = [
     _organization_create,
     _organization_update,
@@ -302,6 +349,14 @@ SERVICES = [
     _execution_rerun,
     _webhook_delivery_replay,
     _circuit_breaker_reset,
+    _integration_create,
+    _integration_update,
+    _integration_allow_private,
+    _integration_choose_workflows,
+    _integration_delete,
+    _integration_test,
+    _integration_sync,
+    _integration_for_url,
 ]
 
 

@@ -11,7 +11,14 @@ from apps.core.admin import ReadOnlyAdminMixin, WriteOnlyTextarea, admin_actor, 
 from apps.orgs.admin_scoping import TenantAdminMixin
 
 from .models import Integration, SyncJob, WorkflowLink
-from .services import integration_create, integration_test, integration_update, sync_job_create, sync_job_run
+from .services import (
+    integration_create,
+    integration_delete,
+    integration_test,
+    integration_update,
+    sync_job_create,
+    sync_job_run,
+)
 
 
 class IntegrationForm(forms.ModelForm):
@@ -54,7 +61,6 @@ class WorkflowLinkInline(admin.TabularInline):
 @admin.register(Integration)
 class IntegrationAdmin(TenantAdminMixin, admin.ModelAdmin):
     form = IntegrationForm
-    audit_entity = "integration"
     list_display = ["name", "service", "service_url", "organization", "status_display", "last_sync_at"]
     list_filter = ["service", "status", "allow_private", "periodic_sync"]
     search_fields = ["name", "service_url", "organization__name"]
@@ -83,23 +89,34 @@ class IntegrationAdmin(TenantAdminMixin, admin.ModelAdmin):
                 periodic_sync=obj.periodic_sync,
                 sync_interval_minutes=obj.sync_interval_minutes,
                 created_by=admin_actor(request),
+                actor=admin_actor(request),
             )
             obj.pk, obj._state = created.pk, created._state
             return
         fields.pop("organization", None)
-        integration_update(integration=Integration.objects.get(pk=obj.pk), api_key=key, **fields)
+        fields.pop("service", None)  # n8n is the only service
+        integration_update(
+            integration=Integration.objects.get(pk=obj.pk), api_key=key, actor=admin_actor(request), **fields
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Integration) -> None:
+        integration_delete(integration=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for integration in queryset:
+            integration_delete(integration=integration, actor=admin_actor(request))
 
     @admin.action(description="Test the connection")
     def test_connection(self, request: HttpRequest, queryset) -> None:
         for integration in queryset:
-            result = integration_test(integration=integration)
+            result = integration_test(integration=integration, actor=admin_actor(request))
             level = messages.SUCCESS if result["ok"] else messages.ERROR
             self.message_user(request, f"{integration.name}: {result['error'] or 'connection works'}", level)
 
     @admin.action(description="Sync now")
     def sync_now(self, request: HttpRequest, queryset) -> None:
         for integration in queryset:
-            job = sync_job_create(integration=integration, created_by=admin_actor(request))
+            job = sync_job_create(integration=integration, created_by=admin_actor(request), actor=admin_actor(request))
             job = cast(SyncJob, sync_job_run(job_id=str(job.pk)))  # created just above
             result = job.result or {}
             self.message_user(

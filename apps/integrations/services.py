@@ -14,8 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from apps.core.params import UNSET, Unset, given
 from apps.nodes.registry import registry
 from apps.orgs.models import Organization
+from apps.orgs.services import Actor, audit
 from apps.workflows.models import Workflow
 from apps.workflows.n8n import translate_workflow
 from apps.workflows.services import workflow_create, workflow_update
@@ -71,6 +73,7 @@ def integration_create(
     periodic_sync: bool = False,
     sync_interval_minutes: int = 60,
     created_by: User | None = None,
+    actor: Actor = None,
 ) -> Integration:
     url = _clean_url(service_url)
     integration = Integration(
@@ -89,15 +92,50 @@ def integration_create(
     integration.full_clean()
     integration.save()
     periodic_sync_apply(integration=integration)
+    audit(actor=actor, organization=organization, action="integration.create", target=integration)
+    if allow_private:
+        _audit_allow_private(integration, actor)
     return integration
 
 
+def _audit_allow_private(integration: Integration, actor: Actor) -> None:
+    """Allowing (or no longer allowing) private addresses is its own row: it lets n8n calls reach the LAN."""
+    audit(
+        actor=actor,
+        organization=integration.organization,
+        action="integration.allow_private",
+        target=integration,
+        data={"allow_private": integration.allow_private},
+    )
+
+
 @transaction.atomic
-def integration_update(*, integration: Integration, api_key: str | None = None, **fields) -> Integration:
+def integration_update(
+    *,
+    integration: Integration,
+    api_key: str | None = None,
+    name: str | Unset = UNSET,
+    service_url: str | Unset = UNSET,
+    configuration: dict | Unset = UNSET,
+    allow_private: bool | Unset = UNSET,
+    periodic_sync: bool | Unset = UNSET,
+    sync_interval_minutes: int | Unset = UNSET,
+    actor: Actor = None,
+) -> Integration:
+    """Change what is given; a new `api_key` replaces the stored one (None keeps it)."""
+    fields = given(
+        name=name,
+        service_url=service_url,
+        configuration=configuration,
+        allow_private=allow_private,
+        periodic_sync=periodic_sync,
+        sync_interval_minutes=sync_interval_minutes,
+    )
     if "service_url" in fields:
         fields["service_url"] = _clean_url(fields["service_url"])
-    for name, value in fields.items():
-        setattr(integration, name, value)
+    was_private = integration.allow_private
+    for field, value in fields.items():
+        setattr(integration, field, value)
     if api_key is not None:
         integration.credentials = {**(integration.credentials or {}), "api_key": api_key}
     integration.name = integration.name or f"n8n at {integration.service_url}"
@@ -105,11 +143,37 @@ def integration_update(*, integration: Integration, api_key: str | None = None, 
     integration.full_clean()
     integration.save()
     periodic_sync_apply(integration=integration)
+    changed = sorted(fields) + (["api_key"] if api_key is not None else [])
+    audit(
+        actor=actor,
+        organization=integration.organization,
+        action="integration.update",
+        target=integration,
+        data={"fields": changed},
+    )
+    if integration.allow_private != was_private:
+        _audit_allow_private(integration, actor)
     return integration
 
 
 @transaction.atomic
-def integration_delete(*, integration: Integration) -> None:
+def integration_choose_workflows(*, integration: Integration, workflow_ids: list, actor: Actor = None) -> Integration:
+    """Keep these n8n workflows as the integration's configuration: the next sync (and the periodic one) takes
+    them; an empty list means all of the instance's workflows."""
+    ids = _workflow_ids(workflow_ids)
+    configuration = {**(integration.configuration or {}), "workflow_ids": ids}
+    return integration_update(integration=integration, configuration=configuration, actor=actor)
+
+
+@transaction.atomic
+def integration_delete(*, integration: Integration, actor: Actor = None) -> None:
+    audit(
+        actor=actor,
+        organization=integration.organization,
+        action="integration.delete",
+        target=integration,
+        data={"name": integration.name},
+    )
     if integration.periodic_task_id:
         PeriodicTask.objects.filter(pk=integration.periodic_task_id).delete()
     integration.delete()
@@ -143,7 +207,7 @@ def periodic_sync_apply(*, integration: Integration) -> None:
         task.save()
 
 
-def integration_test(*, integration: Integration) -> dict:
+def integration_test(*, integration: Integration, actor: Actor = None) -> dict:
     """Call n8n once; the integration becomes active (or error) and the answer says why."""
     try:
         result = _client(integration).check()
@@ -152,6 +216,13 @@ def integration_test(*, integration: Integration) -> dict:
         result, status, error = {"ok": False, "error": str(failure)}, IntegrationStatus.ERROR, str(failure)
     Integration.objects.filter(pk=integration.pk).update(status=status, updated_at=timezone.now())
     integration.status = status
+    audit(
+        actor=actor,
+        organization=integration.organization,
+        action="integration.test",
+        target=integration,
+        data={"ok": status == IntegrationStatus.ACTIVE, "status": status},
+    )
     return {**result, "status": status, "error": error}
 
 
@@ -178,14 +249,21 @@ def integration_workflows(*, integration: Integration) -> list[dict]:
 
 @transaction.atomic
 def integration_for_url(
-    *, organization: Organization, n8n_url: str, api_key: str, created_by: User | None = None
+    *,
+    organization: Organization,
+    n8n_url: str,
+    api_key: str,
+    created_by: User | None = None,
+    actor: Actor = None,
 ) -> Integration:
     """The organization's n8n integration at this URL (created when new), with this API key."""
     url = _clean_url(n8n_url)
     integration = Integration.objects.filter(organization=organization, service=Service.N8N, service_url=url).first()
     if integration is None:
-        return integration_create(organization=organization, service_url=url, api_key=api_key, created_by=created_by)
-    return integration_update(integration=integration, api_key=api_key)
+        return integration_create(
+            organization=organization, service_url=url, api_key=api_key, created_by=created_by, actor=actor
+        )
+    return integration_update(integration=integration, api_key=api_key, actor=actor)
 
 
 @transaction.atomic
@@ -195,7 +273,9 @@ def sync_job_create(
     workflow_ids: list | None = None,
     force: bool = False,
     created_by: User | None = None,
+    actor: Actor = None,
 ) -> SyncJob:
+    """A sync job for these n8n workflows (None: the configured ones, or all when none are configured)."""
     if workflow_ids is None:
         workflow_ids = (integration.configuration or {}).get("workflow_ids") or []
     job = SyncJob(
@@ -207,6 +287,13 @@ def sync_job_create(
     )
     job.full_clean()
     job.save()
+    audit(
+        actor=actor,
+        organization=integration.organization,
+        action="integration.sync",
+        target=integration,
+        data={"job": str(job.pk), "workflow_ids": job.workflow_ids, "force": force},
+    )
     return job
 
 

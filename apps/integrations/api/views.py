@@ -80,29 +80,18 @@ class IntegrationViewSet(
         organization = Organization.objects.get(pk=data.pop("organization_id"))
         self.require(CREATE, organization)
         self._check_private(organization, data)
-        with transaction.atomic():
-            integration = services.integration_create(organization=organization, created_by=self.access.person, **data)
-            self.audit(organization=organization, action="integration.create", target=integration)
-        serializer.instance = integration
+        serializer.instance = services.integration_create(
+            organization=organization, created_by=self.access.person, actor=self.access, **data
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("organization_id", None)
         self._check_private(serializer.instance.organization, data, serializer.instance)
-        with transaction.atomic():
-            integration = services.integration_update(integration=serializer.instance, **data)
-            self.audit(
-                organization=integration.organization,
-                action="integration.update",
-                target=integration,
-                data={"fields": sorted(key for key in serializer.validated_data if key != "api_key")},
-            )
-        serializer.instance = integration
+        serializer.instance = services.integration_update(integration=serializer.instance, actor=self.access, **data)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            self.audit(organization=instance.organization, action="integration.delete", target=instance)
-            services.integration_delete(integration=instance)
+        services.integration_delete(integration=instance, actor=self.access)
 
     @extend_schema(
         summary="Test the connection: the URL answers like n8n and accepts the key (status becomes active or error)",
@@ -113,7 +102,7 @@ class IntegrationViewSet(
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         integration = self.get_object()
-        return Response(services.integration_test(integration=integration))
+        return Response(services.integration_test(integration=integration, actor=self.access))
 
     @extend_schema(
         summary="The n8n instance's workflows, each with the ConcertMaster workflow it is linked to",
@@ -156,17 +145,15 @@ class IntegrationViewSet(
 
 
 def run_sync(view: ScopedViewSet, integration: Integration, workflow_ids, force: bool) -> Response:
-    """Create the job and audit it, then run it here (the caller waits) or enqueue it (`?async=1`)."""
+    """Create the job (the service audits it), then run it here (the caller waits) or enqueue it (`?async=1`)."""
     wants_async = _wants_async(view.request)
     with transaction.atomic():
         job = services.sync_job_create(
-            integration=integration, workflow_ids=workflow_ids, force=force, created_by=view.access.person
-        )
-        view.audit(
-            organization=integration.organization,
-            action="integration.sync",
-            target=integration,
-            data={"job": str(job.pk), "workflow_ids": job.workflow_ids, "force": force},
+            integration=integration,
+            workflow_ids=workflow_ids,
+            force=force,
+            created_by=view.access.person,
+            actor=view.access,
         )
         if wants_async:
             services.sync_job_enqueue(job=job)
@@ -218,6 +205,7 @@ class N8nSyncViewSet(ScopedViewSet):
                 n8n_url=values["n8n_url"],
                 api_key=values["api_key"],
                 created_by=self.access.person,
+                actor=self.access,
             )
         except DjangoValidationError as error:
             errors = dict(error.message_dict)
