@@ -65,6 +65,7 @@ def editor_config(
             "workflow": f"{api}workflows/{{id}}/",
             "execution": f"{api}executions/{{id}}/",
             "triggers": f"{api}triggers/",
+            "import": f"{api}workflows/import/",
             "ws_execution": "/ws/executions/{id}/",
             "editor_page": _template("workflow-edit"),
             "execution_page": _template("execution-page"),
@@ -94,6 +95,7 @@ def workflow_edit(request: HttpRequest, pk) -> HttpResponse:
             "definition": workflow.definition or {"nodes": [], "edges": []},
             "version": workflow.versions.order_by("-number").values_list("number", flat=True).first(),
             "revision": workflow.revision,
+            "organization": str(workflow.organization_id),
         },
         admin_workflow=admin_change_url("admin:workflows_workflow_change", workflow.pk),
     )

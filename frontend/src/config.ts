@@ -9,6 +9,8 @@ export interface WorkflowInfo {
   version: number | null;
   /** The revision of `definition` (sent back as If-Match when saving); absent on older servers. */
   revision?: number | null;
+  /** The workflow's organization (imports go there); absent on older servers. */
+  organization?: string;
 }
 
 export interface ExecutionInfo {
@@ -32,6 +34,8 @@ export interface EditorConfig {
     workflow: string;
     execution: string;
     triggers: string;
+    /** POST an export document or n8n JSON; absent on older servers. */
+    import?: string;
     ws_execution: string;
     editor_page: string;
     execution_page: string;

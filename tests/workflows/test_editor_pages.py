@@ -53,6 +53,9 @@ def test_editor_page_carries_the_workflow_and_api_urls(client, organization, use
     assert config["urls"]["workflow"] == "/api/v1/workflows/{id}/"
     assert config["urls"]["editor_page"] == "/workflows/{id}/edit/"
     assert config["urls"]["execution_page"] == "/executions/{id}/"
+    # The editor's import posts there, into the workflow's organization.
+    assert config["urls"]["import"] == reverse("workflow-import")
+    assert config["workflow"]["organization"] == str(organization.pk)
     assert config["csrf_token"]
 
 

@@ -86,6 +86,16 @@ export function EditorToolbar({ config, doc, openDialog, undo, redo, layout }: P
           <button
             type="button"
             className="cm-btn"
+            onClick={() => openDialog("import")}
+            title="Import an exported workflow or n8n JSON as new drafts"
+          >
+            Import
+          </button>
+        )}
+        {canEdit && (
+          <button
+            type="button"
+            className="cm-btn"
             onClick={() => void doc.toggleActive()}
             disabled={busy !== null || dirty}
             title={dirty ? "Save first" : "Switch the workflow's triggers on or off"}

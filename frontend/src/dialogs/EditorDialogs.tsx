@@ -1,15 +1,16 @@
 /** The editor page's dialogs: at most one is open, named by `open`. */
-import type { EditorConfig } from "../config";
+import { fillUrl, type EditorConfig } from "../config";
 import type { TestRun } from "../hooks/useTestRun";
 import type { WorkflowDocument } from "../hooks/useWorkflowDocument";
 import { useEditor } from "../store";
 import { ExecutionsDialog } from "./ExecutionsDialog";
+import { ImportDialog } from "./ImportDialog";
 import { RunDialog } from "./RunDialog";
 import { ShortcutsDialog } from "./ShortcutsDialog";
 import { TriggersDialog } from "./TriggersDialog";
 import { VersionsDialog } from "./VersionsDialog";
 
-export type EditorDialog = null | "run" | "versions" | "triggers" | "executions" | "help";
+export type EditorDialog = null | "run" | "versions" | "triggers" | "executions" | "help" | "import";
 
 interface Props {
   open: EditorDialog;
@@ -57,6 +58,15 @@ export function EditorDialogs({ open, onClose, config, doc, testRun, diffPreset 
       );
     case "help":
       return <ShortcutsDialog onClose={onClose} />;
+    case "import":
+      return (
+        <ImportDialog
+          importUrl={config.urls.import ?? fillUrl(config.urls.workflow, { id: "import" })}
+          organization={config.workflow!.organization ?? null}
+          editorPage={config.urls.editor_page}
+          onClose={onClose}
+        />
+      );
     case "executions":
       return (
         <ExecutionsDialog
