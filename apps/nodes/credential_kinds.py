@@ -224,12 +224,13 @@ def validate_data(kind_name: str, data: Any) -> dict[str, list[str]]:
     return kind.errors(data)
 
 
-def node_data(kind_name: str, data: dict) -> dict:
-    """The data a node receives: the decrypted fields and, for a registered kind, `kind` (its canonical name)."""
+def node_data(kind_name: str, data: dict, *, internal: bool = False) -> dict:
+    """The data a node receives: the decrypted fields and, for a registered kind, `kind` (its canonical name)
+    and `internal` (an administrator allowed private addresses with it: `Credential.allow_private`)."""
     kind = get_kind(kind_name)
     if kind is None or not isinstance(data, dict):
         return data
-    return {**data, "kind": kind.name}
+    return {**data, "kind": kind.name, "internal": internal}
 
 
 # --- HTTP authentication ----------------------------------------------------------------------------------------

@@ -471,7 +471,7 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["organization", "name", "kind"]
+        fields = ["organization", "name", "kind", "allow_private"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -559,7 +559,17 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ["organization"]
     list_select_related = ["organization", "created_by"]
-    fields = ["organization", "name", "kind", "stored_keys", "new_data", "created_by", "created_at", "updated_at"]
+    fields = [
+        "organization",
+        "name",
+        "kind",
+        "stored_keys",
+        "new_data",
+        "allow_private",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = ["stored_keys", "created_by", "created_at", "updated_at"]
 
     def _kind(self, request: HttpRequest, obj: Credential | None) -> credential_kinds.CredentialKind | None:
@@ -595,6 +605,7 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
                 name=obj.name,
                 kind=obj.kind,
                 data=new_data,
+                allow_private=obj.allow_private,
                 created_by=admin_actor(request),
                 actor=admin_actor(request),
             )

@@ -125,6 +125,10 @@ class Credential(TenantModel):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=50, help_text="What the secret is for, e.g. http_bearer, smtp, github.")
     data = EncryptedJSONField(default=dict)
+    allow_private = models.BooleanField(
+        default=False,
+        help_text="Internal: nodes may reach a private address with it (set by an administrator in the admin).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

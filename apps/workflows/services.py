@@ -202,14 +202,18 @@ def credential_create(
     name: str,
     kind: str,
     data: dict,
+    allow_private: bool = False,
     created_by: User | None = None,
     actor: Actor = None,
 ) -> Credential:
-    credential = Credential(organization=organization, name=name, kind=kind, data=data, created_by=created_by)
+    """`allow_private` marks the credential internal (nodes may reach private addresses with it): admin only."""
+    credential = Credential(
+        organization=organization, name=name, kind=kind, data=data, allow_private=allow_private, created_by=created_by
+    )
     credential.full_clean()
     _credential_check_data(credential)
     credential.save()
-    record = {"name": credential.name, "kind": credential.kind}
+    record = {"name": credential.name, "kind": credential.kind, "allow_private": credential.allow_private}
     audit(actor=actor, organization=organization, action="credential.create", target=credential, data=record)
     return credential
 
@@ -435,10 +439,11 @@ def credential_update(
     name: str | Unset = UNSET,
     kind: str | Unset = UNSET,
     data: dict | Unset = UNSET,
+    allow_private: bool | Unset = UNSET,
     actor: Actor = None,
 ) -> Credential:
     """Change what is given (the organization of a credential never changes)."""
-    fields = given(name=name, kind=kind, data=data)
+    fields = given(name=name, kind=kind, data=data, allow_private=allow_private)
     for field, value in fields.items():
         setattr(credential, field, value)
     credential.full_clean()

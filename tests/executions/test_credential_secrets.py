@@ -33,8 +33,10 @@ def admin_client(engine_worker, settings):
     return organization, user, client
 
 
-def _run(client, organization, user, node: dict, kind: str, data: dict) -> dict:
-    credential = credential_create(organization=organization, name="cred", kind=kind, data=data, actor=user)
+def _run(client, organization, user, node: dict, kind: str, data: dict, *, allow_private: bool = False) -> dict:
+    credential = credential_create(
+        organization=organization, name="cred", kind=kind, data=data, allow_private=allow_private, actor=user
+    )
     definition = {
         "nodes": [{"id": "start", "type": "manual", "config": {}}, {"id": "call", **node}],
         "edges": [{"source": "start", "target": "call"}],
@@ -128,11 +130,10 @@ def test_smtp_keeps_the_password(admin_client, caplog):
     ("kind", "data"),
     [
         ("aws", {"access_key_id": "AKIA1", "secret_access_key": SECRET, "region": "eu-west-1"}),
-        ("database", {"host": "127.0.0.1", "database": "d", "user": "u", "password": SECRET}),
     ],
 )
 def test_kinds_no_node_sends_yet_stay_out_of_answers_and_rows(admin_client, caplog, kind, data):
-    """aws and database credentials have no node that uses them yet (s3, postgres_query): stored and served."""
+    """aws credentials have no node that uses them yet (s3): stored and served."""
     caplog.set_level(logging.DEBUG)
     organization, _, client = admin_client
     response = client.post(
@@ -143,4 +144,22 @@ def test_kinds_no_node_sends_yet_stay_out_of_answers_and_rows(admin_client, capl
 
     assert response.status_code == 201, response.content
     assert SECRET.encode() not in response.content + client.get("/api/v1/credentials/").content
+    _assert_nowhere_but_the_credential(caplog)
+
+
+def test_postgres_query_through_an_internal_database_credential_keeps_the_password(admin_client, caplog, settings):
+    """The machine's PostgreSQL on loopback: refused by the private-address rule unless the credential is internal."""
+    caplog.set_level(logging.DEBUG)
+    settings.CONCERTMASTER_ALLOW_PRIVATE_HTTP = False
+    organization, user, client = admin_client
+    node = {
+        "type": "postgres_query",
+        "config": {"credential": "cred", "query": "SELECT %s::text AS echoed", "parameters": ["{{ 'hello' }}"]},
+    }
+    data = {"host": "127.0.0.1", "port": 5432, "database": "postgres", "user": "postgres", "password": SECRET}
+
+    body = _run(client, organization, user, node, "database", data, allow_private=True)
+
+    call = {n["node_id"]: n for n in body["nodes"]}["call"]
+    assert call["output"]["rows"] == [{"echoed": "hello"}]
     _assert_nowhere_but_the_credential(caplog)

@@ -322,3 +322,15 @@ def test_a_rename_keeps_data_stored_before_the_schema(organization):
 
     old.refresh_from_db()
     assert (old.name, old.kind, old.data) == ("renamed", "http_bearer", {"token": "t", "x": 1})
+
+
+def test_the_api_cannot_mark_a_credential_internal(admin_client):
+    organization, client = admin_client
+    data = {"host": "10.0.0.5", "database": "d", "user": "u", "password": SECRET}
+    body = {"organization": str(organization.pk), "name": "db", "kind": "database", "data": data, "allow_private": True}
+
+    response = client.post("/api/v1/credentials/", body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "allow_private" in response.content.decode()
+    assert not Credential.objects.filter(name="db").exists()

@@ -647,3 +647,18 @@ def test_workflow_changelist_query_count_does_not_grow_with_rows(
 
     with django_assert_max_num_queries(len(one_row.captured_queries)):
         org_admin_client.get(url(Workflow, "changelist"))
+
+
+def test_an_admin_marks_a_credential_internal(org_admin_client, organization):
+    credential = CredentialFactory(
+        organization=organization, kind="database", data={"host": "db", "database": "d", "user": "u"}
+    )
+
+    response = org_admin_client.post(
+        url(Credential, "change", credential.pk), {"name": credential.name, "kind": "database", "allow_private": "on"}
+    )
+
+    credential.refresh_from_db()
+    assert response.status_code == 302
+    assert credential.allow_private is True
+    assert credential.data == {"host": "db", "database": "d", "user": "u"}

@@ -440,7 +440,8 @@ def _prepare_and_run(
         config=config,
         inputs=claim.inputs,
         credentials={
-            name: credential_kinds.node_data(credential.kind, credential.data) for name, credential in found.items()
+            name: credential_kinds.node_data(credential.kind, credential.data, internal=credential.allow_private)
+            for name, credential in found.items()
         },
         attempt=claim.attempt,
         resume=claim.resume,
