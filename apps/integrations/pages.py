@@ -41,6 +41,7 @@ def hub(request: HttpRequest) -> HttpResponse:
         return _post(request, access)
     integrations = list(selectors.integration_list(access=access).order_by("name"))
     choose = request.GET.get("choose")
+    chosen_ids: list[str]
     remote, remote_error, chosen_ids = None, "", []
     if choose:
         chosen = _integration(access, choose)
