@@ -161,6 +161,8 @@ def test_the_committed_schema_lists_the_nullable_request_fields_tested_here():
         ("PatchedWorkflowRequest", "max_concurrent_executions"),
         ("ExecuteInputRequest", "input"),
         ("ExecuteInputRequest", "variables"),
+        ("SpecExecuteInputRequest", "input_data"),
+        ("SpecExecuteInputRequest", "variables"),
         ("ConfigValidateRequest", "config"),
     }
 

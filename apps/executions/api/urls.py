@@ -7,7 +7,7 @@ from .debugging import ExecutionDebugViewSet
 from .expressions import ExpressionPreviewViewSet
 from .inbox import WebhookDeliveryViewSet
 from .saved_filters import SavedExecutionFilterViewSet
-from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunViewSet
+from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunAliasViewSet, WorkflowRunViewSet
 
 router = SimpleRouter()
 router.register("executions", ExecutionViewSet, basename="execution")
@@ -22,6 +22,12 @@ router.register(
 
 urlpatterns = [
     *router.urls,
+    # The specification writes it without the trailing slash: the same action, both body shapes.
+    path(
+        "workflows/<str:pk>/execute",
+        WorkflowRunAliasViewSet.as_view({"post": "execute"}),
+        name="workflow-run-execute-no-slash",
+    ),
     path("forms/<str:token>/submissions/", FormSubmissionView.as_view(), name="form-submissions"),
     path(
         "workflows/<str:workflow_pk>/expressions/preview/",

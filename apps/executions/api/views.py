@@ -6,7 +6,7 @@ Executing and controlling need the workflow's execute permission (a role of memb
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -31,6 +31,12 @@ from .serializers import (
     ExecutionDetailSerializer,
     ExecutionEventSerializer,
     ExecutionSerializer,
+)
+from .spec_shapes import (
+    SpecExecuteInputSerializer,
+    SpecExecuteOutputSerializer,
+    is_spec_execute_body,
+    spec_execute_answer,
 )
 
 TAGS = ["executions"]
@@ -170,35 +176,79 @@ class WorkflowRunViewSet(ScopedViewSet):
 
     @extend_schema(
         summary="Run a workflow: 202 with the execution, or its result when it finishes within ?wait= seconds",
+        description=(
+            "Also `POST /workflows/{id}/execute` without the trailing slash. Two body shapes: ours (`input`, "
+            "`variables`, `test`, `run`; answered with the execution's detail) and the specification's "
+            "(`input_data`, `variables`, `async_mode`; answered with `execution_id`, `status`, `result`, `error`). "
+            "A body naming `input_data` or `async_mode` is the specification's. Without `async_mode: true` the "
+            "specification's shape waits for the result like `?wait=` (the server's longest wait when `?wait=` is "
+            "not given)."
+        ),
         tags=["workflows"],
         parameters=[ExecuteQuerySerializer],
-        request=ExecuteInputSerializer,
-        responses={202: ExecutionDetailSerializer, 200: ExecutionDetailSerializer},
+        request=PolymorphicProxySerializer(
+            component_name="Execute",
+            serializers=[ExecuteInputSerializer, SpecExecuteInputSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={
+            code: PolymorphicProxySerializer(
+                component_name="ExecuteResult",
+                serializers=[ExecutionDetailSerializer, SpecExecuteOutputSerializer],
+                resource_type_field_name=None,
+            )
+            for code in (200, 202)
+        },
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def execute(self, request, pk=None):
         workflow = self.get_object()
         query = ExecuteQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        body = ExecuteInputSerializer(data=request_data(request))
+        data = request_data(request)
+        spec = is_spec_execute_body(data)
+        body = (SpecExecuteInputSerializer if spec else ExecuteInputSerializer)(data=data)
         body.is_valid(raise_exception=True)
+        if spec:
+            trigger_data, test, run = body.validated_data["input_data"], False, None
+            wait = 0 if body.validated_data["async_mode"] else settings.CONCERTMASTER_MAX_WAIT_SECONDS
+            if "wait" in request.query_params and not body.validated_data["async_mode"]:
+                wait = query.validated_data["wait"]
+        else:
+            trigger_data, test, run = (
+                body.validated_data["input"],
+                body.validated_data["test"],
+                body.validated_data["run"],
+            )
+            wait = query.validated_data["wait"]
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is created
         kind = TriggerKind.API if self.access.api_key is not None else TriggerKind.MANUAL
         execution = services.execution_start(
             workflow=workflow,
             trigger_kind=kind,
-            trigger_data=body.validated_data["input"],
+            trigger_data=trigger_data,
             triggered_by=self.access.person,
             variables=body.validated_data["variables"],
-            test=body.validated_data["test"],
-            run=body.validated_data["run"],
+            test=test,
+            run=run,
             actor=self.access,
         )
-        wait = min(query.validated_data["wait"], settings.CONCERTMASTER_MAX_WAIT_SECONDS)
+        wait = min(wait, settings.CONCERTMASTER_MAX_WAIT_SECONDS)
         if wait:
             execution = execution_wait(execution_id=execution.pk, timeout=wait)
         finished = execution.finished_at is not None
-        return Response(_detail(execution), status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+        answer = spec_execute_answer(execution) if spec else _detail(execution)
+        return Response(answer, status=status.HTTP_200_OK if finished else status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    execute=extend_schema(
+        operation_id="workflows_execute_without_slash",
+        summary="Run a workflow: the specification's path, without the trailing slash (same bodies and answers)",
+    )
+)
+class WorkflowRunAliasViewSet(WorkflowRunViewSet):
+    """`/workflows/{id}/execute` as the specification writes it: the same action under its own operation id."""
 
 
 WORKFLOW_PK = OpenApiParameter("workflow_pk", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Workflow id.")

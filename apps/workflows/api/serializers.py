@@ -84,6 +84,21 @@ class ProblemSerializer(serializers.Serializer):
     code = serializers.CharField(required=False)
 
 
+TRIGGERS_ONLY_ON_CREATE = "Triggers are given when the workflow is created; change them at /api/v1/triggers/."
+
+
+class WorkflowTriggerInputSerializer(StrictSerializer):
+    """One trigger of the specification's `POST /workflows` `triggers` array (the fields of POST /triggers/)."""
+
+    kind = serializers.CharField(max_length=50, help_text="A trigger kind (GET /api/v1/trigger-kinds/ lists them).")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    config = serializers.JSONField(required=False, validators=[_object], help_text="As on POST /triggers/.")
+    is_active = serializers.BooleanField(required=False, default=True)
+    signing_secret = serializers.CharField(
+        max_length=128, required=False, write_only=True, help_text="Webhook triggers only: a sender's secret."
+    )
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -128,6 +143,13 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
         required=False,
         help_text="Pinned data: node id -> the output test runs use instead of running the node (not versioned).",
     )
+    triggers = WorkflowTriggerInputSerializer(
+        many=True,
+        required=False,
+        write_only=True,
+        help_text="On create only (the specification's shape): triggers created with the workflow, all or nothing; "
+        "the 201 answer lists them under `triggers` (a webhook's signing secret shown this once).",
+    )
 
     class Meta:
         model = Workflow
@@ -139,6 +161,7 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "status",
             "definition",
             "pins",
+            "triggers",
             "revision",
             "is_valid",
             "problems",
@@ -158,6 +181,11 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def validate_triggers(self, value):
+        if self.instance is not None:
+            raise serializers.ValidationError(TRIGGERS_ONLY_ON_CREATE)
+        return value
 
     def validate(self, attrs):
         if self.instance is not None and "organization_id" in attrs:

@@ -16,6 +16,7 @@ from apps.orgs.policy import CHANGE, CREATE, MANAGE, VIEW
 from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
 from apps.workflows.n8n import is_n8n_document
+from apps.workflows.spec_shapes import workflow_create_with_triggers
 from apps.workflows.validation import problems_payload, workflow_definition_problems
 
 from .filters import CredentialFilter, FormSubmissionFilter, TriggerFilter, WorkflowFilter
@@ -127,14 +128,33 @@ class WorkflowViewSet(
             response["ETag"] = f'"{revision}"'
         return super().finalize_response(request, response, *args, **kwargs)
 
+    def create(self, request, *args, **kwargs):
+        self.created_triggers = None
+        response = super().create(request, *args, **kwargs)
+        if self.created_triggers is not None:  # the specification's shape: the triggers it created, secrets once
+            context = {"request": request}  # the creator is an admin (checked in perform_create): sees every URL
+            response.data["triggers"] = [
+                {**TriggerCreatedSerializer(trigger, context=context).data, "signing_secret": trigger.signing_secret}
+                for trigger in self.created_triggers
+            ]
+        return response
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("revision", None)
+        triggers = data.pop("triggers", None)
         organization = Organization.objects.get(pk=data.pop("organization"))
         self.require(CREATE, organization)
-        workflow = services.workflow_create(
-            organization=organization, created_by=self.access.person, actor=self.access, **data
-        )
+        if triggers:
+            self.require(MANAGE, organization)  # as POST /triggers/ does: publishing is an admin's
+        if triggers is None:
+            workflow = services.workflow_create(
+                organization=organization, created_by=self.access.person, actor=self.access, **data
+            )
+        else:
+            workflow, self.created_triggers = workflow_create_with_triggers(
+                triggers=triggers, organization=organization, created_by=self.access.person, actor=self.access, **data
+            )
         serializer.instance = selectors.workflow_get(access=self.access, pk=workflow.pk)
 
     def perform_update(self, serializer):
