@@ -112,11 +112,14 @@ class CredentialKindViewSet(viewsets.ViewSet):
     lookup_field = "name"
     lookup_value_regex = r"[a-z0-9_]{1,50}"
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="credential_kinds_list",
+        responses={200: {"type": "object", "additionalProperties": {}}},  # list: documented as an array of these
+    )
     def list(self, request):
         return Response([kind.as_dict() for kind in credential_kinds.KINDS.values()])
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="credential_kinds_retrieve", responses={200: OpenApiTypes.OBJECT})
     def retrieve(self, request, name: str | None = None):
         kind = credential_kinds.get_kind(name or "")
         if kind is None:
