@@ -392,6 +392,9 @@ CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS = env.int("CONCERTMASTER_ENGINE_CH
 # PostgreSQL: the engine's hot statements (claim, lock, completion) are prepared once per connection. Turn off behind
 # a pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
 CONCERTMASTER_ENGINE_PREPARED_STATEMENTS = env.bool("CONCERTMASTER_ENGINE_PREPARED_STATEMENTS", default=True)
+# The engine's persistence path (engine/store.py): "auto" = the hand-written statements on PostgreSQL and the ORM
+# elsewhere; "orm" = the ORM everywhere; "sql" = the statements (PostgreSQL only). Tests run both and compare the rows.
+CONCERTMASTER_ENGINE_STORE = env.str("CONCERTMASTER_ENGINE_STORE", default="auto")
 # A node without `timeout_seconds` fails after this many seconds.
 CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS = env.int("CONCERTMASTER_NODE_DEFAULT_TIMEOUT_SECONDS", default=300)
 # Operations (loop steps, calls, lookups, operators, per-item filters) the expressions of one node run may take:

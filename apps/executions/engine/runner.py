@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import InterfaceError, OperationalError, connection, connections, transaction
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 from structlog.contextvars import bound_contextvars
 
@@ -35,7 +35,7 @@ from ..choices import ExecutionStatus, NodeStatus
 from ..execution_data import execution_custom_data_set
 from ..logs import NodeLog
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
-from . import breaker, presence, statements
+from . import breaker, presence, statements, store
 from . import scheduler as sched
 from .connections import through_outage
 from .runtime import (
@@ -190,9 +190,9 @@ def claim_node(
     """Take the node for this task (queued under this task id -> running, with a lease) and read its inputs.
 
     With `node_id` (sent with the task), the node and the outputs it reads come back in one query; with the
-    version too, on PostgreSQL, the whole claim is one statement (`statements.claim`).
+    version too, on the SQL store (PostgreSQL), the whole claim is one statement (`statements.claim`).
     """
-    if node_id and version_id and connection.vendor == "postgresql":
+    if node_id and version_id and store.uses_sql():
         claim = _claim_in_one_statement(execution_id, node_execution_id, task_id, node_id, version_id)
         if claim is not _SLOW_PATH:
             return cast("Claim | None", claim)

@@ -49,7 +49,7 @@ from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
 from . import scheduler as sched
-from . import statements, transitions
+from . import statements, store, transitions
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class Unit:
         Reads of node rows inside a unit go through `nodes()`, which writes what is pending first.
         """
         rows = NodeExecution.objects.filter(pk__in=node_pks)
-        if connection.vendor != "postgresql":
+        if not store.uses_sql():
             rows.update(**values)
             return
         pks = {str(pk) for pk in node_pks}
@@ -272,7 +272,7 @@ def _store_events(
 ) -> None:
     """Insert the events and record the execution's last seq: one statement on PostgreSQL (with the unit's
     pending node updates), two elsewhere."""
-    if connection.vendor != "postgresql":  # SQLite has no data-modifying WITH
+    if not store.uses_sql():  # SQLite has no data-modifying WITH
         ExecutionEvent.objects.bulk_create(events)
         WorkflowExecution.objects.filter(pk=execution.pk).update(last_seq=execution.last_seq)
         return
@@ -417,12 +417,12 @@ def locked(execution_id: Any, *, durable: bool = True, nodes: bool = False) -> I
     # No savepoint when nested (a service's transaction, a parent cancelling its children): a failure here
     # must undo the whole change anyway.
     with transaction.atomic(savepoint=False):
-        if nodes and connection.vendor == "postgresql":
+        if nodes and store.uses_sql():
             execution, rows = statements.lock_with_nodes(execution_id, _ROW_FIELDS)
             unit = Unit(execution=execution, _rows=rows)
         else:
             executions = WorkflowExecution.objects.select_for_update()
-            if not durable and connection.vendor == "postgresql":
+            if not durable and store.uses_sql():
                 # Set in the locking statement itself: one round trip fewer than a SET LOCAL before it.
                 executions = executions.annotate(_commit=RawSQL("set_config('synchronous_commit', 'off', true)", ()))
             unit = Unit(execution=executions.get(pk=execution_id))
