@@ -213,7 +213,9 @@ def credential_create(
     credential.full_clean()
     _credential_check_data(credential)
     credential.save()
-    record = {"name": credential.name, "kind": credential.kind, "allow_private": credential.allow_private}
+    record: dict = {"name": credential.name, "kind": credential.kind}
+    if credential.allow_private:
+        record["allow_private"] = True
     audit(actor=actor, organization=organization, action="credential.create", target=credential, data=record)
     return credential
 
