@@ -138,3 +138,19 @@ def test_the_admin_lists_and_shows_an_integration_without_its_key(organization):
     assert client.get("/admin/integrations/integration/").status_code == 200
     page = client.get(f"/admin/integrations/integration/{integration.pk}/change/")
     assert page.status_code == 200 and b"s3cr3t" not in page.content
+
+
+def test_the_admins_writes_are_audited_by_the_services_via_admin(organization):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    integration = services.integration_create(organization=organization, service_url="https://n8n.example.com")
+    client = Client()
+    client.force_login(admin)
+    changelist = "/admin/integrations/integration/"
+    client.post(changelist, {"action": "test_connection", "_selected_action": [integration.pk]})
+    client.post(f"{changelist}{integration.pk}/delete/", {"post": "yes"})
+    assert not Integration.objects.filter(pk=integration.pk).exists()
+    rows = AuditLog.objects.filter(organization=organization).order_by("created_at")
+    assert [(row.action, row.actor, row.data.get("via")) for row in rows] == [
+        ("integration.test", admin, "admin"),
+        ("integration.delete", admin, "admin"),
+    ]
