@@ -138,3 +138,91 @@ def _first_line(exc: Exception) -> str:
 def _jsonable(rows: list[dict]) -> list[dict]:
     """Rows as JSON values: dates and times as ISO strings, decimals and UUIDs as strings."""
     return json.loads(json.dumps(rows, cls=DjangoJSONEncoder))
+
+
+MYSQL_NOT_A_DATABASE = "Credential {name!r} is not a MySQL database credential (kind 'database', engine 'mysql')."
+
+
+@register
+class MysqlQueryNode(Node):
+    type_name = "mysql_query"
+    category = "actions"
+    display_name = "MySQL / MariaDB query"
+    icon = "database"
+    description = (
+        "Runs one SQL statement on a MySQL or MariaDB server named by a database credential (engine mysql), "
+        "like postgres_query: values in `parameters` bound by the driver (PyMySQL), the query verbatim, read "
+        "(read-only transaction, max_rows) or write (commit, affected) mode, a statement timeout "
+        "(max_statement_time), and private addresses only for a credential an administrator marked internal."
+    )
+    credential_fields = ("credential",)
+    verbatim_fields = ("query",)
+    config_schema = PostgresQueryNode.config_schema
+
+    def run(self, ctx: NodeContext) -> NodeResult:
+        import pymysql  # only this node needs it
+
+        config = ctx.config
+        data = credential_data(ctx) or {}
+        if data.get("kind") != "database" or data.get("engine") != "mysql":
+            raise NodeError(MYSQL_NOT_A_DATABASE.format(name=config["credential"]), retryable=False)
+        timeout = float(config.get("timeout_seconds", 30))
+        max_rows = int(config.get("max_rows", DEFAULT_MAX_ROWS))
+        write = config.get("mode", "read") == "write"
+        host, port = str(data["host"]), int(data.get("port") or 3306)
+        allow_private = netguard.allows_private(ctx.settings) or bool(data.get("internal"))
+        try:
+            address = netguard.pinned_address(host, port, allow_private=allow_private)
+        except netguard.BlockedAddressError as exc:
+            raise NodeError(str(exc), retryable=False) from None
+        except netguard.UnresolvableHostError as exc:
+            raise NodeError(str(exc)) from None
+        ssl: dict[str, dict] = {"ssl": {}} if data.get("ssl_mode") in ("require", "verify-ca", "verify-full") else {}
+        try:
+            connection = pymysql.connect(
+                host=address,
+                port=port,
+                database=str(data["database"]),
+                user=str(data["user"]),
+                password=str(data.get("password") or ""),
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                cursorclass=pymysql.cursors.DictCursor,
+                autocommit=False,
+                **ssl,
+            )
+        except pymysql.Error as exc:
+            logger.info("mysql_query could not connect to %s:%s: %s", host, port, exc)
+            raise NodeError(CONNECT_FAILED) from None
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET SESSION max_statement_time = {timeout:.3f}")
+                cursor.execute("START TRANSACTION" if write else "START TRANSACTION READ ONLY")
+                affected = cursor.execute(config["query"], config.get("parameters") or None)
+                rows: list[dict] = []
+                truncated = False
+                if cursor.description is not None:
+                    rows = list(cursor.fetchmany(max_rows + 1))
+                    truncated = len(rows) > max_rows
+                    rows = rows[:max_rows]
+            if write:
+                connection.commit()
+            else:
+                connection.rollback()
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else None
+            if code in (1969, 3024):  # MariaDB / MySQL: the statement ran past max_statement_time
+                raise NodeError(QUERY_TIMEOUT.format(seconds=timeout), retryable=False) from None
+            if code == 1792:  # a write in a READ ONLY transaction
+                raise NodeError(READ_ONLY.format(error=exc.args[1]), retryable=False) from None
+            if isinstance(code, int) and code >= 2000:  # client errors: the connection was lost
+                logger.info("mysql_query lost %s:%s: %s", host, port, exc)
+                raise NodeError(CONNECT_FAILED) from None
+            raise NodeError(QUERY_FAILED.format(error=exc.args[-1]), retryable=False) from None
+        except pymysql.Error as exc:
+            raise NodeError(QUERY_FAILED.format(error=exc.args[-1] if exc.args else exc), retryable=False) from None
+        finally:
+            connection.close()
+        output: dict[str, Any] = {"rows": _jsonable(rows), "row_count": len(rows), "truncated": truncated}
+        if write:
+            output["affected"] = affected
+        return NodeResult.single(output)
