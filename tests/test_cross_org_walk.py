@@ -26,6 +26,7 @@ EXEMPT = {
     "node-type-detail": "node types are global",
     "node-type-schema": "node types are global",
     "node-type-validate": "node types are global",
+    "credential-kind-detail": "credential kinds are the installation's schemas, keyed by name, not tenant rows",
     "form-submissions": "public by token; the token is the secret",
     "token-obtain": "authentication",
     "token-refresh": "authentication",

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 
 from django.db.models import QuerySet
-from rest_framework import exceptions, viewsets
+from rest_framework import exceptions, serializers, viewsets
 from rest_framework.request import Request
 
 from apps.core.api.pagination import ApiCursorPagination
@@ -39,6 +39,11 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def get_queryset(self):
         return type(self).selector(access=self.access)
+
+    def get_serializer_class(self):
+        """Action-only viewsets (re-run, preview, sync) declare their bodies per action, not a class: OPTIONS then
+        describes an empty form instead of failing on DRF's assertion."""
+        return self.serializer_class or serializers.Serializer
 
     def get_object(self):
         lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
