@@ -7,8 +7,9 @@ from typing import cast
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.core.admin import ReadOnlyAdminMixin, admin_actor
@@ -16,7 +17,7 @@ from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
 
 from . import services
-from .debugging import FROM_FAILED, VERSION_LATEST, VERSION_ORIGINAL
+from .debugging import FROM_FAILED, FROM_TRIGGER, VERSION_LATEST, VERSION_ORIGINAL
 from .models import ExecutionLog, SavedExecutionFilter, WorkflowExecution
 
 RERUN_DONE = "Re-ran {count} execution(s) as new ones: {links}."
@@ -84,12 +85,63 @@ def source_link(obj: WorkflowExecution):
     return format_html('<a href="{}">{}</a> (from {})', url, str(obj.source_execution_id)[:8], obj.rerun_from)
 
 
+@admin.display(description="re-run")
+def rerun_link(obj: WorkflowExecution):
+    url = reverse("admin:executions_workflowexecution_rerun", args=[obj.pk])
+    return format_html('<a href="{}">Re-run from here…</a> (a node, the failed nodes or the trigger; any version)', url)
+
+
+def rerun_view(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """The admin's "Re-run from here": the same choices as the API and the editor (`from`: failed, trigger or a
+    node; `version`: original or latest), one execution at a time, audited by the service."""
+    execution = cast(WorkflowExecution | None, model_admin.get_object(request, object_id))
+    if execution is None or not model_admin.has_run_permission(request, execution):  # type: ignore[attr-defined]
+        return HttpResponse("Not found.", status=404)
+    node_ids = list(execution.node_executions.order_by("created_at", "node_id").values_list("node_id", flat=True))
+    choices = [(FROM_FAILED, "the failed nodes"), (FROM_TRIGGER, "the trigger (the whole run)")]
+    choices += [(node_id, f"node {node_id} and what follows it") for node_id in node_ids]
+    error = ""
+    if request.method == "POST":
+        start_from, version = request.POST.get("from", ""), request.POST.get("version", "")
+        try:
+            new = services.execution_rerun(
+                execution=execution,
+                start_from=start_from,
+                version=version,
+                user=admin_actor(request),
+                actor=admin_actor(request),
+            )
+        except (ApplicationError, ValidationError) as refused:
+            error = getattr(refused, "message", None) or "; ".join(cast(ValidationError, refused).messages)
+        else:
+            model_admin.message_user(request, f"Re-ran as {str(new.pk)[:8]}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:executions_workflowexecution_change", args=[new.pk]))
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": f"Re-run execution {str(execution.pk)[:8]}",
+        "execution": execution,
+        "choices": choices,
+        "versions": [(VERSION_ORIGINAL, "its own version"), (VERSION_LATEST, "the workflow's latest version")],
+        "error": error,
+    }
+    return render(request, "admin/executions/workflowexecution/rerun.html", context, status=400 if error else 200)
+
+
 def install(model_admin: type[admin.ModelAdmin]) -> None:
-    """Add the re-run actions, the debug fields and the log inline to the execution admin."""
+    """Add the re-run actions and page, the debug fields and the log inline to the execution admin."""
     model_admin.actions = [*(model_admin.actions or []), rerun_from_failed, rerun_on_latest_version]
     model_admin.inlines = [*model_admin.inlines, ExecutionLogInline]
     model_admin.source_link = staticmethod(source_link)  # type: ignore[attr-defined]
-    extra = ["test_run", "run_mode", "run_node_id", "source_link", "custom_data"]
+    model_admin.rerun_link = staticmethod(rerun_link)  # type: ignore[attr-defined]
+    base_urls = model_admin.get_urls
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(lambda request, object_id: rerun_view(self, request, object_id))
+        return [path("<path:object_id>/rerun/", view, name="executions_workflowexecution_rerun"), *base_urls(self)]
+
+    model_admin.get_urls = get_urls  # type: ignore[method-assign]
+    extra = ["test_run", "run_mode", "run_node_id", "source_link", "rerun_link", "custom_data"]
     model_admin.fields = [*model_admin.fields, *extra]  # type: ignore[misc]  # the execution admin lists its fields
     model_admin.readonly_fields = [*model_admin.readonly_fields, *extra]
     model_admin.list_filter = [*model_admin.list_filter, "test_run", "run_mode"]

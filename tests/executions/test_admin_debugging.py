@@ -106,3 +106,42 @@ def test_the_execution_page_shows_its_log_and_source(staff, failed):
 
     assert "look here" in source_page
     assert str(failed.pk)[:8] in rerun_page and "(from failed)" in rerun_page
+
+
+def test_the_rerun_page_offers_every_node_and_reruns_from_the_chosen_one_on_the_latest_version(staff, failed):
+    workflow_update(workflow=failed.workflow, definition={**DEFINITION, "variables": {"v": 2}})
+    page_url = reverse("admin:executions_workflowexecution_rerun", args=[failed.pk])
+    change = staff.get(reverse("admin:executions_workflowexecution_change", args=[failed.pk]))
+    assert page_url in change.content.decode()
+
+    page = staff.get(page_url).content.decode()
+    assert all(f'value="{value}"' in page for value in ("failed", "trigger", "start", "note", "latest"))
+
+    response = staff.post(page_url, {"from": "note", "version": "latest"})
+
+    rerun = WorkflowExecution.objects.get(source_execution=failed)
+    assert response.status_code == 302 and str(rerun.pk) in response["Location"]
+    assert rerun.rerun_from == "note" and rerun.version_id != failed.version_id
+    assert AuditLog.objects.filter(action="execution.rerun").count() == 1
+
+
+def test_the_rerun_page_refuses_an_unknown_node_and_starts_nothing(staff, failed):
+    response = staff.post(
+        reverse("admin:executions_workflowexecution_rerun", args=[failed.pk]), {"from": "nope", "version": "original"}
+    )
+
+    assert response.status_code == 400 and "nope" in response.content.decode()
+    assert not WorkflowExecution.objects.filter(source_execution=failed).exists()
+
+
+def test_a_viewer_cannot_rerun_from_the_admin_page(client, organization, failed):
+    viewer = UserFactory(is_staff=True)
+    MembershipFactory(user=viewer, organization=organization, role="viewer")
+    client.force_login(viewer)
+
+    response = client.post(
+        reverse("admin:executions_workflowexecution_rerun", args=[failed.pk]), {"from": "failed", "version": "original"}
+    )
+
+    assert response.status_code == 404
+    assert not WorkflowExecution.objects.filter(source_execution=failed).exists()
