@@ -122,7 +122,7 @@ class Watcher:
         self.reconnects = 0
 
     def take(self, message: dict) -> None:
-        if message["type"] in ("snapshot", "ping", "pong"):
+        if message["type"] in ("snapshot", "ping", "pong", "log"):  # log lines carry no seq
             return
         execution_id = message["execution_id"]
         self.last_seq[execution_id] = max(self.last_seq.get(execution_id, 0), message["seq"])

@@ -133,8 +133,11 @@ def _headers(user) -> dict:
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
 
 
-async def _receive_events(ws, *, until_seq: int | None = None, stop_after: int | None = None) -> list[dict]:
-    """Events (not snapshots or pings) until the execution's final event, `until_seq`, or `stop_after` events."""
+async def _receive_events(
+    ws, *, until_seq: int | None = None, stop_after: int | None = None, logs: list[dict] | None = None
+) -> list[dict]:
+    """Events (not snapshots or pings) until the execution's final event, `until_seq`, or `stop_after` events.
+    Log lines have no seq (they are not events): they go to `logs` when given."""
     received: list[dict] = []
     # One deadline for the whole wait: heartbeat pings would otherwise renew a per-message timeout forever.
     deadline = time.monotonic() + TIMEOUT
@@ -143,6 +146,11 @@ async def _receive_events(ws, *, until_seq: int | None = None, stop_after: int |
         assert remaining > 0, f"no final event within {TIMEOUT} s; received {[m['type'] for m in received]}"
         message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
         if message["type"] in ("snapshot", "ping", "pong"):
+            continue
+        if message["type"] == "log":
+            assert message["seq"] is None
+            if logs is not None:
+                logs.append(message)
             continue
         received.append(message)
         if stop_after is not None and len(received) >= stop_after:
@@ -173,10 +181,12 @@ def test_a_client_sees_every_event_live_in_order(server, worker, workflow, membe
             snapshot = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
             assert snapshot["type"] == "snapshot" and snapshot["executions"] == []
             execution = await asyncio.to_thread(_start_in_thread, workflow, {"amount": 150})
-            return execution, await _receive_events(ws)
+            return execution, await _receive_events(ws, logs=logs)
 
+    logs: list[dict] = []
     execution, received = asyncio.run(scenario())
     assert received[-1]["type"] == "execution_succeeded"
+    assert "audit" in {line["node_id"] for line in logs}  # the log node's line, live beside the events
     assert {m["execution_id"] for m in received} == {str(execution.pk)}
     assert [(m["seq"], m["type"], m["node_id"] or "") for m in received] == _db_events(execution.pk)
     assert [m["seq"] for m in received] == list(range(1, len(received) + 1))
