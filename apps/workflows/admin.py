@@ -117,12 +117,25 @@ class WorkflowAdminForm(forms.ModelForm):
 
     class Meta:
         model = Workflow
-        fields = ["organization", "name", "description", "status", "definition", "max_concurrent_executions"]
+        fields = [
+            "organization",
+            "name",
+            "description",
+            "status",
+            "definition",
+            "max_concurrent_executions",
+            "error_workflow",
+            "is_default_error_workflow",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
             self.fields["base_revision"].initial = self.instance.revision
+        if "error_workflow" in self.fields:  # only the workflow's own organization's, once it has one
+            same = Workflow.objects.filter(organization_id=self.instance.organization_id).exclude(pk=self.instance.pk)
+            field = self.fields["error_workflow"]
+            field.queryset = same if self.instance.pk is not None else Workflow.objects.none()  # type: ignore[attr-defined]
 
     def clean(self):
         cleaned = super().clean()
@@ -162,6 +175,8 @@ class WorkflowAdmin(TenantAdminMixin, GuardedModelAdminMixin, admin.ModelAdmin):
         "definition",
         "definition_problems",
         "max_concurrent_executions",
+        "error_workflow",
+        "is_default_error_workflow",
         "revision",
         "base_revision",
         "created_by",

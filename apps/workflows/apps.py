@@ -16,7 +16,7 @@ class WorkflowsConfig(AppConfig):
         policy.register(Workflow, workflow_policy)
         policy.register(WorkflowVersion, workflow_version_policy)
         # Built-in trigger kinds register on import; plugins' kinds through the `concertmaster.triggers` group.
-        from . import builtin_triggers  # noqa: F401
+        from . import builtin_triggers, error_trigger  # noqa: F401
         from .trigger_kinds import trigger_kinds
 
         trigger_kinds.load_entry_points()

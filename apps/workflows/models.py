@@ -3,6 +3,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -13,6 +14,8 @@ from .crypto import EncryptedJSONField
 from .trigger_kinds import KIND_NAME_MAX_LENGTH, trigger_kind_choices
 
 VERSION_IMMUTABLE = "A workflow version is an immutable snapshot: save a new version instead."
+ERROR_WORKFLOW_OTHER_ORGANIZATION = "Must be a workflow of the same organization."
+ERROR_WORKFLOW_ITSELF = "A workflow cannot be its own error workflow."
 
 
 def _token() -> str:
@@ -43,6 +46,18 @@ class Workflow(TenantModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    error_workflow = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Started with the details of each failed run of this workflow. Empty: the organization's default.",
+    )
+    is_default_error_workflow = models.BooleanField(
+        default=False,
+        help_text="The organization's error workflow: started when a workflow without one of its own fails.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -50,10 +65,23 @@ class Workflow(TenantModel):
         indexes = [models.Index(fields=["organization", "status"], name="workflow_org_status")]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=WorkflowStatus.values), name="workflow_status_valid"),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(is_default_error_workflow=True),
+                name="workflow_one_default_error_workflow",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.error_workflow_id is None:
+            return
+        if self.error_workflow_id == self.pk:
+            raise ValidationError({"error_workflow": [ERROR_WORKFLOW_ITSELF]})
+        if self.error_workflow.organization_id != self.organization_id:
+            raise ValidationError({"error_workflow": [ERROR_WORKFLOW_OTHER_ORGANIZATION]})
 
     @property
     def latest_version(self) -> "WorkflowVersion | None":

@@ -89,6 +89,8 @@ def workflow_create(
     max_concurrent_executions: int | None = None,
     created_by: User | None = None,
     pins: dict | None = None,
+    error_workflow: Workflow | None = None,
+    is_default_error_workflow: bool = False,
     actor: Actor = None,
 ) -> Workflow:
     """Create a workflow; a valid definition is recorded as version 1, one with problems stays a draft.
@@ -106,15 +108,25 @@ def workflow_create(
         max_concurrent_executions=max_concurrent_executions,
         created_by=created_by,
         pins=pins or {},
+        error_workflow=error_workflow,
+        is_default_error_workflow=is_default_error_workflow,
     )
     if pins:
         pins_check(pins)
+    if is_default_error_workflow:
+        _clear_default_error_workflow(workflow)
     workflow.full_clean()
     workflow.save()
     if not problems:
         _next_version(workflow=workflow, created_by=created_by)
     audit(actor=actor, organization=organization, action="workflow.create", target=workflow)
     return workflow
+
+
+def _clear_default_error_workflow(workflow: Workflow) -> None:
+    """An organization has one default error workflow: the one being set replaces the previous one."""
+    others = Workflow.objects.filter(organization_id=workflow.organization_id, is_default_error_workflow=True)
+    others.exclude(pk=workflow.pk).update(is_default_error_workflow=False)
 
 
 @transaction.atomic
@@ -128,6 +140,8 @@ def workflow_update(
     definition: dict | Unset = UNSET,
     max_concurrent_executions: int | Unset | None = UNSET,
     pins: dict | Unset = UNSET,
+    error_workflow: Workflow | Unset | None = UNSET,
+    is_default_error_workflow: bool | Unset = UNSET,
     actor: Actor = None,
 ) -> Workflow:
     """Change the given fields of a workflow and bump its revision; a valid new definition becomes a new version.
@@ -143,6 +157,8 @@ def workflow_update(
         definition=definition,
         max_concurrent_executions=max_concurrent_executions,
         pins=pins,
+        error_workflow=error_workflow,
+        is_default_error_workflow=is_default_error_workflow,
     )
     current = Workflow.objects.select_for_update().values_list("revision", flat=True).get(pk=workflow.pk)
     if revision is not None and revision != current:
@@ -156,6 +172,8 @@ def workflow_update(
     for field, value in fields.items():
         setattr(workflow, field, value)
     workflow.revision = current + 1
+    if fields.get("is_default_error_workflow"):
+        _clear_default_error_workflow(workflow)
     workflow.full_clean()
     workflow.save(update_fields=[*fields, "revision", "updated_at"])
     if problems == []:

@@ -12,7 +12,14 @@ from apps.core.api.serializers import StrictModelSerializer, StrictSerializer
 from apps.orgs import policy
 from apps.orgs.policy import EXECUTE
 from apps.workflows.choices import TriggerKind
-from apps.workflows.models import Credential, FormSubmission, Trigger, Workflow, WorkflowVersion
+from apps.workflows.models import (
+    ERROR_WORKFLOW_OTHER_ORGANIZATION,
+    Credential,
+    FormSubmission,
+    Trigger,
+    Workflow,
+    WorkflowVersion,
+)
 from apps.workflows.n8n import is_n8n_document
 from apps.workflows.selectors import shared_workflow_permissions
 from apps.workflows.trigger_kinds import trigger_kinds
@@ -99,6 +106,16 @@ class WorkflowTriggerInputSerializer(StrictSerializer):
     )
 
 
+def _error_workflow(pk, organization_id) -> Workflow | None:
+    """The workflow `pk` of the organization; one of another organization reads as one that does not exist."""
+    if pk is None:
+        return None
+    workflow = Workflow.objects.filter(pk=pk, organization_id=organization_id).first()
+    if workflow is None:
+        raise serializers.ValidationError({"error_workflow": [ERROR_WORKFLOW_OTHER_ORGANIZATION]})
+    return workflow
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -143,6 +160,13 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
         required=False,
         help_text="Pinned data: node id -> the output test runs use instead of running the node (not versioned).",
     )
+    error_workflow = serializers.UUIDField(
+        source="error_workflow_id",
+        allow_null=True,
+        required=False,
+        help_text="A workflow of the same organization started with the details of each failed run of this one "
+        "(null: the organization's default error workflow).",
+    )
     triggers = WorkflowTriggerInputSerializer(
         many=True,
         required=False,
@@ -166,6 +190,8 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "is_valid",
             "problems",
             "max_concurrent_executions",
+            "error_workflow",
+            "is_default_error_workflow",
             "latest_version",
             "permissions",
             "created_at",
@@ -181,6 +207,8 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The one default error workflow per organization is kept by the services (setting one clears the other).
+        validators: list = []
 
     def validate_triggers(self, value):
         if self.instance is not None:
@@ -195,6 +223,9 @@ class WorkflowSerializer(OrganizationChoiceMixin, StrictModelSerializer):
         if self.instance is None:
             attrs["organization"] = attrs.pop("organization_id", None)
             attrs = self.resolve_organization(attrs)
+        if "error_workflow_id" in attrs:
+            organization_id = self.instance.organization_id if self.instance is not None else attrs["organization"]
+            attrs["error_workflow"] = _error_workflow(attrs.pop("error_workflow_id"), organization_id)
         return attrs
 
     def _problems(self, workflow: Workflow) -> list[dict]:
