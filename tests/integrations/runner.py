@@ -11,8 +11,9 @@ from apps.nodes.registry import registry
 EXECUTION = {"id": "e-1", "workflow_id": "w-1", "started_at": "2026-01-02T03:04:05+00:00", "attempt": 1}
 
 
-def run_definition(definition: dict, trigger) -> dict:
-    """{node id: {port: value}} of every node that ran."""
+def run_definition(definition: dict, trigger, *, settings=None, credentials=None) -> dict:
+    """{node id: {port: value}} of every node that ran (`settings`, `credentials`: given to every node as the
+    engine would, e.g. the private-address switch for a local server, decrypted credentials by name)."""
     nodes = {node["id"]: node for node in definition["nodes"]}
     edges = definition["edges"]
     order = TopologicalSorter({nid: {e["source"] for e in edges if e["target"] == nid} for nid in nodes})
@@ -47,6 +48,8 @@ def run_definition(definition: dict, trigger) -> dict:
             config=config,
             inputs=inputs,
             expression_context=context,
+            settings=settings or {},
+            credentials=credentials or {},
         )
         finished[nid] = dict(registry.get(node["type"])().run(ctx).outputs)
     return finished

@@ -3,9 +3,13 @@
 
 import itertools
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from apps.nodes.base import NodeError
+from apps.nodes.http import ALLOW_PRIVATE_SETTING
 from apps.workflows.n8n import CHANGED, REFUSED, TRANSLATED, Scope, Untranslatable, js_to_jinja, translate_workflow
 from apps.workflows.n8n import translate as t
 from apps.workflows.validation import node_specs, workflow_definition_problems
@@ -38,13 +42,13 @@ def manual():
     return n8n_node("Start", "manualTrigger")
 
 
-def items_through(*nodes, items=ITEMS, **kwargs):
+def items_through(*nodes, items=ITEMS, settings=None, **kwargs):
     """Translate Start -> nodes..., run it with `items` as the run input, return (translation, outputs)."""
     translation = translate_workflow(chain(manual(), *nodes, **kwargs))
     assert not translation.refused, translation.reasons
     problems = workflow_definition_problems(translation.definition, node_types=node_specs(disabled=set()))
     assert problems == [], problems
-    return translation, run_definition(translation.definition, items)
+    return translation, run_definition(translation.definition, items, settings=settings)
 
 
 def entry(translation, name):
@@ -429,18 +433,114 @@ def test_http_request_maps_method_url_query_headers_body_and_credentials():
     }
     node = n8n_node("Call", "httpRequest", params, 4.2, credentials={"httpHeaderAuth": {"id": "1", "name": "Acme"}})
     translation = translate_workflow(chain(manual(), node))
-    request = next(n for n in translation.definition["nodes"] if n["id"] == "call__request")
-    assert request["config"] == {
-        "method": "POST",
-        "url": "https://api.example.com/users/{{ nodes.call__in.output[0].name }}",
-        "query": {"q": "{{ nodes.call__in.output[0].qty }}"},
-        "headers": {"X-A": "b"},
-        "json": {"x": 1},
-        "timeout_seconds": 5.0,
-        "credential": "Acme",
+    nodes = {n["id"]: n for n in translation.definition["nodes"]}
+    assert nodes["call__in"]["type"] == "map"
+    assert nodes["call__in"]["config"]["expression"] == (
+        '{ "url": ("https://api.example.com/users/" ~ (item.name | string)), "query": { "q": item.qty }, '
+        '"headers": { "X-A": "b" }, "json": { "x": 1 } }'
+    )
+    assert nodes["call__request"] == {
+        **nodes["call__request"],
+        "type": "per_item",
+        "config": {
+            "node_type": "http_request",
+            "config": {"method": "POST", "timeout_seconds": 5.0},
+            "items": "{{ nodes.call__in.output }}",
+            "credential": "Acme",
+        },
     }
+    assert nodes["call"]["config"] == {"expression": "[].body[]"}
     assert translation.credentials == [{"node": "Call", "n8n_type": "httpHeaderAuth", "name": "Acme"}]
-    assert any("once per run" in c for c in entry(translation, "Call")["changes"])
+    assert any("once per input item" in c for c in entry(translation, "Call")["changes"])
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers each request with what it got and records it."""
+
+    seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        got = {
+            "method": self.command,
+            "path": self.path,
+            "key": self.headers.get("Idempotency-Key"),
+            "body": json.loads(self.rfile.read(length)) if length else None,
+        }
+        self.seen.append(got)
+        data = json.dumps(got if not self.path.startswith("/list") else [got, got]).encode()
+        self.send_response(500 if "fail" in self.path else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def recorder():
+    Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Recorder.seen
+    server.shutdown()
+    server.server_close()
+
+
+THREE = [{"name": "ada", "qty": 3}, {"name": "bob", "qty": 1}, {"name": "cy", "qty": 7}]
+LOCAL = {ALLOW_PRIVATE_SETTING: True}
+
+
+def test_http_request_runs_once_per_item_and_its_answers_become_the_items(recorder):
+    base, seen = recorder
+    params = {
+        "method": "POST",
+        "url": f"={base}/users/{{{{ $json.name }}}}",
+        "sendQuery": True,
+        "queryParameters": {"parameters": [{"name": "q", "value": "={{ $json.qty * 2 }}"}]},
+        "sendBody": True,
+        "contentType": "json",
+        "specifyBody": "json",
+        "jsonBody": '={{ { "who": $json.name, "i": $itemIndex } }}',
+    }
+    _, out = items_through(n8n_node("Call", "httpRequest", params, 4.2), items=THREE, settings=LOCAL)
+    assert [(r["path"], r["body"]) for r in seen] == [
+        ("/users/ada?q=6", {"who": "ada", "i": 0}),
+        ("/users/bob?q=2", {"who": "bob", "i": 1}),
+        ("/users/cy?q=14", {"who": "cy", "i": 2}),
+    ]
+    assert len({r["key"] for r in seen}) == 3  # each call its own idempotency key
+    assert out["call"]["main"] == seen  # one item per answer, in order (n8n: the same)
+    # A JSON list answer is one item per element, for every call, as in n8n.
+    seen.clear()
+    _, listed = items_through(
+        n8n_node("Call", "httpRequest", {"url": f"={base}/list/{{{{ $json.name }}}}"}, 4.2), items=THREE, settings=LOCAL
+    )
+    assert len(listed["call"]["main"]) == 6 and [r["path"] for r in seen] == ["/list/ada", "/list/bob", "/list/cy"]
+
+
+def test_slack_posts_once_per_item(recorder):
+    base, seen = recorder
+    slack = n8n_node("Slack", "slack", {"text": "=New: {{ $json.name }}"}, 2, credentials={"slackApi": {"name": "S"}})
+    translation = translate_workflow(chain(manual(), slack))
+    out = run_definition(translation.definition, THREE, settings=LOCAL, credentials={"S": {"webhook_url": base}})
+    assert [r["body"] for r in seen] == [{"text": "New: ada"}, {"text": "New: bob"}, {"text": "New: cy"}]
+    assert [o["status"] for o in out["slack"]["main"]] == [200, 200, 200]
+
+
+def test_a_failing_item_fails_the_per_item_node_and_says_which(recorder):
+    base, seen = recorder
+    node = n8n_node("Call", "httpRequest", {"url": f"={base}/{{{{ $json.name }}}}"}, 4.2)
+    translation = translate_workflow(chain(manual(), node))
+    items = [{"name": "ok"}, {"name": "fail"}, {"name": "never"}]
+    with pytest.raises(NodeError, match=r"^Item 1: GET http://127.0.0.1:\d+/fail answered HTTP 500") as error:
+        run_definition(translation.definition, items, settings=LOCAL)
+    assert error.value.retryable is True and error.value.data["index"] == 1
+    assert [r["path"] for r in seen] == ["/ok", "/fail"]  # the calls stop at the first failure
 
 
 def test_respond_to_webhook_modes():
@@ -495,10 +595,27 @@ def test_slack_github_and_email_nodes():
     mail = n8n_node("Mail", "emailSend", {"toEmail": "a@example.com", "subject": "Hi", "text": "={{ $json.name }}"}, 2)
     translation = translate_workflow(chain(manual(), slack, gh, mail))
     nodes = {n["id"]: n for n in translation.definition["nodes"]}
-    assert nodes["slack"]["config"] == {"text": "New: {{ nodes.slack__in.output[0].name }}", "credential": "S"}
-    assert nodes["gh"]["config"]["title"] == "{{ nodes.gh__in.output[0].name }}"
-    assert nodes["mail"]["type"] == "email_send"
+    assert nodes["slack__in"]["config"] == {"expression": '{ "text": ("New: " ~ (item.name | string)) }'}
+    assert nodes["slack"]["config"] == {
+        "node_type": "slack_message",
+        "config": {},
+        "items": "{{ nodes.slack__in.output }}",
+        "credential": "S",
+    }
+    assert nodes["gh__in"]["config"]["expression"] == (
+        '{ "owner": "acme", "repo": "app", "title": item.name, "body": "x" }'
+    )
+    assert nodes["gh"]["config"]["node_type"] == "github_issue" and nodes["gh"]["config"]["credential"] == "G"
+    assert nodes["mail"]["config"]["node_type"] == "email_send" and "credential" not in nodes["mail"]["config"]
     assert {c["n8n_type"] for c in translation.credentials} == {"slackApi", "githubApi"}
+    # Each `__in` map computes one call per item (the per_item nodes are left out: no Slack, GitHub, SMTP here).
+    holders = [n for n in translation.definition["nodes"] if n["id"].endswith("__in")]
+    edges = [{"source": "start", "target": n["id"]} for n in holders]
+    start = next(n for n in translation.definition["nodes"] if n["id"] == "start")
+    out = run_definition({"nodes": [start, *holders], "edges": edges}, THREE)
+    assert out["gh__in"]["main"][2] == {"owner": "acme", "repo": "app", "title": "cy", "body": "x"}
+    assert out["mail__in"]["main"][1] == {"to": "a@example.com", "subject": "Hi", "body": "bob"}
+    assert len(out["slack__in"]["main"]) == 3
 
 
 # --- code, loops, notes, disabled, errors, refusals ---------------------------------------------------------------

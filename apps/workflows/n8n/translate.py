@@ -3,8 +3,8 @@
 The item model: every translated n8n node outputs the list of its items' `json` objects. A trigger is
 followed by a `jmespath` node (`[@][]`) that turns the trigger data into that list; per-item work (Edit
 Fields, IF, Filter, Switch, Sort, ...) runs on every item through the list transforms (`map`, `filter`,
-`sort`, ...); nodes that act once (HTTP Request, Respond to Webhook, Slack, ...) run once with the first item
-and say so in the report. See docs/n8n.md for the table.
+`sort`, ...); nodes that act (HTTP Request, Slack, GitHub, Send Email) run once per item through a `map` of each
+item's values and a `per_item` node; Respond to Webhook answers once, as in n8n. See docs/n8n.md for the table.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ UNKNOWN_TYPE = "n8n node type {type} has no ConcertMaster translation."
 AI_NODE = "AI / LangChain node ({type}): ConcertMaster has no AI nodes."
 CONNECTION_TYPE = "connection type {type!r} (not 'main') is not translated; the connection is dropped."
 UNKNOWN_TARGET = "connects to node {name!r}, which is not in the workflow."
-PER_RUN = "runs once per run with the first item (n8n runs it once per input item)."
+PER_ITEM = "runs once per input item (a per_item node fed by a map of each item's values), as in n8n."
 DISABLED = "disabled in n8n: kept as a pass-through node (items go through unchanged)."
 CREDENTIAL_NEEDED = "needs a ConcertMaster credential matching n8n credential {name!r} ({type}); not copied."
 CODE_KEPT = "Code node kept with its code; it will not run until rewritten (no {type} code step installed)."
@@ -519,53 +519,99 @@ def _pass(node: dict, node_id: str, ctx: Context) -> Built:
 # --- nodes that act once ------------------------------------------------------------------------------------
 
 
-def _parameters(rows: list | None, scope: Scope) -> dict:
-    return {row.get("name", ""): config_value(row.get("value", ""), scope) for row in rows or [] if row.get("name")}
-
-
 def _http(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
+    scope = ctx.scope(per_item=True)
+    shared: dict = {"method": params.get("method", params.get("requestMethod", "GET"))}
+    values: dict = {"url": params.get("url", "")}
+    if params.get("sendQuery"):
+        values["query"] = _rows((params.get("queryParameters") or {}).get("parameters"))
+    if params.get("sendHeaders"):
+        values["headers"] = _rows((params.get("headerParameters") or {}).get("parameters"))
+    body: tuple[str, str] | None = None
+    if params.get("sendBody"):
+        content = params.get("contentType", "json")
+        if content == "form-urlencoded":
+            values["form"] = _rows((params.get("bodyParameters") or {}).get("parameters"))
+        elif content == "json" and params.get("specifyBody") == "json":
+            body = ("json", _json_body_expression(params.get("jsonBody", "{}"), scope))
+        elif content == "json":
+            values["json"] = _rows((params.get("bodyParameters") or {}).get("parameters"))
+        else:
+            raise Untranslatable(f"body content type {content!r} is not translated")
+    timeout = (params.get("options") or {}).get("timeout")
+    if timeout:
+        shared["timeout_seconds"] = min(float(timeout) / 1000, 300)
+    changes: list[str] = []
+    credential = None
+    if params.get("authentication", "none") != "none":
+        credential = _credential_name(node)
+        changes.append("authentication uses the ConcertMaster credential named like the n8n one.")
+    request = f"{node_id}__request"
+    built = _per_item_action(
+        node, node_id, "http_request", shared, values, scope, credential=credential, call_id=request, extra=body
+    )
+    built.nodes.append(_node(node_id, "jmespath", {"expression": "[].body[]"}, node))
+    built.edges.append(_edge(request, node_id))
+    built.outputs = {0: (node_id, "main")}
+    built.changes.extend(changes)
+    return built
 
-    def build(items_ref: str) -> Built:
-        scope = ctx.scope(per_item=False, items_ref=items_ref)
-        request = f"{node_id}__request"
-        config: dict = {
-            "method": params.get("method", params.get("requestMethod", "GET")),
-            "url": config_value(params.get("url", ""), scope),
-        }
-        if params.get("sendQuery"):
-            config["query"] = _parameters((params.get("queryParameters") or {}).get("parameters"), scope)
-        if params.get("sendHeaders"):
-            config["headers"] = _parameters((params.get("headerParameters") or {}).get("parameters"), scope)
-        if params.get("sendBody"):
-            content = params.get("contentType", "json")
-            if content == "form-urlencoded":
-                config["form"] = _parameters((params.get("bodyParameters") or {}).get("parameters"), scope)
-            elif content == "json" and params.get("specifyBody") == "json":
-                config["json"] = _json_body(params.get("jsonBody", "{}"), scope)
-            elif content == "json":
-                config["json"] = _parameters((params.get("bodyParameters") or {}).get("parameters"), scope)
-            else:
-                raise Untranslatable(f"body content type {content!r} is not translated")
-        timeout = (params.get("options") or {}).get("timeout")
-        if timeout:
-            config["timeout_seconds"] = min(float(timeout) / 1000, 300)
-        changes = [PER_RUN, *scope.changes]
-        if params.get("authentication", "none") != "none":
-            config["credential"] = _credential_name(node)
-            changes.append("authentication uses the ConcertMaster credential named like the n8n one.")
-        return Built(
-            nodes=[
-                _node(request, "http_request", config, node, f"{node['name']} (request)"),
-                _node(node_id, "jmespath", {"expression": "[body][]"}, node),
-            ],
-            edges=[_edge(request, node_id)],
-            outputs={0: (node_id, "main")},
-            work=request,
-            changes=changes,
-        )
 
-    return _with_input(node_id, node, build)
+def _rows(rows: list | None) -> dict:
+    return {row.get("name", ""): row.get("value", "") for row in rows or [] if row.get("name")}
+
+
+def _item_literal(value: object, scope: Scope) -> str:
+    """Nested n8n values (some `={{ }}` expressions) as one per-item Jinja expression building the same shape."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))}: {_item_literal(v, scope)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_item_literal(v, scope) for v in value) + "]"
+    return value_expression(value, scope)
+
+
+def _per_item_action(
+    node: dict,
+    node_id: str,
+    node_type: str,
+    shared: dict,
+    values: dict,
+    scope: Scope,
+    *,
+    credential: str | None = None,
+    call_id: str | None = None,
+    extra: tuple[str, str] | None = None,
+) -> Built:
+    """n8n's item model for a node that acts: `<id>__in` (a `map`) computes each item's values, then a
+    `per_item` node runs the action once per item with them, as n8n runs the node once per input item."""
+    holder, call = f"{node_id}__in", call_id or node_id
+    pairs = [f"{json.dumps(key)}: {_item_literal(value, scope)}" for key, value in values.items()]
+    if extra is not None:
+        pairs.append(f"{json.dumps(extra[0])}: {extra[1]}")
+    config: dict = {"node_type": node_type, "config": shared, "items": "{{ nodes." + holder + ".output }}"}
+    if credential:
+        config["credential"] = credential
+    return Built(
+        nodes=[
+            _node(holder, "map", {"expression": "{ " + ", ".join(pairs) + " }"}, node, f"{node['name']} (items)"),
+            _node(call, "per_item", config, node, f"{node['name']} (per item)" if call != node_id else None),
+        ],
+        edges=[_edge(holder, call)],
+        inputs={0: (holder, "main")},
+        outputs={0: (call, "main")},
+        work=call,
+        changes=[PER_ITEM, *scope.changes],
+    )
+
+
+def _json_body_expression(body: object, scope: Scope) -> str:
+    if isinstance(body, str) and not is_expression(body):
+        try:
+            return _item_literal(json.loads(body), scope)
+        except ValueError as error:
+            raise Untranslatable("the JSON body is not valid JSON") from error
+    return _item_literal(body, scope)
 
 
 def _json_body(body: object, scope: Scope) -> object:
@@ -698,62 +744,46 @@ def _code(node: dict, node_id: str, ctx: Context) -> Built:
 
 def _slack(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
-
-    def build(items_ref: str) -> Built:
-        scope = ctx.scope(per_item=False, items_ref=items_ref)
-        config = {"text": config_value(params.get("text", ""), scope), "credential": _credential_name(node)}
-        return _simple(
-            node_id,
-            "slack_message",
-            config,
-            node,
-            [PER_RUN, "posts through an incoming-webhook credential.", *scope.changes],
-        )
-
-    return _with_input(node_id, node, build)
+    scope = ctx.scope(per_item=True)
+    values = {"text": params.get("text", "")}
+    built = _per_item_action(node, node_id, "slack_message", {}, values, scope, credential=_credential_name(node))
+    built.changes.append("posts through an incoming-webhook credential.")
+    return built
 
 
 def _github(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
     if params.get("resource", "issue") != "issue" or params.get("operation", "create") != "create":
         raise Untranslatable("only GitHub issue creation is translated")
-
-    def build(items_ref: str) -> Built:
-        scope = ctx.scope(per_item=False, items_ref=items_ref)
-        owner, repo = params.get("owner", ""), params.get("repository", "")
-        config = {
-            "owner": config_value(owner.get("value") if isinstance(owner, dict) else owner, scope),
-            "repo": config_value(repo.get("value") if isinstance(repo, dict) else repo, scope),
-            "title": config_value(params.get("title", ""), scope),
-            "body": config_value(params.get("body", ""), scope),
-            "credential": _credential_name(node),
-        }
-        labels = [row.get("label") for row in params.get("labels") or [] if isinstance(row, dict)]
-        if labels:
-            config["labels"] = labels
-        return _simple(node_id, "github_issue", config, node, [PER_RUN, *scope.changes])
-
-    return _with_input(node_id, node, build)
+    scope = ctx.scope(per_item=True)
+    owner, repo = params.get("owner", ""), params.get("repository", "")
+    values: dict = {
+        "owner": owner.get("value") if isinstance(owner, dict) else owner,
+        "repo": repo.get("value") if isinstance(repo, dict) else repo,
+        "title": params.get("title", ""),
+        "body": params.get("body", ""),
+    }
+    labels = [row.get("label") for row in params.get("labels") or [] if isinstance(row, dict)]
+    if labels:
+        values["labels"] = labels
+    return _per_item_action(node, node_id, "github_issue", {}, values, scope, credential=_credential_name(node))
 
 
 def _email(node: dict, node_id: str, ctx: Context) -> Built:
     params = node.get("parameters") or {}
-
-    def build(items_ref: str) -> Built:
-        scope = ctx.scope(per_item=False, items_ref=items_ref)
-        config = {
-            "to": config_value(params.get("toEmail", ""), scope),
-            "subject": config_value(params.get("subject", ""), scope),
-            "body": config_value(params.get("text", params.get("message", "")), scope),
-        }
-        if params.get("fromEmail"):
-            config["from_email"] = config_value(params["fromEmail"], scope)
-        if params.get("html"):
-            config["html"] = config_value(params["html"], scope)
-        changes = [PER_RUN, "sent through the platform's mail settings or an SMTP credential.", *scope.changes]
-        return _simple(node_id, "email_send", config, node, changes)
-
-    return _with_input(node_id, node, build)
+    scope = ctx.scope(per_item=True)
+    values: dict = {
+        "to": params.get("toEmail", ""),
+        "subject": params.get("subject", ""),
+        "body": params.get("text", params.get("message", "")),
+    }
+    if params.get("fromEmail"):
+        values["from_email"] = params["fromEmail"]
+    if params.get("html"):
+        values["html"] = params["html"]
+    built = _per_item_action(node, node_id, "email_send", {}, values, scope)
+    built.changes.append("sent through the platform's mail settings or an SMTP credential.")
+    return built
 
 
 def _loop(node: dict, node_id: str, ctx: Context) -> Built:
