@@ -10,3 +10,10 @@ app = Celery("concertmaster")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["apps.executions.engine"])
+
+# The parent of a prefork worker must not hand its connection pool (sockets, threads) to the children it forks.
+from celery.signals import worker_init  # noqa: E402
+
+from apps.core.dbpool import worker_starting  # noqa: E402
+
+worker_init.connect(worker_starting, weak=False)

@@ -145,6 +145,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run a Celery worker in a thread: an in-memory shared-cache database locks whole tables and
     # ignores the busy timeout ("database table is locked"), so the test database is a file (one per process).
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif env.bool("CONCERTMASTER_DB_POOL", default=True):
+    # One psycopg_pool per process (docs/operations.md: sizing). Under ASGI every request runs in a new thread, so
+    # CONN_MAX_AGE never reused a connection: each request connected anew. The pool needs CONN_MAX_AGE 0; a
+    # connection handed back is checked (one empty round trip) before the next caller gets it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("CONCERTMASTER_DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("CONCERTMASTER_DB_POOL_MAX_SIZE", default=10),
+        # Seconds a caller waits for a free connection before an OperationalError (a 503 for a request).
+        "timeout": env.float("CONCERTMASTER_DB_POOL_TIMEOUT_SECONDS", default=10.0),
+        # Idle connections above min_size are closed after this many seconds.
+        "max_idle": env.float("CONCERTMASTER_DB_POOL_MAX_IDLE_SECONDS", default=300.0),
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

@@ -13,8 +13,11 @@ from apps.executions.engine.connections import recycle
 def conn(transactional_db, monkeypatch):
     """The default connection with health checks on and a CONN_MAX_AGE, as a deployment has; counts checks."""
     conn = connections["default"]
-    saved = {key: conn.settings_dict[key] for key in ("CONN_HEALTH_CHECKS", "CONN_MAX_AGE")}
-    conn.settings_dict.update(CONN_HEALTH_CHECKS=True, CONN_MAX_AGE=60)
+    saved = {key: conn.settings_dict[key] for key in ("CONN_HEALTH_CHECKS", "CONN_MAX_AGE", "OPTIONS")}
+    conn.close()
+    # Without the pool (CONCERTMASTER_DB_POOL=false): with it, the pool checks a connection when it lends it.
+    options = {key: value for key, value in conn.settings_dict["OPTIONS"].items() if key != "pool"}
+    conn.settings_dict.update(CONN_HEALTH_CHECKS=True, CONN_MAX_AGE=60, OPTIONS=options)
     conn.close()
     conn.ensure_connection()
     monkeypatch.setattr(conn, "concertmaster_recheck_at", 0.0, raising=False)
