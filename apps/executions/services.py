@@ -17,7 +17,7 @@ from apps.core.logging import current_correlation_id, new_correlation_id
 from apps.orgs.services import Actor, audit
 from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.models import Workflow, WorkflowVersion
-from apps.workflows.validation import definition_validate
+from apps.workflows.validated import definition_validate_once
 
 from . import debugging
 from .choices import ExecutionStatus, NodeStatus
@@ -70,13 +70,14 @@ def execution_start(
     if workflow.status == WorkflowStatus.ARCHIVED:
         raise ApplicationError(WORKFLOW_ARCHIVED)
     if trigger_kind in MANUAL_KINDS and version is None:
-        definition_validate(workflow.definition)
+        definition_validate_once(workflow.definition)
     version = version or workflow.latest_version
     if version is None:
         raise ApplicationError(WORKFLOW_HAS_NO_VERSION)
     if version.workflow_id != workflow.pk:
         raise ApplicationError(VERSION_OF_OTHER_WORKFLOW)
-    definition_validate(version.definition)
+    # Validated once per version and process (a disabled node type is still refused: apps/workflows/validated.py).
+    definition_validate_once(version.definition, version_id=version.pk)
     if test or run:
         trigger_data, presets, markers = debugging.test_plan(
             workflow=workflow, version=version, run=run, trigger_data=trigger_data
