@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from apps.core.views import API_NOT_FOUND_URL_NAME, api_not_found, favicon, health, local_assets_only, metrics
-from apps.executions.views import WebhookView, form_page
+from apps.executions.views import WebhookPathView, WebhookView, form_page
 
 admin.site.site_header = "ConcertMaster"
 admin.site.site_title = "ConcertMaster"
@@ -50,6 +50,7 @@ urlpatterns = [
     path("accounts/", include(accounts)),
     path("api/v1/", include(api_v1)),
     path("hooks/<str:token>", WebhookView.as_view(), name="webhook"),
+    path("hooks/<slug:organization>/<path:url_path>", WebhookPathView.as_view(), name="webhook-path"),
     path("forms/<str:token>", form_page, name="form-page"),
     path("health", health, name="health"),
     path("metrics", metrics, name="metrics"),

@@ -125,6 +125,8 @@ class WebhookCall:
     body_dropped: bool = False  # over the webhook's size limit: not read, so the inbox cannot keep it
     scheme: str = ""
     verified: Verified | None = field(default=None)
+    #: Lower-case names of headers that carry this webhook's own token (its `header` authentication).
+    token_headers: frozenset[str] = frozenset()
 
     @property
     def idempotency_key(self) -> str:
@@ -132,12 +134,13 @@ class WebhookCall:
 
     def workflow_headers(self) -> dict[str, str]:
         """The headers the workflow sees: no credentials, no signatures."""
-        hidden = SECRET_HEADERS | SIGNATURE_HEADERS
+        hidden = SECRET_HEADERS | SIGNATURE_HEADERS | self.token_headers
         return {name: value for name, value in self.headers.items() if name.lower() not in hidden}
 
     def inbox_headers(self) -> dict[str, str]:
         """The headers the inbox keeps: no credentials; signatures redacted (a replay must not be rebuilt)."""
-        kept = {name: value for name, value in self.headers.items() if name.lower() not in SECRET_HEADERS}
+        hidden = SECRET_HEADERS | self.token_headers
+        kept = {name: value for name, value in self.headers.items() if name.lower() not in hidden}
         return {name: REDACTED if name.lower() in SIGNATURE_HEADERS else value for name, value in kept.items()}
 
     def payload(self) -> dict:

@@ -19,8 +19,9 @@ from apps.core.api.throttles import FailOpenThrottle
 from apps.core.availability import broker_required
 from apps.core.errors import ApplicationError
 from apps.nodes.builtin.triggers import FormTrigger
+from apps.workflows import webhook_paths
 from apps.workflows.choices import TriggerKind, WorkflowStatus
-from apps.workflows.selectors import trigger_by_token
+from apps.workflows.selectors import trigger_by_path, trigger_by_token
 from apps.workflows.triggers import trigger_start_node
 
 from . import signatures, triggers
@@ -41,6 +42,12 @@ class SignatureRejected(exceptions.APIException):
     default_code = "invalid_signature"
 
 
+class WebhookUnauthorized(SignatureRejected):
+    """A call without the token or Basic credentials its webhook's `authentication` asks for."""
+
+    default_code = "unauthorized"
+
+
 class WorkflowInactive(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "workflow_inactive"
@@ -50,7 +57,8 @@ class _TokenThrottle(FailOpenThrottle):
     """Calls per public token and client address, counted in the cache (open while the cache fails)."""
 
     def get_cache_key(self, request, view):
-        ident = f"{view.kwargs.get('token', '')}:{self.get_ident(request)}"
+        address = view.kwargs.get("token") or f"{view.kwargs.get('organization', '')}/{view.kwargs.get('url_path', '')}"
+        ident = f"{address}:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
@@ -149,7 +157,9 @@ class WebhookView(APIView):
         },
     )
     def post(self, request, token: str):
-        trigger = _trigger(token, TriggerKind.WEBHOOK)
+        return self._call(_trigger(token, TriggerKind.WEBHOOK), request)
+
+    def _call(self, trigger, request) -> Response:
         call = triggers.WebhookCall(
             method=request.method,
             headers=dict(request.headers.items()),
@@ -174,7 +184,12 @@ class WebhookView(APIView):
         except ApplicationError as error:
             raise WorkflowInactive(error.message) from error
         call.body = _read_body(request)
-        if webhook.require_signature:
+        call.token_headers = webhook_paths.secret_headers(trigger.config)
+        refusal = webhook_paths.check_token(config=trigger.config, secret=trigger.signing_secret, headers=call.headers)
+        if refusal:
+            raise WebhookUnauthorized(refusal)
+        signed = webhook_paths.authentication_of(trigger.config)["type"] == webhook_paths.AUTH_HMAC
+        if webhook.require_signature or signed:
             call.scheme = webhook.signature_scheme
             try:
                 call.verified = signatures.verify(
@@ -186,6 +201,8 @@ class WebhookView(APIView):
             payload = call.payload()
         except triggers.InvalidBody as error:
             raise exceptions.ParseError(error.message) from error
+        if (trigger.config or {}).get("event_type"):
+            payload["event_type"] = trigger.config["event_type"]
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is stored or started
         try:
             delivery = triggers.webhook_deliver(trigger=trigger, call=call, payload=payload)
@@ -229,6 +246,35 @@ class WebhookView(APIView):
             return Response({**failure, **body}, status=status.HTTP_502_BAD_GATEWAY)
         detail = RUN_TIMED_OUT.format(seconds=f"{timeout:g}")
         return Response({"type": "timeout", "detail": detail, **body}, status=status.HTTP_504_GATEWAY_TIMEOUT)
+
+
+class WebhookPathView(WebhookView):
+    """`POST /hooks/<organization slug>/<url_path>`: the same webhook at the address its `url_path` names."""
+
+    @extend_schema(
+        summary="Call a webhook trigger at its custom path",
+        tags=["triggers"],
+        operation_id="webhook_call_by_path",
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("organization", str, OpenApiParameter.PATH, description="The organization's slug."),
+            OpenApiParameter("url_path", str, OpenApiParameter.PATH, description="The webhook's url_path."),
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Deduplicates for 24 h."),
+        ],
+        responses={
+            202: WEBHOOK_ACCEPTED,
+            200: OpenApiResponse(
+                response=OpenApiTypes.OBJECT, description="A replayed delivery, or the synchronous response."
+            ),
+            401: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    def post(self, request, organization: str, url_path: str):  # type: ignore[override]
+        trigger = trigger_by_path(organization_slug=organization, url_path=url_path)
+        if trigger is None:
+            raise Http404
+        return self._call(trigger, request)
 
 
 FORM_ACCEPTED = inline_serializer(

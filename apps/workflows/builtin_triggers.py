@@ -12,6 +12,7 @@ from croniter import croniter
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from . import webhook_paths
 from .choices import TriggerKind
 from .models import Trigger, Workflow
 from .trigger_kinds import ANY_CONFIG, TriggerKindSpec, register_trigger_kind
@@ -22,6 +23,7 @@ from .triggers import (
     SCHEDULE_NO_CRON,
     STATE_NO_SCHEDULE,
     TIMEZONE_INVALID,
+    WEBHOOK_CONFIG_BELONGS_TO_NODE,
     schedule_definition,
     schedule_node,
     trigger_schedule,
@@ -40,7 +42,13 @@ class ManualKind(TriggerKindSpec):
 
 @register_trigger_kind
 class WebhookKind(TriggerKindSpec):
-    """A call to `/hooks/<token>`; the webhook start node's config says how calls are taken."""
+    """A call to `/hooks/<token>`; the webhook start node's config says how calls are taken.
+
+    The row may keep what the specification's `POST /api/v1/webhooks` sets (docs/api.md): an `event_type`, a
+    `url_path` (a second address, `/hooks/<organization slug>/<url_path>`, unique in the organization) and an
+    `authentication` the caller must pass besides the node's own signature rule. Everything else about the
+    webhook is its start node's config.
+    """
 
     name = TriggerKind.WEBHOOK
     label = "Webhook"
@@ -48,6 +56,16 @@ class WebhookKind(TriggerKindSpec):
     url_name = "webhook"
     has_signing_secret = True
     live_detail_text = "Live: the webhook accepts calls at its URL."
+    config_schema = webhook_paths.CONFIG_SCHEMA
+
+    def validate_config(self, config: dict, *, workflow: Workflow) -> dict:
+        unknown = sorted(set(config) - set(webhook_paths.CONFIG_SCHEMA["properties"]))
+        if unknown:
+            raise ValidationError({"config": [WEBHOOK_CONFIG_BELONGS_TO_NODE.format(keys=", ".join(unknown))]})
+        try:
+            return webhook_paths.normalise(super().validate_config(config, workflow=workflow))
+        except webhook_paths.WebhookPathError as error:
+            raise ValidationError({error.field: [error.message]}) from error
 
 
 @register_trigger_kind

@@ -127,6 +127,15 @@ def trigger_by_token(*, token: str, kind: str, active_only: bool = True) -> Trig
     return (triggers.filter(is_active=True) if active_only else triggers).first()
 
 
+def trigger_by_path(*, organization_slug: str, url_path: str) -> Trigger | None:
+    """The switched-on webhook trigger answering at `/hooks/<organization slug>/<url_path>`."""
+    path = url_path.strip("/").lower()
+    triggers = Trigger.objects.select_related("workflow", "organization").filter(
+        organization__slug=organization_slug, kind=TriggerKind.WEBHOOK, is_active=True, config__url_path=path
+    )
+    return triggers.first()
+
+
 def workflow_shares(*, workflow: Workflow) -> list[dict]:
     """Users the workflow is shared with directly, and with which API permissions: [{"user", "permissions"}]."""
     shares: dict = {}

@@ -27,6 +27,7 @@ from apps.nodes.expressions import has_expression
 from apps.nodes.registry import registry
 from apps.orgs.services import Actor, audit
 
+from . import webhook_paths
 from .choices import TriggerKind, WorkflowStatus
 from .models import FormSubmission, Trigger, Workflow
 from .trigger_kinds import CONFIG_BELONGS_TO_NODE, CONFIG_NOT_OBJECT, LIVE_DEFAULT, trigger_kinds
@@ -39,6 +40,10 @@ CRON_INVALID = "Not a valid 5-field cron expression (minute hour day-of-month mo
 TIMEZONE_INVALID = "Unknown time zone {value!r}."
 SCHEDULE_NEEDS_CRON = "A schedule trigger needs a cron expression."
 KIND_DOES_NOT_FIT = "A {kind} trigger needs a workflow that starts with a {wanted} node; this one starts with {found}."
+WEBHOOK_CONFIG_BELONGS_TO_NODE = (
+    "A webhook trigger keeps only event_type, url_path and authentication: the workflow's webhook node defines the "
+    "rest. Move {keys} into that node's config."
+)
 SCHEDULE_CONFIG_BELONGS_TO_NODE = (
     "This workflow starts with the schedule node {node}, whose cron and timezone beat runs: a schedule trigger "
     "on it keeps no config. Change {keys} in that node's config instead."
@@ -265,6 +270,7 @@ def trigger_create(
     _check_fits(workflow=workflow, kind=kind)
     _check_publishable(workflow=workflow)
     _check_schedulable(trigger=trigger)
+    _check_url_path(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
     _audit_trigger(trigger, actor, "trigger.create", {"kind": trigger.kind, "workflow": str(workflow.pk)})
@@ -311,6 +317,7 @@ def trigger_update(
         _check_fits(workflow=trigger.workflow, kind=trigger.kind)
         _check_publishable(workflow=trigger.workflow)
         _check_schedulable(trigger=trigger)
+    _check_url_path(trigger=trigger)
     trigger.save()
     schedule_sync(trigger=trigger)
     _audit_trigger(trigger, actor, "trigger.update", {"fields": sorted(fields)})
@@ -342,6 +349,16 @@ def trigger_publish(*, workflow: Workflow, actor: Actor = None) -> list[tuple[Tr
         data = {"kind": trigger.kind, "workflow": str(workflow.pk)}
         _audit_trigger(trigger, actor, "trigger.create" if created else "trigger.publish", data)
     return published
+
+
+def _check_url_path(*, trigger: Trigger) -> None:
+    """A webhook's `url_path` answers for one trigger of its organization."""
+    path = (trigger.config or {}).get("url_path") if trigger.kind == TriggerKind.WEBHOOK else None
+    if not path:
+        return
+    taken = Trigger.objects.filter(organization_id=trigger.organization_id, kind=TriggerKind.WEBHOOK)
+    if taken.filter(config__url_path=path).exclude(pk=trigger.pk).exists():
+        raise ValidationError({"config/url_path": [webhook_paths.URL_PATH_TAKEN.format(path=path)]})
 
 
 def _check_secret(*, kind: str, secret: str) -> None:

@@ -24,10 +24,10 @@ from apps.nodes.builtin import triggers as trigger_nodes
 from apps.workflows.models import FormSubmission, Trigger
 from apps.workflows.services import trigger_create, trigger_update, workflow_activate, workflow_update
 from apps.workflows.triggers import (
-    CONFIG_BELONGS_TO_NODE,
     KIND_DOES_NOT_FIT,
     PUBLISH_NEEDS_VALID_DEFINITION,
     STATE_DETAIL,
+    WEBHOOK_CONFIG_BELONGS_TO_NODE,
 )
 from concertmaster.celery import app as celery_app
 from tests.workflows.factories import FORM_DEFINITION, WEBHOOK_DEFINITION, WorkflowFactory
@@ -426,7 +426,7 @@ def test_form_and_webhook_triggers_need_their_start_node(organization, kind, def
 def test_webhook_settings_come_from_the_start_node_only(hook_workflow):
     with pytest.raises(ValidationError) as caught:
         trigger_create(workflow=hook_workflow, kind="webhook", config={"response_mode": "wait"})
-    expected = CONFIG_BELONGS_TO_NODE.format(kind="webhook", node="webhook", keys="response_mode")
+    expected = WEBHOOK_CONFIG_BELONGS_TO_NODE.format(keys="response_mode")
     assert caught.value.message_dict == {"config": [expected]}
 
 

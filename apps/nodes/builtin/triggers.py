@@ -173,14 +173,15 @@ class WebhookTrigger(Node):
         if method not in allowed:
             raise NodeError(METHOD_NOT_ALLOWED.format(allowed=", ".join(allowed), method=method), retryable=False)
         headers = request.get("headers") or {}
-        return NodeResult.single(
-            {
-                "method": method,
-                "headers": {str(name).lower(): value for name, value in headers.items()},
-                "query": request.get("query") or {},
-                "body": request.get("body"),
-            }
-        )
+        output = {
+            "method": method,
+            "headers": {str(name).lower(): value for name, value in headers.items()},
+            "query": request.get("query") or {},
+            "body": request.get("body"),
+        }
+        if request.get("event_type"):  # the trigger's event_type (POST /api/v1/webhooks)
+            output["event_type"] = request["event_type"]
+        return NodeResult.single(output)
 
 
 @register

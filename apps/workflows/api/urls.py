@@ -9,6 +9,7 @@ from .views import (
     WorkflowVersionViewSet,
     WorkflowViewSet,
 )
+from .webhooks import WebhookViewSet
 
 router = SimpleRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
@@ -17,8 +18,14 @@ router.register("triggers", TriggerViewSet, basename="trigger")
 router.register("credentials", CredentialViewSet, basename="credential")
 router.register("form-submissions", FormSubmissionViewSet, basename="form-submission")
 
+#: The specification's `/api/v1/webhooks` (with or without the trailing slash, as it is written there).
+spec_router = SimpleRouter()
+spec_router.trailing_slash = "/?"  # the constructor takes only a yes or no
+spec_router.register("webhooks", WebhookViewSet, basename="spec-webhook")
+
 urlpatterns = [
     *router.urls,
+    *spec_router.urls,
     path(
         "workflows/<str:workflow_pk>/versions/<int:a>/diff/<int:b>/",
         WorkflowVersionDiffViewSet.as_view({"get": "diff"}),
