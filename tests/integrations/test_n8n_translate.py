@@ -391,9 +391,132 @@ def test_split_out_aggregate_sort_limit_remove_duplicates():
 
 def test_date_time_current_date_and_a_refused_operation():
     translation, out = items_through(n8n_node("Now", "dateTime", {"operation": "getCurrentDate"}, 2))
-    assert out["now"]["main"][1]["currentDate"] == "2026-01-02T03:04:05+00:00"
-    translation = translate_workflow(chain(manual(), n8n_node("Fmt", "dateTime", {"operation": "formatDate"}, 2)))
-    assert entry(translation, "Fmt")["outcome"] == REFUSED
+    assert out["now"]["main"][1] == {"currentDate": "2026-01-02T03:04:05+00:00"}  # n8n 2: no input fields
+    kept = n8n_node("Now", "dateTime", {"operation": "getCurrentDate", "options": {"includeInputFields": True}}, 2)
+    assert items_through(kept)[1]["now"]["main"][1] == {**ITEMS[1], "currentDate": "2026-01-02T03:04:05+00:00"}
+    for params, reason in [
+        ({"operation": "formatDate", "format": "custom", "customFormat": "yyyy 'w'W"}, "token 'W'"),
+        ({"operation": "getTimeBetweenDates", "units": ["month"]}, "calendar units"),
+        ({"operation": "roundDate", "mode": "roundDown", "toNearest": "week"}, "week"),
+        ({"operation": "formatDate", "options": {"fromFormat": "yyyyMMdd"}}, "fromFormat"),
+    ]:
+        translation = translate_workflow(chain(manual(), n8n_node("Fmt", "dateTime", params, 2)))
+        assert entry(translation, "Fmt")["outcome"] == REFUSED and reason in entry(translation, "Fmt")["reason"]
+    v1 = translate_workflow(chain(manual(), n8n_node("Old", "dateTime", {"action": "format"}, 1)))
+    assert "version 1" in entry(v1, "Old")["reason"]
+
+
+DATES = [
+    {"d": "2024-01-31T10:20:30Z", "e": "2024-02-03T00:00:30Z"},
+    {"d": "2024-03-15T00:00:00Z", "e": "2024-03-15T06:30:00Z"},
+    {"d": 1700000000000, "e": 1700000090000},  # epoch milliseconds, as n8n reads them
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            {"operation": "addToDate", "magnitude": "={{ $json.d }}", "timeUnit": "months", "duration": 1},
+            [
+                {"newDate": "2024-02-29T10:20:30.000Z"},
+                {"newDate": "2024-04-15T00:00:00.000Z"},
+                {"newDate": "2023-12-14T22:13:20.000Z"},
+            ],
+        ),
+        (
+            {
+                "operation": "subtractFromDate",
+                "magnitude": "={{ $json.d }}",
+                "timeUnit": "minutes",
+                "duration": "={{ $itemIndex * 30 + 90 }}",
+                "outputFieldName": "earlier",
+            },
+            [
+                {"earlier": "2024-01-31T08:50:30.000Z"},
+                {"earlier": "2024-03-14T22:00:00.000Z"},
+                {"earlier": "2023-11-14T19:43:20.000Z"},
+            ],
+        ),
+        (
+            {"operation": "formatDate", "date": "={{ $json.d }}", "format": "MMMM dd yyyy"},
+            [
+                {"formattedDate": "January 31 2024"},
+                {"formattedDate": "March 15 2024"},
+                {"formattedDate": "November 14 2023"},
+            ],
+        ),
+        (
+            {
+                "operation": "formatDate",
+                "date": "={{ $json.d }}",
+                "format": "custom",
+                "customFormat": "d/M/yy HH:mm 'h'",
+            },
+            [
+                {"formattedDate": "31/1/24 10:20 h"},
+                {"formattedDate": "15/3/24 00:00 h"},
+                {"formattedDate": "14/11/23 22:13 h"},
+            ],
+        ),
+        (
+            {"operation": "formatDate", "date": "={{ $json.d }}", "format": "X"},
+            [{"formattedDate": 1706696430}, {"formattedDate": 1710460800}, {"formattedDate": 1700000000}],
+        ),
+        (
+            {"operation": "roundDate", "date": "={{ $json.d }}", "mode": "roundDown", "toNearest": "day"},
+            [
+                {"roundedDate": "2024-01-31T00:00:00.000Z"},
+                {"roundedDate": "2024-03-15T00:00:00.000Z"},
+                {"roundedDate": "2023-11-14T00:00:00.000Z"},
+            ],
+        ),
+        (
+            {"operation": "roundDate", "date": "={{ $json.d }}", "mode": "roundUp", "to": "month"},
+            [
+                {"roundedDate": "2024-02-01T00:00:00.000Z"},
+                {"roundedDate": "2024-04-01T00:00:00.000Z"},
+                {"roundedDate": "2023-12-01T00:00:00.000Z"},
+            ],
+        ),
+        (
+            {"operation": "extractDate", "date": "={{ $json.d }}", "part": "week"},
+            [{"datePart": 5}, {"datePart": 11}, {"datePart": 46}],
+        ),
+        (
+            {
+                "operation": "getTimeBetweenDates",
+                "startDate": "={{ $json.d }}",
+                "endDate": "={{ $json.e }}",
+                "units": ["day", "hour"],
+            },
+            [
+                {"timeDifference": {"days": 2, "hours": 13.666666666666666}},
+                {"timeDifference": {"days": 0, "hours": 6.5}},
+                {"timeDifference": {"days": 0, "hours": 0.025}},
+            ],
+        ),
+    ],
+)
+def test_date_time_operations_per_item(params, expected):
+    translation, out = items_through(n8n_node("Date", "dateTime", params, 2), items=DATES)
+    assert out["date"]["main"] == expected
+    assert entry(translation, "Date")["outcome"] == CHANGED
+    assert "read and written in UTC" in entry(translation, "Date")["changes"][0]
+
+
+def test_date_time_keeps_the_input_fields_when_asked_and_uses_the_workflows_time_zone():
+    params = {
+        "operation": "roundDate",
+        "date": "={{ $json.d }}",
+        "toNearest": "hour",
+        "options": {"includeInputFields": True},
+    }
+    workflow = chain(manual(), n8n_node("Date", "dateTime", params, 2))
+    workflow["settings"] = {"timezone": "Europe/Paris"}
+    translation = translate_workflow(workflow)
+    out = run_definition(translation.definition, DATES[:1])
+    assert out["date"]["main"] == [{**DATES[0], "roundedDate": "2024-01-31T11:00:00.000+01:00"}]
 
 
 def test_wait_nodes():

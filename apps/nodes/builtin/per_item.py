@@ -15,8 +15,16 @@ from apps.nodes.builtin.actions import CREDENTIAL_NAME
 from apps.nodes.registry import register, registry
 from apps.nodes.validation import validate_config
 
-#: Action nodes that finish in one call and take their credential from `credential`.
-WRAPPABLE = ("http_request", "email_send", "slack_message", "github_issue", "outgoing_webhook", "n8n_workflow")
+#: Nodes that finish in one call (actions take their credential from `credential`; date_time for n8n's Date & Time).
+WRAPPABLE = (
+    "http_request",
+    "email_send",
+    "slack_message",
+    "github_issue",
+    "outgoing_webhook",
+    "n8n_workflow",
+    "date_time",
+)
 MAX_ITEMS = 1000
 
 ITEMS_NOT_A_LIST = "items must be a list of objects (got {kind})."
@@ -36,12 +44,13 @@ class PerItemNode(Node):
     icon = "repeat"
     description = (
         "Runs an action node (`node_type`: http_request, email_send, slack_message, github_issue, "
-        "outgoing_webhook, n8n_workflow) once per element of `items`: each element is an object merged over "
+        "outgoing_webhook, n8n_workflow) or date_time once per element of `items`: each element is an object "
+        "merged over "
         "`config` for that call (so `config` holds what every call shares and the items what differs). Outputs "
         "the list of the calls' outputs, in order. The calls run one after another; the first failure fails the "
         "node (`Item <index>: ...`, its data says which). Each call carries its own idempotency key (the node's "
         "key and the item's index), so a retried node repeats the same calls. n8n's item model: the n8n "
-        "translator emits it for HTTP Request, Slack, GitHub and Send Email."
+        "translator emits it for HTTP Request, Slack, GitHub, Send Email and Date & Time."
     )
     credential_fields = ("credential",)
     config_schema = {

@@ -9,6 +9,7 @@ item's values and a `per_item` node; Respond to Webhook answers once, as in n8n.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Collection, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from .conditions import filter_condition, v1_condition
+from .dates import luxon_to_strftime
 from .expressions import Scope, Untranslatable, config_value, is_expression, value_expression
 
 TRANSLATED = "translated"
@@ -695,16 +697,199 @@ def _wait(node: dict, node_id: str, ctx: Context) -> Built:
     raise Untranslatable(f"resume mode {resume!r} is not translated")
 
 
+_DATE_DEFAULT_FIELD = {
+    "getCurrentDate": "currentDate",
+    "addToDate": "newDate",
+    "subtractFromDate": "newDate",
+    "formatDate": "formattedDate",
+    "roundDate": "roundedDate",
+    "getTimeBetweenDates": "timeDifference",
+    "extractDate": "datePart",
+}
+_ADD_UNITS = {
+    "years": ("years", 1),
+    "quarters": ("months", 3),
+    "months": ("months", 1),
+    "weeks": ("weeks", 1),
+    "days": ("days", 1),
+    "hours": ("hours", 1),
+    "minutes": ("minutes", 1),
+    "seconds": ("seconds", 1),
+    "milliseconds": ("seconds", 0.001),
+}
+_ISO_MS = "%Y-%m-%dT%H:%M:%S.%f"
+_ROUND_DOWN = {
+    "year": "%Y-01-01T00:00:00.000",
+    "month": "%Y-%m-01T00:00:00.000",
+    "day": "%Y-%m-%dT00:00:00.000",
+    "hour": "%Y-%m-%dT%H:00:00.000",
+    "minute": "%Y-%m-%dT%H:%M:00.000",
+    "second": "%Y-%m-%dT%H:%M:%S.000",
+}
+_EXTRACT = {"year": "%Y", "month": "%m", "week": "%V", "day": "%d", "hour": "%H", "minute": "%M", "second": "%S"}
+_BETWEEN_SECONDS = {"week": 604800, "day": 86400, "hour": 3600, "minute": 60, "second": 1, "millisecond": 0.001}
+_DATE_FORMATS = {"MM/dd/yyyy", "yyyy/MM/dd", "MMMM dd yyyy", "MM-dd-yyyy", "yyyy-MM-dd"}
+DATES_IN_ZONE = (
+    "dates are read and written in {zone} (n8n: the workflow's or instance's time zone, and a date's own UTC "
+    "offset when formatting); ISO 8601 text, epoch seconds or milliseconds are read."
+)
+
+
+def _date_value(value: object, scope: Scope) -> str:
+    """A date parameter as the per-item value the date_time node reads (epoch milliseconds as seconds, like n8n)."""
+    expression = value_expression(value, scope)
+    return f"(({expression}) / 1000 if ({expression}) is number and ({expression}) > 99999999999 else ({expression}))"
+
+
+def _luxon_iso(result: str) -> str:
+    """Luxon's ISO text (`toString()`: milliseconds, `Z` for UTC) of a date_time result formatted with _ISO_MS
+    (or a rounded format of the same width)."""
+    return f"({result}.formatted[:23] ~ ('Z' if {result}.timezone == 'UTC' else {result}.iso[-6:]))"
+
+
 def _date_time(node: dict, node_id: str, ctx: Context) -> Built:
+    """Date & Time 2: each item's values go through the `date_time` node once per item (`per_item`), and a last
+    `map` writes the result into the item (or a new item: n8n keeps the input fields only when asked)."""
     params = node.get("parameters") or {}
+    if float(node.get("typeVersion", 1)) < 2:
+        raise Untranslatable("Date & Time version 1 is not translated (re-add the node in n8n: version 2)")
     operation = params.get("operation", "getCurrentDate")
-    target = params.get("outputFieldName", {"getCurrentDate": "currentDate"}.get(operation, "newDate"))
-    if operation != "getCurrentDate":
-        raise Untranslatable(f"Date & Time operation {operation!r} is not translated (Luxon formats)")
-    expression = f"dict(item, **{{ {json.dumps(target)}: {{{{ execution.started_at | tojson }}}} }})"
-    built = _simple(node_id, "map", {"expression": expression}, node)
-    built.changes.append("the current date is the run's start time (ISO 8601 text).")
-    return built
+    target = params.get("outputFieldName") or _DATE_DEFAULT_FIELD.get(operation, "newDate")
+    options = params.get("options") or {}
+    keep = bool(options.get("includeInputFields"))
+    base = "item" if keep else "{}"
+    if operation == "getCurrentDate":
+        expression = f"dict({base}, **{{ {json.dumps(target)}: {{{{ execution.started_at | tojson }}}} }})"
+        built = _simple(node_id, "map", {"expression": expression}, node)
+        built.changes.append("the current date is the run's start time (ISO 8601 text).")
+        return built
+    scope = ctx.scope(per_item=True)
+    zone = str((ctx.workflow.get("settings") or {}).get("timezone") or "UTC")
+    if zone == "DEFAULT":
+        zone = "UTC"
+    calc = f"{node_id}__calc"
+    result = f"({{{{ nodes.{calc}.output | tojson }}}})[index]"
+    shared: dict = {"timezone": zone}
+    values: dict[str, str] = {}
+    second: str | None = None
+    if operation in ("addToDate", "subtractFromDate"):
+        unit, factor = _ADD_UNITS.get(params.get("timeUnit", "days"), (None, 0))
+        if unit is None:
+            raise Untranslatable(f"time unit {params.get('timeUnit')!r} is not translated")
+        sign = -1 if operation == "subtractFromDate" else 1
+        duration = value_expression(params.get("duration", 0), scope)
+        amount = f"(({duration}) * {sign * factor})"
+        if unit in ("years", "months"):
+            amount = f"({amount} | int)"
+        shared.update(operation="shift", format=_ISO_MS)
+        values = {
+            "value": _date_value(params.get("magnitude", ""), scope),
+            "shift": f"{{ {json.dumps(unit)}: {amount} }}",
+        }
+        output = _luxon_iso(result)
+    elif operation == "formatDate":
+        if options.get("fromFormat"):
+            raise Untranslatable("reading dates in a custom format (fromFormat) is not translated")
+        fmt = params.get("customFormat", "") if params.get("format") == "custom" else params.get("format", "MM/dd/yyyy")
+        values = {"value": _date_value(params.get("date", ""), scope)}
+        if fmt in ("X", "x"):
+            shared["operation"] = "parse"
+            output = f"({result}.timestamp | int)" if fmt == "X" else f"(({result}.timestamp * 1000) | round | int)"
+        else:
+            if is_expression(fmt):
+                raise Untranslatable("a date format written as an expression is not translated")
+            shared.update(operation="format", format=luxon_to_strftime(fmt))
+            output = f"{result}.formatted"
+    elif operation == "roundDate":
+        mode = params.get("mode", "roundDown")
+        values = {"value": _date_value(params.get("date", ""), scope)}
+        if mode == "roundDown":
+            unit = params.get("toNearest", "month")
+            if unit not in _ROUND_DOWN:
+                raise Untranslatable(f"rounding down to the {unit} is not translated")
+            shared.update(operation="format", format=_ROUND_DOWN[unit])
+        elif mode == "roundUp" and params.get("to", "month") == "month":
+            shared.update(operation="shift", format=_ROUND_DOWN["month"])
+            values["shift"] = '{ "months": 1 }'
+        else:
+            raise Untranslatable(f"round mode {mode!r} is not translated")
+        output = _luxon_iso(result)
+    elif operation == "extractDate":
+        part = params.get("part", "month")
+        if part not in _EXTRACT:
+            raise Untranslatable(f"date part {part!r} is not translated")
+        shared.update(operation="format", format=_EXTRACT[part])
+        values = {"value": _date_value(params.get("date", ""), scope)}
+        output = f"({result}.formatted | int)"
+    elif operation == "getTimeBetweenDates":
+        units = params.get("units", ["day"])
+        units = [units] if isinstance(units, str) else list(units)
+        if not units or any(u not in _BETWEEN_SECONDS for u in units):
+            raise Untranslatable("time between dates in years or months (calendar units) is not translated")
+        if options.get("isoString"):
+            raise Untranslatable("the time between dates as an ISO 8601 duration is not translated")
+        shared["operation"] = "parse"
+        values = {"value": _date_value(params.get("startDate", ""), scope)}
+        second = _date_value(params.get("endDate", ""), scope)
+        end = f"({{{{ nodes.{calc}_end.output | tojson }}}})[index]"
+        total = f"({end}.timestamp - {result}.timestamp)"
+        ordered = sorted(units, key=lambda u: -_BETWEEN_SECONDS[u])
+        pairs, previous = [], None
+        for position, unit in enumerate(ordered):
+            size = _BETWEEN_SECONDS[unit]
+            rest = total if previous is None else f"({total} % {previous})"
+            value = f"({rest} / {size})" if position == len(ordered) - 1 else f"(({rest} // {size}) | int)"
+            pairs.append(f"{json.dumps(unit + 's')}: {value}")
+            previous = size
+        output = "{ " + ", ".join(pairs) + " }"
+    else:
+        raise Untranslatable(f"Date & Time operation {operation!r} is not translated")
+    holder, items_in = f"{node_id}__items", f"{node_id}__in"
+    literal = "{ " + ", ".join(f"{json.dumps(k)}: {v}" for k, v in values.items()) + " }"
+    nodes = [
+        _node(holder, "jmespath", {"expression": PASS_THROUGH}, node, f"{node['name']} (items)"),
+        _node(items_in, "map", {"expression": literal}, node, f"{node['name']} (values)"),
+        _node(
+            calc,
+            "per_item",
+            {"node_type": "date_time", "config": shared, "items": "{{ nodes." + items_in + ".output }}"},
+            node,
+            f"{node['name']} (per item)",
+        ),
+    ]
+    chain_ids = [holder, items_in, calc]
+    if second is not None:
+        nodes += [
+            _node(
+                f"{items_in}_end",
+                "map",
+                {"expression": f'{{ "value": {second} }}', "items": "{{ nodes." + holder + ".output }}"},
+                node,
+                f"{node['name']} (end values)",
+            ),
+            _node(
+                f"{calc}_end",
+                "per_item",
+                {"node_type": "date_time", "config": shared, "items": "{{ nodes." + items_in + "_end.output }}"},
+                node,
+                f"{node['name']} (end per item)",
+            ),
+        ]
+        chain_ids += [f"{items_in}_end", f"{calc}_end"]
+    final = {
+        "expression": f"dict({base}, **{{ {json.dumps(target)}: {output} }})",
+        "items": "{{ nodes." + holder + ".output }}",
+    }
+    nodes.append(_node(node_id, "map", final, node))
+    chain_ids.append(node_id)
+    return Built(
+        nodes=nodes,
+        edges=[_edge(a, b) for a, b in itertools.pairwise(chain_ids)],
+        inputs={0: (holder, "main")},
+        outputs={0: (node_id, "main")},
+        work=calc,
+        changes=[DATES_IN_ZONE.format(zone=zone), *scope.changes],
+    )
 
 
 def _execute_workflow(node: dict, node_id: str, ctx: Context) -> Built:
@@ -942,7 +1127,7 @@ def translate_workflow(
     ctx = Context(
         ids=ids,
         node_refs=refs,
-        workflow={"id": n8n_id or "", "name": name},
+        workflow={"id": n8n_id or "", "name": name, "settings": workflow.get("settings") or {}},
         available_types=set(available_types),
         workflow_ids=dict(workflow_ids or {}),
     )
