@@ -15,6 +15,7 @@ from apps.executions.services import execution_start
 from apps.executions.triggers import WebhookCall, webhook_refusal_record
 from apps.integrations.models import Integration, SyncJob
 from apps.orgs.services import api_key_create, audit_log_record
+from apps.orgs.variables import org_secret_create, org_variable_create
 from apps.workflows.services import form_submission_create, trigger_create
 from tests.executions.factories import ExecutionEventFactory
 from tests.orgs.factories import MembershipFactory, UserFactory
@@ -95,6 +96,8 @@ def world(db, organization, other_organization, client):
     integration = Integration.objects.create(organization=organization, service_url="https://n8n.example.com")
     ids["integration"] = integration.pk
     ids["integration-job"] = SyncJob.objects.create(organization=organization, integration=integration).pk
+    ids["org-variable"] = org_variable_create(organization=organization, name="REGION", value="eu").pk
+    ids["org-secret"] = org_secret_create(organization=organization, name="API_KEY", value="victim-secret").pk
     attacker = UserFactory()
     MembershipFactory(user=attacker, organization=other_organization, role="owner")
     WorkflowFactory(organization=other_organization)

@@ -10,6 +10,7 @@ from apps.executions.triggers import webhook_delivery_replay
 from apps.integrations import services as integration_services
 from apps.nodes.datastore import datarecord_delete, datarecord_put
 from apps.orgs import services as org_services
+from apps.orgs import variables as org_variables
 from apps.orgs.models import AuditLog
 from apps.workflows import services as workflow_services
 from apps.workflows.models import FormSubmission
@@ -327,6 +328,40 @@ SERVICES = [
     _workflow_import,
     _workflow_duplicate,
     _workflow_share_set,
+def _org_variable_create(org, actor):
+    org_variables.org_variable_create(organization=org, name="REGION", value="eu", actor=actor)
+    return org, "org_variable.create"
+
+
+def _org_variable_update(org, actor):
+    variable = org_variables.org_variable_create(organization=org, name="REGION", value="eu")
+    org_variables.org_variable_update(variable=variable, value="us", actor=actor)
+    return org, "org_variable.update"
+
+
+def _org_variable_delete(org, actor):
+    variable = org_variables.org_variable_create(organization=org, name="REGION", value="eu")
+    org_variables.org_variable_delete(variable=variable, actor=actor)
+    return org, "org_variable.delete"
+
+
+def _org_secret_create(org, actor):
+    org_variables.org_secret_create(organization=org, name="KEY", value="s3cret", actor=actor)
+    return org, "org_secret.create"
+
+
+def _org_secret_update(org, actor):
+    secret = org_variables.org_secret_create(organization=org, name="KEY", value="s3cret")
+    org_variables.org_secret_update(secret=secret, value="other", actor=actor)
+    return org, "org_secret.update"
+
+
+def _org_secret_delete(org, actor):
+    secret = org_variables.org_secret_create(organization=org, name="KEY", value="s3cret")
+    org_variables.org_secret_delete(secret=secret, actor=actor)
+    return org, "org_secret.delete"
+
+
     _credential_create,
     _credential_update,
     _credential_delete,
@@ -349,6 +384,12 @@ SERVICES = [
     _execution_rerun,
     _webhook_delivery_replay,
     _circuit_breaker_reset,
+    _org_variable_create,
+    _org_variable_update,
+    _org_variable_delete,
+    _org_secret_create,
+    _org_secret_update,
+    _org_secret_delete,
     _integration_create,
     _integration_update,
     _integration_allow_private,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apps.nodes.expressions import ExpressionError, render
+from apps.orgs.variables import org_expression_context
 from apps.workflows.graph import parse_definition
 from apps.workflows.models import Workflow
 
@@ -49,6 +50,7 @@ def preview_context(*, workflow: Workflow, node_id: str = "") -> tuple[dict, dic
         "trigger": trigger,
         "nodes": nodes,
         "vars": dict(workflow.definition.get("variables") or {}),
+        "org": org_expression_context(workflow.organization_id),
         "execution": {
             "id": None,
             "workflow_id": str(workflow.pk),
@@ -71,12 +73,13 @@ def preview(*, workflow: Workflow, expression: str, node_id: str = "") -> dict:
 
 
 def completions(context: Mapping[str, Any]) -> list[str]:
-    """`trigger.…`, `nodes.<id>.output.…` and `vars.…` paths of the context, shallow first, bounded."""
+    """`trigger.…`, `nodes.<id>.output.…`, `vars.…` and `org.vars.…` paths of the context, shallow first, bounded."""
     found: list[str] = []
     _walk("trigger", context.get("trigger"), 0, found)
     for node_id, node in context.get("nodes", {}).items():
         _walk(f"nodes.{node_id}.output", node.get("output"), 0, found)
     _walk("vars", context.get("vars"), 0, found)
+    _walk("org.vars", (context.get("org") or {}).get("vars"), 0, found)
     return found[:MAX_COMPLETIONS]
 
 

@@ -1,6 +1,7 @@
 """Expressions in node configs: `{{ ... }}` rendered by Jinja2's immutable sandbox over plain data.
 
-The context holds `trigger`, `nodes` (`nodes.<id>.output`), `vars` and `execution`. A string that is
+The context holds `trigger`, `nodes` (`nodes.<id>.output`), `vars`, `org` (`org.vars.NAME`: the organization's
+variables) and `execution`. A string that is
 exactly one `{{ ... }}` renders to the expression's native value (number, list, object); any other
 string containing template syntax renders to text. Nodes that work item by item (map, filter, sort)
 evaluate bare expressions such as `item.amount > 10` themselves with `evaluate`.

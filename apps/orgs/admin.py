@@ -23,7 +23,7 @@ from apps.core.admin import (
 from . import policy
 from .admin_scoping import OrgScopedAdminMixin, TenantAdminMixin, organization_ids
 from .choices import Role
-from .models import ApiKey, AuditLog, Membership, Organization
+from .models import ApiKey, AuditLog, Membership, Organization, OrganizationSecret, OrganizationVariable
 from .services import (
     api_key_create,
     api_key_revoke,
@@ -34,6 +34,17 @@ from .services import (
     organization_create,
     organization_delete,
     organization_update,
+)
+from .variables import (
+    SECRET_EMPTY,
+    SECRET_MAX_LENGTH,
+    org_secret_create,
+    org_secret_delete,
+    org_secret_update,
+    org_variable_create,
+    org_variable_delete,
+    org_variable_update,
+    secret_reference,
 )
 
 API_KEY_SHOWN_ONCE = "API key {name}: {raw_key} — copy it now, it is not stored and will not be shown again."
@@ -252,3 +263,115 @@ class AuditLogAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAdmin):
     fields = ["at", "organization", "actor", "action", "target_type", "target_id", "data_json"]
     readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
     data_json = json_display("data")
+
+
+@admin.register(OrganizationVariable)
+class OrganizationVariableAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Variables read in expressions as `org.vars.NAME`: members add and change them, admins delete them."""
+
+    add_action = policy.CREATE
+    change_action = policy.CHANGE
+    list_display = ["name", "value", "organization", "updated_at"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "organization__name"]
+    autocomplete_fields = ["organization"]
+    list_select_related = ["organization"]
+    fields = ["organization", "name", "value", "description", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: OrganizationVariable, form, change: bool) -> None:
+        if change:
+            original = OrganizationVariable.objects.get(pk=obj.pk)
+            fields = changed_model_fields(obj, form)
+            adopt(obj, org_variable_update(variable=original, actor=admin_actor(request), **fields))
+            return
+        variable = org_variable_create(
+            organization=obj.organization,
+            name=obj.name,
+            value=obj.value,
+            description=obj.description,
+            actor=admin_actor(request),
+        )
+        adopt(obj, variable)
+
+    def delete_model(self, request: HttpRequest, obj: OrganizationVariable) -> None:
+        org_variable_delete(variable=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for variable in queryset:
+            org_variable_delete(variable=variable, actor=admin_actor(request))
+
+
+class OrganizationSecretForm(forms.ModelForm):
+    """The value is write-only: an empty password input, left empty on a change to keep the stored one."""
+
+    new_value = forms.CharField(
+        required=False,
+        label="Value",
+        max_length=SECRET_MAX_LENGTH,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Stored encrypted, never shown again. Leave empty to keep the stored value.",
+    )
+
+    class Meta:
+        model = OrganizationSecret
+        fields = ["organization", "name", "description"]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if self.instance._state.adding and not cleaned_data.get("new_value"):
+            self.add_error("new_value", SECRET_EMPTY)
+        return cleaned_data
+
+
+@admin.register(OrganizationSecret)
+class OrganizationSecretAdmin(TenantAdminMixin, admin.ModelAdmin):
+    """Secrets only credentials read (`{{ org.secrets.NAME }}` as a credential field): admins manage them, members
+    see their names; the value is never rendered."""
+
+    form = OrganizationSecretForm
+    list_display = ["name", "reference", "organization", "updated_at"]
+    list_filter = [("organization", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "organization__name"]
+    autocomplete_fields = ["organization"]
+    list_select_related = ["organization"]
+    fields = ["organization", "name", "reference", "new_value", "description", "created_by", "created_at"]
+    readonly_fields = ["reference", "created_by", "created_at"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).defer("value")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: models.Model | None = None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "name"] if obj is not None and "name" not in fields else fields  # renaming breaks references
+
+    @admin.display(description="credential field value")
+    def reference(self, obj: OrganizationSecret) -> str:
+        return secret_reference(obj.name) if obj.name else "—"
+
+    def save_model(self, request: HttpRequest, obj: OrganizationSecret, form, change: bool) -> None:
+        value = form.cleaned_data.get("new_value")
+        if change:
+            changes = {"description": obj.description}
+            if value:
+                changes["value"] = value
+            original = OrganizationSecret.objects.get(pk=obj.pk)
+            adopt(obj, org_secret_update(secret=original, actor=admin_actor(request), **changes))
+            return
+        secret = org_secret_create(
+            organization=obj.organization,
+            name=obj.name,
+            value=value,
+            description=obj.description,
+            created_by=admin_actor(request),
+            actor=admin_actor(request),
+        )
+        adopt(obj, secret)
+
+    def delete_model(self, request: HttpRequest, obj: OrganizationSecret) -> None:
+        org_secret_delete(secret=obj, actor=admin_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for secret in queryset:
+            org_secret_delete(secret=secret, actor=admin_actor(request))

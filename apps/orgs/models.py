@@ -1,9 +1,11 @@
 """Organizations, who belongs to them, their API keys and what happened in them."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from apps.core.crypto import EncryptedJSONField
 from apps.core.models import BaseModel, TenantModel
 
 from .choices import Role
@@ -88,3 +90,49 @@ class AuditLog(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_type}:{self.target_id}"
+
+
+#: What an organization variable's or secret's name may be: an identifier, so `org.vars.NAME` reads it.
+ORG_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
+ORG_NAME_INVALID = "A name starts with a letter or underscore and holds only letters, digits and underscores (≤ 100)."
+
+
+class OrganizationVariable(TenantModel):
+    """A value every workflow of the organization reads in expressions as `org.vars.NAME` (not secret: members
+    see it, and it may appear in rendered configs and events)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(
+        max_length=100, validators=[RegexValidator(ORG_NAME_PATTERN, ORG_NAME_INVALID, code="invalid_name")]
+    )
+    value = models.TextField(max_length=10000, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="orgvariable_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganizationSecret(TenantModel):
+    """A secret of the organization, encrypted at rest and never shown again: only credentials read it, by a field
+    whose whole value is `{{ org.secrets.NAME }}`, resolved when a node receives the credential."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(
+        max_length=100, validators=[RegexValidator(ORG_NAME_PATTERN, ORG_NAME_INVALID, code="invalid_name")]
+    )
+    value = EncryptedJSONField(default=str)
+    description = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="orgsecret_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

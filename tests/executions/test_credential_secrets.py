@@ -163,3 +163,50 @@ def test_postgres_query_through_an_internal_database_credential_keeps_the_passwo
     call = {n["node_id"]: n for n in body["nodes"]}["call"]
     assert call["output"]["rows"] == [{"echoed": "hello"}]
     _assert_nowhere_but_the_credential(caplog)
+
+
+def test_an_org_secret_reached_through_a_credential_and_an_org_variable_in_the_url(admin_client, caplog):
+    """The credential holds `{{ org.secrets.API_KEY }}`: the node sends the secret's value; the URL reads
+    `org.vars.API_PATH`. The secret is nowhere but the server's request (the secret row is encrypted)."""
+    from apps.orgs.models import OrganizationSecret
+    from apps.orgs.variables import org_secret_create, org_variable_create
+
+    caplog.set_level(logging.DEBUG)
+    organization, user, client = admin_client
+    org_secret_create(organization=organization, name="API_KEY", value=SECRET, actor=user)
+    org_variable_create(organization=organization, name="API_PATH", value="/v2/items", actor=user)
+    data = {"header": "X-Api-Key", "value": "{{ org.secrets.API_KEY }}"}
+    with FakeHTTPServer() as server:
+        server.reply("GET", "/v2/items", json_body={"ok": True})
+        node = _http(server.url + "{{ org.vars.API_PATH }}")
+        _run(client, organization, user, node, "header", data)
+        secrets_answer = client.get("/api/v1/org-secrets/").content
+
+    assert [r.headers["x-api-key"] for r in server.requests] == [SECRET]
+    assert SECRET.encode() not in secrets_answer
+    for model in apps.get_models():
+        if model is not OrganizationSecret:
+            assert SECRET not in serializers.serialize("json", model.objects.all()), model.__name__
+    for record in caplog.records:
+        assert SECRET not in record.getMessage(), record.name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {OrganizationSecret._meta.db_table}")
+        assert SECRET not in str(cursor.fetchall())
+
+
+def test_a_credential_naming_a_missing_org_secret_fails_the_node_clearly(admin_client):
+    organization, user, client = admin_client
+    credential_create(
+        organization=organization, name="cred", kind="bearer", data={"token": "{{ org.secrets.GONE }}"}, actor=user
+    )
+    definition = {
+        "nodes": [{"id": "start", "type": "manual", "config": {}}, {"id": "call", **_http("http://127.0.0.1:9/x")}],
+        "edges": [{"source": "start", "target": "call"}],
+    }
+    workflow = workflow_create(organization=organization, name="missing", definition=definition, actor=user)
+
+    body = client.post(f"/api/v1/workflows/{workflow.pk}/execute/?wait=20", {"input": {}}, format="json").json()
+
+    call = {n["node_id"]: n for n in body["nodes"]}["call"]
+    assert body["status"] == "failed"
+    assert "names org secret 'GONE'" in str(call["error"]), call

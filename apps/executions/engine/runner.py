@@ -28,6 +28,7 @@ from apps.nodes.datastore import DjangoNodeServices
 from apps.nodes.expressions import PAST_DEADLINE, ExpressionError, expression_budget, has_expression, render
 from apps.nodes.http import ALLOW_PRIVATE_SETTING
 from apps.nodes.registry import UnknownNodeType, registry
+from apps.orgs.variables import org_expression_context, org_secrets_apply
 from apps.workflows.models import Credential
 
 from .. import metrics
@@ -327,6 +328,7 @@ def _claim_from(
         "trigger": execution.trigger_data,
         "nodes": {nid: {"output": output} for nid, (ports, output) in finished.items() if ports},
         "vars": execution.context.get("vars", {}),
+        "org": org_expression_context(execution.organization_id),
         "execution": {
             "id": str(execution.pk),
             "workflow_id": str(execution.workflow_id),
@@ -466,6 +468,9 @@ def _credentials(organization_id: str, fields: tuple[str, ...], config: dict) ->
     for name in names:
         if name not in found:
             return Failure(ERROR_CREDENTIAL, MSG_CREDENTIAL_MISSING.format(name=name), retryable=False)
+    unresolved = org_secrets_apply(organization_id=organization_id, credentials=found.values())
+    if unresolved:
+        return Failure(ERROR_CREDENTIAL, unresolved, retryable=False)
     return found
 
 
