@@ -454,6 +454,14 @@ CONCERTMASTER_BREAKER_COOLDOWN_SECONDS = env.int("CONCERTMASTER_BREAKER_COOLDOWN
 # node; failures recorded by other workers are seen this much later (0: ask every time).
 CONCERTMASTER_BREAKER_LOCAL_SECONDS = env.float("CONCERTMASTER_BREAKER_LOCAL_SECONDS", default=1.0)
 
+# --- Ops console (the admin index's dashboard, /analytics, the stuck-run views: docs/operations.md) ---
+# An execution running longer than this is listed as "running too long".
+CONCERTMASTER_OPS_RUNNING_MINUTES = env.int("CONCERTMASTER_OPS_RUNNING_MINUTES", default=60)
+# A node queued this long without starting is listed as "queued, never started".
+CONCERTMASTER_OPS_QUEUED_MINUTES = env.int("CONCERTMASTER_OPS_QUEUED_MINUTES", default=5)
+# A waiting or retrying node this long past its wake-up time is listed as "overdue" (the waker runs every few seconds).
+CONCERTMASTER_OPS_OVERDUE_SECONDS = env.int("CONCERTMASTER_OPS_OVERDUE_SECONDS", default=60)
+
 # --- Degraded mode (apps/core/availability.py) ---
 # Retry-After of a 503 answered while the database or the broker is down.
 CONCERTMASTER_RETRY_AFTER_SECONDS = env.int("CONCERTMASTER_RETRY_AFTER_SECONDS", default=5)

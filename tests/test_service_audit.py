@@ -243,6 +243,17 @@ def _execution_rerun(org, actor):
     return org, "execution.rerun"
 
 
+def _node_requeue(org, actor):
+    execution = _stopped_at_log(org, "running", "running")
+    execution_services.node_requeue(node_execution=execution.node_executions.get(node_id="log"), actor=actor)
+    return org, "execution.requeue_node"
+
+
+def _workflow_start_held(org, actor):
+    execution_services.workflow_start_held(workflow=WorkflowFactory(organization=org), actor=actor)
+    return org, "workflow.start_held"
+
+
 def _webhook_delivery_replay(org, actor):
     workflow = WorkflowFactory(organization=org, definition=WEBHOOK_DEFINITION)
     trigger = workflow_services.trigger_create(workflow=workflow, kind="webhook")
@@ -382,6 +393,8 @@ def _org_secret_delete(org, actor):
     _execution_approve,
     _execution_reject,
     _execution_rerun,
+    _node_requeue,
+    _workflow_start_held,
     _webhook_delivery_replay,
     _circuit_breaker_reset,
     _org_variable_create,

@@ -24,6 +24,7 @@ from apps.workflows.admin import WorkflowAdmin
 
 from . import services
 from .admin_debugging import install as install_debugging
+from .admin_ops import install as install_ops
 from .choices import BreakerState, NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
 from .models import CircuitBreaker, ExecutionEvent, NodeExecution, WebhookDelivery, WorkflowExecution
@@ -481,5 +482,6 @@ WorkflowExecutionAdmin.actions = [  # type: ignore[misc]
     reject_executions,
 ]
 install_debugging(WorkflowExecutionAdmin)
+install_ops(WorkflowExecutionAdmin, NodeExecutionAdmin, WorkflowAdmin)
 # Starting executions belongs to this app (workflows must not import executions): add the action here.
 WorkflowAdmin.actions = [*(WorkflowAdmin.actions or []), run_workflows_now]

@@ -18,6 +18,7 @@ from apps.orgs.selectors import access_for_user
 from apps.workflows.selectors import workflow_list
 from apps.workflows.views import admin_change_url, editor_config
 
+from .analytics import analytics_page
 from .selectors import execution_get, execution_list
 
 #: How many workflows and executions the home page lists (newest first); the API and admin list the rest.
@@ -92,4 +93,5 @@ def execution_page(request: HttpRequest, pk) -> HttpResponse:
 urlpatterns = [
     path("", home, name="home"),
     path("executions/<uuid:pk>/", execution_page, name="execution-page"),
+    path("analytics", analytics_page, name="analytics"),
 ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.logging import current_correlation_id, new_correlation_id
@@ -22,7 +23,7 @@ from apps.workflows.validated import definition_validate_once
 from . import debugging
 from .choices import ExecutionStatus, NodeStatus
 from .engine import breaker, runtime
-from .engine.recovery import active_count, wake_node
+from .engine.recovery import active_count, start_queued, wake, wake_node
 from .engine.runner import PARKED_BY_BREAKER
 from .models import CircuitBreaker, NodeExecution, WorkflowExecution
 
@@ -276,3 +277,52 @@ def circuit_breaker_reset(*, circuit_breaker: CircuitBreaker, actor: Actor = Non
         wake_node(execution_id, pk, now=wake_at)
         for execution_id, pk, wake_at in parked.values_list("execution_id", "pk", "wake_at")
     )
+
+
+# --- the ops console's fixes for stuck runs (apps/executions/stuck.py lists them) ---------------------------------
+
+NODE_NOT_STUCK = "The node '{node_id}' is {status}: only a queued, running, waiting or retrying node is re-queued."
+NODE_WAITS_FOR_DECISION = (
+    "The node '{node_id}' waits with no wake-up time (an approval or child executions): approve, reject or cancel."
+)
+EXECUTION_NOT_RUNNING = "The execution is {status}: its nodes are re-queued only while it runs."
+REASON_OPERATOR = "operator"
+
+
+@transaction.atomic
+def node_requeue(*, node_execution: NodeExecution, actor: Actor = None) -> NodeExecution:
+    """Move a stuck node on by hand, as the recovery pass does when beat runs: a queued or running node gets a new
+    attempt under a new task id (a late message or completion of the old one is refused by its claim); a waiting
+    or retrying node past its wake-up time is woken (a delay resumes, an approval times out, a retry starts).
+    Audited as `execution.requeue_node`."""
+    with runtime.locked(node_execution.execution_id) as unit:
+        node = NodeExecution.objects.get(pk=node_execution.pk)  # read again under the execution's lock
+        before = node.status
+        if unit.execution.status != ExecutionStatus.RUNNING:
+            raise ApplicationError(EXECUTION_NOT_RUNNING.format(status=unit.execution.status))
+        if node.status in (NodeStatus.WAITING, NodeStatus.RETRYING):
+            if node.wake_at is None:
+                raise ApplicationError(NODE_WAITS_FOR_DECISION.format(node_id=node.node_id))
+            wake(unit, node, max(timezone.now(), node.wake_at))
+        elif node.status in (NodeStatus.QUEUED, NodeStatus.RUNNING):
+            runtime.queue_node(unit, node, reason=REASON_OPERATOR)
+        else:
+            raise ApplicationError(NODE_NOT_STUCK.format(node_id=node.node_id, status=node.status))
+        runtime.advance(unit)
+    data = {"node_id": node.node_id, "status": before}
+    _audit_control(unit.execution, actor, "requeue_node", data)
+    return node
+
+
+def workflow_start_held(*, workflow: Workflow, actor: Actor = None) -> int:
+    """Start the workflow's executions held back by `max_concurrent_executions` that fit its free slots now (what
+    the recovery pass does every few seconds); returns how many started. Audited as `workflow.start_held`."""
+    started = start_queued(workflow.pk)
+    audit(
+        actor=actor,
+        organization=workflow.organization,
+        action="workflow.start_held",
+        target=workflow,
+        data={"started": started},
+    )
+    return started
