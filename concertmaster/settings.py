@@ -234,6 +234,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("CONCERTMASTER_ENGINE_RECOVERY_INTERVAL_SECONDS", default=5.0),
     },
     "concertmaster-engine-prune": {"task": "concertmaster.engine.prune", "schedule": 3600.0},
+    # Audit log, webhook deliveries, form submissions, execution logs and files, datastore rows (executions/retention.py).
+    "concertmaster-retention-prune": {"task": "concertmaster.retention.prune", "schedule": 3600.0},
 }
 
 # =============================================================================
@@ -446,6 +448,22 @@ CONCERTMASTER_SANDBOX_MAX_THREADS = env.int("CONCERTMASTER_SANDBOX_MAX_THREADS",
 CONCERTMASTER_SANDBOX_POOL_SIZE = env.int("CONCERTMASTER_SANDBOX_POOL_SIZE", default=1)
 # Finished executions older than this many days are deleted by the hourly prune task.
 CONCERTMASTER_EXECUTION_RETENTION_DAYS = env.int("CONCERTMASTER_EXECUTION_RETENTION_DAYS", default=30)
+# Retention of other rows, in days (0: keep forever); an organization's RetentionPolicy overrides each one. The
+# hourly task concertmaster.retention.prune deletes them RETENTION_BATCH_SIZE rows per transaction. Webhook
+# deliveries follow CONCERTMASTER_WEBHOOK_INBOX_DAYS.
+CONCERTMASTER_RETENTION_AUDIT_LOG_DAYS = env.int("CONCERTMASTER_RETENTION_AUDIT_LOG_DAYS", default=365)
+CONCERTMASTER_RETENTION_FORM_SUBMISSION_DAYS = env.int("CONCERTMASTER_RETENTION_FORM_SUBMISSION_DAYS", default=90)
+# Log lines of a node; by default as long as their execution (whose deletion takes them anyway).
+CONCERTMASTER_RETENTION_EXECUTION_LOG_DAYS = env.int(
+    "CONCERTMASTER_RETENTION_EXECUTION_LOG_DAYS", default=CONCERTMASTER_EXECUTION_RETENTION_DAYS
+)
+# Datastore rows not written for this many days (0: kept until a workflow deletes them).
+CONCERTMASTER_RETENTION_DATASTORE_DAYS = env.int("CONCERTMASTER_RETENTION_DATASTORE_DAYS", default=0)
+# Files executions received or wrote (their stored bytes too); by default as long as their execution.
+CONCERTMASTER_RETENTION_FILE_DAYS = env.int(
+    "CONCERTMASTER_RETENTION_FILE_DAYS", default=CONCERTMASTER_EXECUTION_RETENTION_DAYS
+)
+CONCERTMASTER_RETENTION_BATCH_SIZE = env.int("CONCERTMASTER_RETENTION_BATCH_SIZE", default=1000)
 # Circuit breaker per organization, node type and target (a host, a credential): open after this many consecutive
 # failures, probe again after the cool-down.
 CONCERTMASTER_BREAKER_THRESHOLD = env.int("CONCERTMASTER_BREAKER_THRESHOLD", default=5)

@@ -62,6 +62,13 @@ def _api_key_revoke(org, actor):
     return org, "api_key.revoke"
 
 
+def _retention_policy_set(org, actor):
+    from apps.orgs.retention import retention_policy_set
+
+    retention_policy_set(organization=org, audit_log_days=30, actor=actor)
+    return org, "retention_policy.update"
+
+
 def _workflow_create(org, actor):
     workflow_services.workflow_create(organization=org, name="w", definition=SIMPLE_DEFINITION, actor=actor)
     return org, "workflow.create"
@@ -330,6 +337,7 @@ SERVICES = [
     _api_key_create,
     _api_key_update,
     _api_key_revoke,
+    _retention_policy_set,
     _workflow_create,
     _workflow_update,
     _workflow_delete,

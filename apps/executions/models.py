@@ -200,7 +200,10 @@ class ExecutionLog(models.Model):
 
     class Meta:
         ordering = ["execution", "id"]
-        indexes = [models.Index(fields=["execution", "id"], name="executionlog_exec_id")]
+        indexes = [
+            models.Index(fields=["execution", "id"], name="executionlog_exec_id"),
+            models.Index(fields=["at"], name="executionlog_at"),  # retention deletes by age
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(level__in=LogLevel.values), name="executionlog_level_valid"),
         ]

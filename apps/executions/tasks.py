@@ -9,3 +9,11 @@ def schedule_trigger_fire(trigger_id: str) -> None:
     from .triggers import schedule_fire
 
     schedule_fire(trigger_id=trigger_id)
+
+
+@shared_task(name="concertmaster.retention.prune", ignore_result=True)
+def retention_prune() -> dict[str, int]:
+    """Beat calls this hourly: delete what each organization's retention periods no longer keep."""
+    from .retention import prune_all
+
+    return prune_all()

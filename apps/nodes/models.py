@@ -44,6 +44,7 @@ class DataRecord(TenantModel):
 
     class Meta:
         ordering = ["collection", "key"]
+        indexes = [models.Index(fields=["updated_at"], name="datarecord_updated")]  # retention deletes by age
         constraints = [
             models.UniqueConstraint(fields=["organization", "collection", "key"], name="datarecord_unique_key"),
         ]

@@ -136,3 +136,6 @@ class OrganizationSecret(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+from .retention_models import RetentionPolicy  # noqa: E402, F401  (a model in a module of its own, of this app)

@@ -29,7 +29,8 @@ from django.utils import timezone
 from apps.workflows.models import Workflow
 
 from ..choices import EXECUTION_TERMINAL, ExecutionStatus, NodeStatus
-from ..models import NodeExecution, WebhookDelivery, WorkflowExecution
+from ..models import NodeExecution, WorkflowExecution
+from ..retention import KINDS, prune_kind
 from . import presence
 from .runtime import (
     SUSPEND_APPROVAL,
@@ -308,8 +309,6 @@ def prune(*, now: datetime | None = None, batch: int = 500) -> int:
 
 
 def prune_webhook_inbox(*, now: datetime | None = None) -> int:
-    """Delete webhook deliveries older than CONCERTMASTER_WEBHOOK_INBOX_DAYS (their replay protection goes with
-    them); returns how many."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.CONCERTMASTER_WEBHOOK_INBOX_DAYS)
-    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    """Delete webhook deliveries older than CONCERTMASTER_WEBHOOK_INBOX_DAYS or their organization's retention
+    period (their replay protection goes with them), in batches; returns how many."""
+    return prune_kind(KINDS["webhook_deliveries"], now=now)
