@@ -300,6 +300,46 @@ def test_switch_rules_send_each_item_to_the_first_matching_output_and_the_fallba
     assert [i["name"] for i in out["out2"]["main"]] == ["bob"]
 
 
+def _rule_gt(field, value):
+    return {
+        "conditions": {
+            "conditions": [
+                {
+                    "leftValue": f"={{{{ $json.{field} }}}}",
+                    "rightValue": value,
+                    "operator": {"type": "number", "operation": "gt"},
+                }
+            ]
+        }
+    }
+
+
+def test_switch_all_matching_outputs_sends_an_item_to_every_output_it_matches():
+    params = {
+        "rules": {"values": [_rule_gt("qty", 2), _rule_gt("price", 10), _rule("nobody")]},
+        "options": {"allMatchingOutputs": True, "fallbackOutput": "extra"},
+    }
+    outs = [n8n_node(f"Out{i}", "noOp") for i in range(4)]
+    items = [*ITEMS, {"name": "cy", "qty": 1, "price": 1}]
+    translation, out = items_through(
+        n8n_node("Switch", "switch", params, 3),
+        *outs,
+        items=items,
+        connections={
+            "Switch": {"main": [[{"node": f"Out{i}", "type": "main", "index": 0}] for i in range(4)]},
+            **{f"Out{i}": {"main": []} for i in range(4)},
+        },
+    )
+    assert [i["name"] for i in out["out0"]["main"]] == ["ada"]
+    assert [i["name"] for i in out["out1"]["main"]] == ["ada"]  # ada matched both rules: on both outputs
+    assert "out2" not in out
+    assert [i["name"] for i in out["out3"]["main"]] == ["bob", "cy"]  # no rule matched
+    assert entry(translation, "Switch")["outcome"] == TRANSLATED
+    joined = {**params, "options": {"allMatchingOutputs": True, "fallbackOutput": 0}}
+    refused = translate_workflow(chain(manual(), n8n_node("Switch", "switch", joined, 3)))
+    assert entry(refused, "Switch")["outcome"] == REFUSED
+
+
 def test_switch_expression_mode_routes_by_output_index():
     params = {"mode": "expression", "numberOutputs": 2, "output": "={{ $json.price > 10 ? 0 : 1 }}"}
     outs = [n8n_node(f"Out{i}", "noOp") for i in range(2)]
@@ -354,12 +394,35 @@ def test_merge_append_combine_by_key_position_and_choose_branch():
     assert out["merge"]["main"] == right
 
 
+def test_merge_keep_non_matches_and_matches_of_one_input():
+    left = [{"id": 1, "a": "x"}, {"id": 2, "a": "y"}, {"a": "no id"}]
+    right = [{"key": 2, "b": "z"}, {"key": 3, "b": "w"}, {"key": 2, "b": "again"}]
+    by = {"mode": "combine", "advanced": True, "mergeByFields": {"values": [{"field1": "id", "field2": "key"}]}}
+    _, out = _merge_run({**by, "joinMode": "keepNonMatches", "outputDataFrom": "input1"}, left, right)
+    assert out["merge"]["main"] == [{"id": 1, "a": "x"}, {"a": "no id"}]
+    _, out = _merge_run({**by, "joinMode": "keepNonMatches", "outputDataFrom": "input2"}, left, right)
+    assert out["merge"]["main"] == [{"key": 3, "b": "w"}]
+    _, out = _merge_run({**by, "joinMode": "keepNonMatches"}, left, right)  # both: appended, marked
+    assert out["merge"]["main"] == [
+        {"id": 1, "a": "x", "_source": "input1"},
+        {"a": "no id", "_source": "input1"},
+        {"key": 3, "b": "w", "_source": "input2"},
+    ]
+    _, out = _merge_run({**by, "joinMode": "keepMatches", "outputDataFrom": "input1"}, left, right)
+    assert out["merge"]["main"] == [{"id": 2, "a": "y"}]
+    _, out = _merge_run({**by, "joinMode": "keepMatches", "outputDataFrom": "input2"}, left, right)
+    assert out["merge"]["main"] == [{"key": 2, "b": "z"}, {"key": 2, "b": "again"}]
+
+
 def test_merge_on_differently_named_fields_is_refused_with_a_reason():
     translation, _ = _merge_run(
         {"mode": "combine", "mergeByFields": {"values": [{"field1": "a", "field2": "b"}]}}, [], []
     )
     assert entry(translation, "Merge")["outcome"] == REFUSED
     assert "differently named" in entry(translation, "Merge")["reason"]
+    several = {"mode": "combine", "fieldsToMatchString": "a, b", "joinMode": "keepNonMatches"}
+    translation, _ = _merge_run(several, [], [])
+    assert "several fields" in entry(translation, "Merge")["reason"]
 
 
 # --- list nodes ----------------------------------------------------------------------------------------------------

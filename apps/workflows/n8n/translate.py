@@ -350,7 +350,7 @@ def _switch(node: dict, node_id: str, ctx: Context) -> Built:
         raise Untranslatable("a Switch without rules")
     options = params.get("options") or {}
     if options.get("allMatchingOutputs"):
-        raise Untranslatable("'send data to all matching outputs' is not translated")
+        return _switch_all_matching(node, node_id, conditions, options, scope)
     built = Built(nodes=[], changes=list(scope.changes))
     previous = None
     for index, condition in enumerate(conditions):
@@ -370,6 +370,33 @@ def _switch(node: dict, node_id: str, ctx: Context) -> Built:
         built.outputs[len(conditions)] = (cast(str, previous), "rejected")
     built.inputs = {0: (node_id, "main")}
     built.work = node_id
+    return built
+
+
+def _switch_all_matching(node: dict, node_id: str, conditions: list[str], options: dict, scope: Scope) -> Built:
+    """'Send data to all matching outputs': every rule filters all the items (an item goes to each output whose
+    rule it matches); the fallback output takes the items no rule matched."""
+    built = Built(nodes=[_node(node_id, "jmespath", {"expression": PASS_THROUGH}, node, f"{node['name']} (items)")])
+    for index, condition in enumerate(conditions):
+        step_id = f"{node_id}__{index + 1}"
+        config = {"condition": condition, "skip_empty": True}
+        built.nodes.append(_node(step_id, "filter", config, node, f"{node['name']} #{index}"))
+        built.edges.append(_edge(node_id, step_id))
+        built.outputs[index] = (step_id, "main")
+    fallback = options.get("fallbackOutput", "none")
+    if fallback == "extra":
+        rest = f"{node_id}__fallback"
+        condition = "not (" + " or ".join(f"({c})" for c in conditions) + ")"
+        built.nodes.append(
+            _node(rest, "filter", {"condition": condition, "skip_empty": True}, node, f"{node['name']} (fallback)")
+        )
+        built.edges.append(_edge(node_id, rest))
+        built.outputs[len(conditions)] = (rest, "main")
+    elif fallback != "none":
+        raise Untranslatable("a fallback joined to a rule's output with 'all matching outputs' is not translated")
+    built.inputs = {0: (node_id, "main")}
+    built.work = node_id
+    built.changes = list(scope.changes)
     return built
 
 
@@ -482,14 +509,70 @@ def _merge_by_key(node: dict, node_id: str, params: dict, built: Built) -> Built
         left = right = params["fieldsToMatchString"].split(",")[0].strip()
     else:
         left, right = params.get("propertyName1"), params.get("propertyName2")
-    if not left or left != right or len(pairs) > 1:
-        raise Untranslatable("matching on differently named or several fields is not translated")
+    if len(pairs) > 1 or (not pairs and "," in str(params.get("fieldsToMatchString", ""))):
+        raise Untranslatable("matching on several fields is not translated")
+    if not left or not right:
+        raise Untranslatable("no fields to match")
+    join_mode = params.get("joinMode", "keepMatches")
+    source = params.get("outputDataFrom", "both")
+    if join_mode == "keepNonMatches" or (join_mode == "keepMatches" and source != "both"):
+        return _merge_by_filters(node, node_id, left, right, join_mode, source, built)
+    if left != right:
+        raise Untranslatable("merging matches of differently named fields is not translated")
     join = {"keepMatches": "inner", "keepEverything": "outer", "enrichInput1": "left"}.get(
         params.get("joinMode", "keepMatches")
     )
     if join is None:
         raise Untranslatable(f"join mode {params.get('joinMode')!r} is not translated")
     built.nodes.append(_node(node_id, "merge", {"mode": "by_key", "key": left, "join": join}, node))
+    return built
+
+
+def _merge_by_filters(
+    node: dict, node_id: str, left: str, right: str, join_mode: str, source: str, built: Built
+) -> Built:
+    """Keep Non-Matches (input 1, input 2, or both appended with `_source`), and Keep Matches outputting input 1's
+    or input 2's matched items: the two inputs wait for each other, then a `filter` per input keeps its items
+    that have (or lack) a partner in the other input (strict equality, as n8n without fuzzy compare)."""
+    wait = f"{node_id}__wait"
+    a, b = '(input.a if "a" in input else [])', '(input.b if "b" in input else [])'
+    mine = {"a": (left, right, b), "b": (right, left, a)}
+    keep = join_mode == "keepMatches"
+    sides = ["a", "b"] if source == "both" else ["a" if source == "input1" else "b"]
+    nodes = [_node(wait, "merge", {"mode": "wait"}, node, f"{node['name']} (wait)")]
+    edges = []
+    for side in sides:
+        own, other, others = (json.dumps(v) if i < 2 else v for i, v in enumerate(mine[side]))
+        has = (
+            f"({own} in item and ({others} | selectattr({other}, 'defined') "
+            f"| selectattr({other}, 'equalto', item[{own}]) | list | length) > 0)"
+        )
+        config = {
+            "condition": has if keep else f"not {has}",
+            "items": "{{ nodes."
+            + wait
+            + ".output."
+            + side
+            + " if '"
+            + side
+            + "' in nodes."
+            + wait
+            + ".output else [] }}",
+        }
+        if len(sides) == 1:
+            nodes.append(_node(node_id, "filter", config, node))
+            edges.append(_edge(wait, node_id))
+            continue
+        filtered, marked = f"{node_id}__{side}", f"{node_id}__{side}_source"
+        label = "input1" if side == "a" else "input2"
+        nodes.append(_node(filtered, "filter", config, node, f"{node['name']} ({label})"))
+        nodes.append(_node(marked, "map", {"expression": f'dict(item, **{{ "_source": "{label}" }})'}, node))
+        edges += [_edge(wait, filtered), _edge(filtered, marked), _edge(marked, node_id, target_port=side)]
+    if len(sides) > 1:
+        nodes.append(_node(node_id, "merge", {"mode": "append"}, node))
+    built.nodes, built.edges = nodes, edges
+    built.inputs = {0: (wait, "a"), 1: (wait, "b")}
+    built.work = wait
     return built
 
 
