@@ -64,6 +64,9 @@ class WorkflowExecution(TenantModel):
             models.Index(fields=["status", "created_at"], name="execution_status_created"),
             models.Index(fields=["workflow", "status", "created_at"], name="execution_wf_status_created"),
             models.Index(fields=["organization", "-created_at"], name="execution_org_created"),
+            # The ops dashboard: executions by status over a time window (an index-only range), a workflow's last run.
+            models.Index(fields=["created_at", "status"], name="execution_created_status"),
+            models.Index(fields=["workflow", "-created_at"], name="execution_wf_created"),
         ]
         constraints = [
             models.CheckConstraint(
