@@ -981,6 +981,35 @@ RUN_SCOPE = Scope(
         ("Math.round($json.n)", "(item.n | round | int)", "(nodes.up.output[0].n | round | int)"),
         ("parseInt($json.n)", "(item.n | int)", "(nodes.up.output[0].n | int)"),
         ("$json.items", 'item["items"]', 'nodes.up.output[0]["items"]'),
+        (
+            "$input.all().map(i => i.json.a.b)",
+            '(input | map(attribute="a.b") | list)',
+            '(nodes.up.output | map(attribute="a.b") | list)',
+        ),
+        (
+            "$input.all().filter(i => i.json.n >= 2).length",
+            '((input | selectattr("n", "ge", 2) | list) | length)',
+            '((nodes.up.output | selectattr("n", "ge", 2) | list) | length)',
+        ),
+        (
+            "$('Fetch').all().filter((x) => !x.json.done).map(x => x.json.id)",
+            '((({{ nodes.fetch.output | tojson }}) | rejectattr("done") | list) | map(attribute="id") | list)',
+            '((nodes.fetch.output | rejectattr("done") | list) | map(attribute="id") | list)',
+        ),
+        (
+            "$json.tags.map(t => t.toUpperCase())",
+            '(item.tags | map("upper") | list)',
+            '(nodes.up.output[0].tags | map("upper") | list)',
+        ),
+        ("$env.API_BASE", "{{ org.vars.API_BASE | tojson }}", "org.vars.API_BASE"),
+        ("$env['API_BASE']", "{{ org.vars.API_BASE | tojson }}", "org.vars.API_BASE"),
+        ("$now.toISODate()", "{{ execution.started_at | tojson }}[:10]", "execution.started_at[:10]"),
+        (
+            "$now.toFormat('dd/MM/yy')",
+            '({{ execution.started_at | tojson }}[8:10] ~ "/" ~ {{ execution.started_at | tojson }}[5:7] ~ "/" ~ '
+            "{{ execution.started_at | tojson }}[2:4])",
+            '(execution.started_at[8:10] ~ "/" ~ execution.started_at[5:7] ~ "/" ~ execution.started_at[2:4])',
+        ),
     ],
 )
 def test_expression_forms(source, per_item, per_run):
@@ -991,8 +1020,16 @@ def test_expression_forms(source, per_item, per_run):
 @pytest.mark.parametrize(
     "source",
     [
-        "$json.list.map(x => x.id)",
-        "$env.SECRET",
+        "$json.list.map(x => x.a * 2)",
+        "$json.list.reduce((a, b) => a + b, 0)",
+        "$input.all().map(i => i.a)",
+        "$input.all().filter(i => i.json.tags.length > 0)",
+        "$input.all().filter(i => i.json.a > $json.b)",
+        "$env[$json.k]",
+        "$now.plus({days: 1}).toFormat('yyyy-MM-dd')",
+        "$now.minus({hours: 2})",
+        "$now.toFormat('yyyy SSS')",
+        "$now.toMillis()",
         "$json.a.toISOString()",
         "$('Missing').item.json",
         "$json.a = 1",
@@ -1004,8 +1041,49 @@ def test_expressions_without_a_same_meaning_form_are_refused(source):
         js_to_jinja(source, Scope(per_item=True))
 
 
+def test_callbacks_env_and_luxon_forms_give_n8n_results_on_three_items():
+    items = [
+        {"name": "ada", "tags": ["x", "y"], "done": True},
+        {"name": "bob", "tags": [], "done": False},
+        {"name": "cy", "tags": ["z"], "done": False},
+    ]
+    assignments = [
+        ("open", "={{ $input.all().filter(i => !i.json.done).map(i => i.json.name).join(',') }}", "string"),
+        ("others", "={{ $input.all().filter(i => i.json.name !== 'bob').length }}", "number"),
+        ("counts", "={{ $input.all().map(i => i.json.tags.length) }}", "array"),
+        ("upper", "={{ $json.tags.map(t => t.toUpperCase()) }}", "array"),
+        ("base", "={{ $env.API_BASE }}/{{ $json.name }}", "string"),
+        ("day", "={{ $now.toFormat('yyyy-MM-dd') }}", "string"),
+    ]
+    params = {"assignments": {"assignments": [{"name": n, "value": v, "type": t} for n, v, t in assignments]}}
+    translation = translate_workflow(chain(manual(), n8n_node("Set", "set", params, 3.4)))
+    assert any("organization variable API_BASE (org.vars.API_BASE)" in c for c in entry(translation, "Set")["changes"])
+    definition = translation.definition
+    assert workflow_definition_problems(definition, node_types=node_specs(disabled=set())) == []
+    # `org.vars` is the organization's variables in the engine's context; the in-memory runner has none, so the
+    # definition's one read of it is checked as text and the value is spliced the way the engine renders it.
+    set_node = next(n for n in definition["nodes"] if n["id"] == "set")
+    assert "{{ org.vars.API_BASE | tojson }}" in set_node["config"]["expression"]
+    set_node["config"]["expression"] = set_node["config"]["expression"].replace(
+        "{{ org.vars.API_BASE | tojson }}", '"https://api.example.com"'
+    )
+    out = run_definition(definition, items)["set"]["main"]
+    assert [o["open"] for o in out] == ["bob,cy"] * 3
+    assert [o["others"] for o in out] == [2, 2, 2]
+    assert [o["counts"] for o in out] == [[2, 0, 1]] * 3
+    assert [o["upper"] for o in out] == [["X", "Y"], [], ["Z"]]
+    assert [o["base"] for o in out] == [
+        "https://api.example.com/ada",
+        "https://api.example.com/bob",
+        "https://api.example.com/cy",
+    ]
+    assert {o["day"] for o in out} == {"2026-01-02"}
+
+
 def test_an_untranslatable_expression_refuses_its_node_and_keeps_the_text_in_the_report():
-    node = n8n_node("Set", "set", {"values": {"string": [{"name": "x", "value": "={{ $json.list.map(x => x) }}"}]}}, 2)
+    node = n8n_node(
+        "Set", "set", {"values": {"string": [{"name": "x", "value": "={{ $json.list.map(x => x.a * 2) }}"}]}}, 2
+    )
     translation = translate_workflow(chain(manual(), node))
     assert entry(translation, "Set")["outcome"] == REFUSED
     assert "arrow functions" in entry(translation, "Set")["reason"]

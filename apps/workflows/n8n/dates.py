@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .expressions import Untranslatable
+from .errors import Untranslatable
 
 UNKNOWN_TOKEN = "Luxon format token {token!r} is not translated"
 

@@ -14,15 +14,19 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeGuard, cast
 
+from .dates import luxon_iso_slices
+from .errors import Untranslatable
+
 UNSUPPORTED_SYNTAX = "JavaScript syntax not translated: {detail}"
 UNSUPPORTED_NAME = "n8n variable {name} has no ConcertMaster equivalent"
 UNSUPPORTED_METHOD = "method .{name}() has no ConcertMaster equivalent"
 UNKNOWN_NODE = "refers to node {name!r}, which is not in this workflow or was not translated"
-ARROW_FUNCTIONS = "arrow functions and callbacks are not translated"
-
-
-class Untranslatable(Exception):
-    """The expression uses something with no same-meaning ConcertMaster form."""
+ARROW_FUNCTIONS = "arrow functions and callbacks are not translated, except .map / .filter of a field path"
+ENV_NAME = "$env.{name}: an organization variable's name is an identifier"
+ENV_CHANGE = "$env.{name} reads the organization variable {name} (org.vars.{name}): create it in the organization"
+LUXON_ARITHMETIC = (
+    "date arithmetic in an expression ($now.plus / .minus) is not translated: use a Date & Time node (add to date)"
+)
 
 
 @dataclass
@@ -148,6 +152,23 @@ class _Parser:
             return ("lit", _js_string(value))
         if kind == "tpl":
             return ("tpl", _template_parts(value[1:-1]))
+        if kind == "name" and self.peek() == ("op", "=>"):
+            self.take()
+            return ("arrow", value, self.expression())
+        if (
+            kind == "op"
+            and value == "("
+            and self.tokens[self.pos][0] == "name"
+            and self.tokens[self.pos + 1 :][:2]
+            == [
+                ("op", ")"),
+                ("op", "=>"),
+            ]
+        ):
+            param = self.take()[1]
+            self.take(")")
+            self.take("=>")
+            return ("arrow", param, self.expression())
         if kind == "name":
             if value in ("true", "false"):
                 return ("lit", value == "true")
@@ -282,11 +303,17 @@ class _Emitter:
             base = self.value(tree[1])
             if base == ("special", "$node"):
                 return self.node_ref([tree[2]])
+            if base == ("special", "$env"):
+                if tree[2][0] != "lit" or not isinstance(tree[2][1], str):
+                    raise Untranslatable(UNSUPPORTED_SYNTAX.format(detail="$env[...] with a computed name"))
+                return self.special_attribute("$env", tree[2][1])
             if isinstance(base, _Items):
                 return _Items(f"{base.expression}[{self.emit(tree[2])}]")
             return f"{self.emit(tree[1])}[{self.emit(tree[2])}]"
         if kind == "call":
             return self.call(tree[1], tree[2])
+        if kind == "arrow":
+            raise Untranslatable(ARROW_FUNCTIONS)
         raise Untranslatable(UNSUPPORTED_SYNTAX.format(detail=kind))
 
     def text_part(self, part: tuple) -> str:
@@ -314,7 +341,7 @@ class _Emitter:
             scope.changes.append("$today is the run's start date at midnight, as ISO 8601 text")
             start = "execution.started_at" if not scope.per_item else "{{ execution.started_at | tojson }}"
             return f"({start}[:10] ~ 'T00:00:00.000+00:00')"
-        if name in ("$input", "$node", "$execution", "$workflow", "$vars", "Math", "JSON", "$", "$items"):
+        if name in ("$input", "$node", "$execution", "$workflow", "$vars", "$env", "Math", "JSON", "$", "$items"):
             return ("special", name)
         if name in _GLOBAL_FILTERS:
             return ("global", name)
@@ -374,6 +401,11 @@ class _Emitter:
             return _literal(str(scope.workflow.get(name, "")))
         if special == "$vars":
             return f"vars.{name}" if not scope.per_item else f"{{{{ vars.{name} | tojson }}}}"
+        if special == "$env":
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name):
+                raise Untranslatable(ENV_NAME.format(name=name))
+            scope.changes.append(ENV_CHANGE.format(name=name))
+            return f"org.vars.{name}" if not scope.per_item else f"{{{{ org.vars.{name} | tojson }}}}"
         if special in ("Math", "JSON"):
             return ("static", f"{special}.{name}")
         raise Untranslatable(UNSUPPORTED_NAME.format(name=f"{special}.{name}"))
@@ -401,8 +433,24 @@ class _Emitter:
         if callee_tree == ("name", "$items"):
             return _Items(self.items_ref(self.node_ref(args).expression))
         if callee_tree[0] == "attr":
-            base = self.value(callee_tree[1])
             method = callee_tree[2]
+            if callee_tree[1] in (("name", "$now"), ("name", "$today")) and method in _LUXON:
+                return self.luxon(callee_tree[1][1], method, args)
+            inner = callee_tree[1]
+            if (
+                inner[0] == "call"
+                and inner[1][0] == "attr"
+                and inner[1][2] in ("plus", "minus")
+                and inner[1][1]
+                in (
+                    ("name", "$now"),
+                    ("name", "$today"),
+                )
+            ):
+                raise Untranslatable(LUXON_ARITHMETIC)
+            base = self.value(callee_tree[1])
+            if method in ("map", "filter") and len(args) == 1 and args[0][0] == "arrow":
+                return self.callback(base, method, args[0])
             if isinstance(base, tuple) and base[0] == "special" and base[1] == "$input":
                 return self.input_method(method)
             if isinstance(base, tuple) and base[0] == "special" and base[1] in ("Math", "JSON"):
@@ -454,6 +502,50 @@ class _Emitter:
             return f"([{', '.join(emitted)}] | {name[5:]})"
         raise Untranslatable(UNSUPPORTED_METHOD.format(name=name))
 
+    def luxon(self, name: str, method: str, args: list) -> str:
+        """`$now` / `$today` with a Luxon method: formats that are fixed-width fields of the ISO text."""
+        text = self.emit(("name", name))
+        if method in ("toISO", "toString", "toJSON") and not args:
+            self.scope.changes.append(f"{name}.{method}() is ISO 8601 text of the run's start (Python's form)")
+            return text
+        if method == "toISODate" and not args:
+            return f"{text}[:10]"
+        if method == "toFormat" and len(args) == 1 and args[0][0] == "lit" and isinstance(args[0][1], str):
+            return luxon_iso_slices(args[0][1], text)
+        if method in ("plus", "minus"):
+            raise Untranslatable(LUXON_ARITHMETIC)
+        raise Untranslatable(UNSUPPORTED_METHOD.format(name=f"{name}.{method}"))
+
+    def callback(self, base, method: str, arrow: tuple):
+        """`.map(x => x.json.a.b)` / `.map(x => x.a)`, `.filter(x => x.json.a > 1)` (one comparison with a literal,
+        or a field's truth) on an item list or a list value: Jinja's map / selectattr / rejectattr."""
+        items = isinstance(base, _Items)
+        if not items and not isinstance(base, str):
+            raise Untranslatable(ARROW_FUNCTIONS)
+        source = base.expression if isinstance(base, _Items) else base
+        param, body = arrow[1], arrow[2]
+        if method == "map":
+            path, filters = _arrow_path(body, param, items)
+            mapped = f"{source} | map(attribute={_literal(path)})" if path else source
+            for name in filters:
+                mapped = f"{mapped} | map({_literal(name)})"
+            return f"({mapped} | list)"
+        negate = body[0] == "unary" and body[1] == "!"
+        if negate:
+            body = body[2]
+        if body[0] == "bin" and body[1] in _ARROW_TESTS and body[3][0] == "lit":
+            path, filters = _arrow_path(body[2], param, items)
+            if filters or not path:
+                raise Untranslatable(ARROW_FUNCTIONS + " (a filter compares one field with a literal)")
+            kind = "rejectattr" if negate else "selectattr"
+            selected = f"{source} | {kind}({_literal(path)}, {_literal(_ARROW_TESTS[body[1]])}, {_literal(body[3][1])})"
+        else:
+            path, filters = _arrow_path(body, param, items)
+            if filters or not path:
+                raise Untranslatable(ARROW_FUNCTIONS + " (a filter compares one field with a literal)")
+            selected = f"{source} | {'rejectattr' if negate else 'selectattr'}({_literal(path)})"
+        return _Items(f"({selected} | list)") if items else f"({selected} | list)"
+
     def method(self, base: str, name: str, args: list[str]) -> str:
         if name in _STRING_FILTERS and not args:
             return f"({base} | {_STRING_FILTERS[name]})"
@@ -479,6 +571,33 @@ class _Emitter:
         if name == "toNumber" and not args:
             return f"({base} | float)"
         raise Untranslatable(UNSUPPORTED_METHOD.format(name=name))
+
+
+_ARROW_TESTS = {"===": "eq", "==": "eq", "!==": "ne", "!=": "ne", ">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
+_LUXON = {"toFormat", "toISO", "toISODate", "toString", "toJSON", "plus", "minus", "toMillis", "toSeconds"}
+
+
+def _arrow_path(body: tuple, param: str, items: bool) -> tuple[str, list[str]]:
+    """The dotted field path an arrow body reads from its parameter (`x.json.a.b` -> "a.b" for items), and the
+    string filters applied after it (`.toUpperCase()`); anything else is refused."""
+    filters: list[str] = []
+    while body[0] == "call" and body[1][0] == "attr" and body[1][2] in _STRING_FILTERS and not body[2]:
+        filters.insert(0, _STRING_FILTERS[body[1][2]])
+        body = body[1][1]
+    names: list[str] = []
+    while body[0] == "attr" or (body[0] == "index" and body[2][0] == "lit" and isinstance(body[2][1], str)):
+        names.insert(0, body[2] if body[0] == "attr" else body[2][1])
+        body = body[1]
+    if names and names[-1] == "length":  # `.length` of the field: Jinja's length filter, after the path
+        names.pop()
+        filters.insert(0, "length")
+    if body != ("name", param) or any("." in name or name == "length" for name in names):
+        raise Untranslatable(ARROW_FUNCTIONS + " (only a field path of the parameter is translated)")
+    if items:
+        if not names or names[0] != "json":
+            raise Untranslatable(ARROW_FUNCTIONS + " (an item's data is read through .json)")
+        names = names[1:]
+    return ".".join(names), filters
 
 
 def _literal(value) -> str:
