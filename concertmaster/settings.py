@@ -110,7 +110,7 @@ STATIC_ROOT = env("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-STORAGES = {
+STORAGES: dict[str, dict] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -119,6 +119,59 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+
+# --- Files between nodes (apps/nodes/files.py; docs/operations.md: files) ---
+# local (the default): FileSystemStorage under CONCERTMASTER_FILES_ROOT; s3: django-storages' S3Storage on an AWS S3
+# bucket or an S3-compatible server (MinIO) named by the CONCERTMASTER_FILES_S3_* variables.
+CONCERTMASTER_FILES_BACKEND = env("CONCERTMASTER_FILES_BACKEND", default="local")
+# Lifetime of a download link: a presigned S3 URL or a signed local download URL, in seconds.
+CONCERTMASTER_FILES_URL_SECONDS = env.int("CONCERTMASTER_FILES_URL_SECONDS", default=300)
+if CONCERTMASTER_FILES_BACKEND == "local":
+    STORAGES["files"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": env("CONCERTMASTER_FILES_ROOT", default=str(VAR_DIR / "files"))},
+    }
+elif CONCERTMASTER_FILES_BACKEND == "s3":
+    STORAGES["files"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("CONCERTMASTER_FILES_S3_BUCKET"),
+            "endpoint_url": env("CONCERTMASTER_FILES_S3_ENDPOINT_URL", default=None),
+            "region_name": env("CONCERTMASTER_FILES_S3_REGION", default=None),
+            # Unset: boto3's own chain (environment, instance profile, ~/.aws).
+            "access_key": env("CONCERTMASTER_FILES_S3_ACCESS_KEY_ID", default=None),
+            "secret_key": env("CONCERTMASTER_FILES_S3_SECRET_ACCESS_KEY", default=None),
+            # MinIO and most S3-compatible servers want path-style addressing.
+            "addressing_style": env("CONCERTMASTER_FILES_S3_ADDRESSING_STYLE", default="auto"),
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "querystring_expire": CONCERTMASTER_FILES_URL_SECONDS,
+        },
+    }
+else:
+    raise ImproperlyConfigured("CONCERTMASTER_FILES_BACKEND must be 'local' or 's3'.")
+# Largest file a node writes or reads into memory, in bytes.
+CONCERTMASTER_FILES_MAX_BYTES = env.int("CONCERTMASTER_FILES_MAX_BYTES", default=50 * 1024 * 1024)
+# multipart/form-data uploads to webhooks and forms: the largest file, the largest whole body, and the content types
+# accepted (anything else is a 400 naming the field).
+CONCERTMASTER_UPLOAD_MAX_FILE_BYTES = env.int("CONCERTMASTER_UPLOAD_MAX_FILE_BYTES", default=10 * 1024 * 1024)
+CONCERTMASTER_UPLOAD_MAX_BODY_BYTES = env.int("CONCERTMASTER_UPLOAD_MAX_BODY_BYTES", default=25 * 1024 * 1024)
+CONCERTMASTER_UPLOAD_CONTENT_TYPES = env.list(
+    "CONCERTMASTER_UPLOAD_CONTENT_TYPES",
+    default=[
+        "text/csv",
+        "text/plain",
+        "application/json",
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "image/png",
+        "image/jpeg",
+    ],
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Members sign in on the product's own page (the admin's login refuses anyone without staff status).

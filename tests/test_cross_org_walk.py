@@ -14,6 +14,7 @@ from apps.executions.models import SavedExecutionFilter
 from apps.executions.services import execution_start
 from apps.executions.triggers import WebhookCall, webhook_refusal_record
 from apps.integrations.models import Integration, SyncJob
+from apps.nodes.files import file_store
 from apps.orgs.services import api_key_create, audit_log_record
 from apps.orgs.variables import org_secret_create, org_variable_create
 from apps.workflows.services import form_submission_create, trigger_create
@@ -55,7 +56,7 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture
-def world(db, organization, other_organization, client):
+def world(db, organization, other_organization, client, local_files):
     """A victim organization holding one of everything, and an owner of another organization logged in."""
     owner = UserFactory()
     MembershipFactory(user=owner, organization=organization, role="owner")
@@ -76,6 +77,7 @@ def world(db, organization, other_organization, client):
     webhook_refusal_record(trigger=hook, call=call, outcome="refused_signature", status_code=401, detail="x")
     execution = execution_start(workflow=workflow)
     ExecutionEventFactory(execution=execution, seq=execution.last_seq + 1)
+    victim_file = file_store(organization_id=organization.pk, execution_id=execution.pk, name="v.csv", content=b"a")
     api_key, _ = api_key_create(organization=organization, name="victim")
     audit = audit_log_record(organization=organization, actor=owner, action="victim.action")
     ids = {
@@ -103,10 +105,12 @@ def world(db, organization, other_organization, client):
     WorkflowFactory(organization=other_organization)
     client.force_login(attacker)
     secrets = {str(value) for value in ids.values()} | {hook.webhook_token, form.webhook_token, organization.slug}
-    return {"ids": ids, "workflow": workflow, "secrets": secrets, "owner": owner}
+    return {"ids": ids, "workflow": workflow, "secrets": secrets, "owner": owner, "file": victim_file["id"]}
 
 
 def _kwargs(name: str, world: dict) -> dict:
+    if name == "execution-file-file-download":
+        return {"pk": world["ids"]["execution"], "file_id": world["file"]}
     if name == "workflow-version-diff":
         return {"workflow_pk": world["workflow"].pk, "a": 1, "b": 1}
     if name == "workflow-expression-preview":

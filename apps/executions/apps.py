@@ -10,7 +10,7 @@ class ExecutionsConfig(AppConfig):
     def ready(self) -> None:
         from apps.orgs import policy
 
-        from . import metrics  # noqa: F401  (registers the engine's metrics, which /metrics serves)
+        from . import files, metrics  # noqa: F401  (files: its signal receivers; metrics: what /metrics serves)
         from .models import WebhookDelivery, WorkflowExecution
         from .selectors import execution_policy, webhook_delivery_policy
 

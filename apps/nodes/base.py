@@ -76,6 +76,16 @@ class NodeServices(Protocol):
         """Save a file to Django storage and return its URL."""
         ...
 
+    def file_write(
+        self, *, execution_id: str, node_id: str, name: str, content: bytes, content_type: str = ""
+    ) -> dict:
+        """Put a file in the platform storage, listed with the execution; returns its reference (apps/nodes/files.py)."""
+        ...
+
+    def file_read(self, *, reference: Any, field: str = "file") -> tuple[dict, bytes]:
+        """A reference of this organization's file, checked, and its bytes (a NodeError naming `field` otherwise)."""
+        ...
+
 
 @dataclass
 class NodeContext:

@@ -22,6 +22,7 @@ from django.utils.text import get_valid_filename
 from apps.orgs.services import Actor, audit
 
 from .base import NodeError
+from .files import NodeFileServices
 from .models import DataRecord
 
 MAX_VALUE_BYTES = 1024 * 1024
@@ -110,7 +111,7 @@ def datarecord_list(*, organization_id: str, collection: str, limit: int) -> lis
     )
 
 
-class DjangoNodeServices:
+class DjangoNodeServices(NodeFileServices):
     """`NodeServices` for one organization: its datastore records and Django's default file storage.
 
     Bad values surface as non-retryable `NodeError`s, so nodes never handle Django exceptions.

@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from django.core import mail
-from django.core.files.storage import default_storage
 from jsonschema import Draft202012Validator
 
 from apps.nodes import credential_kinds, http
@@ -22,6 +21,8 @@ from apps.nodes.builtin.actions import (
     WebhookResponseNode,
 )
 from apps.nodes.datastore import DjangoNodeServices
+from apps.nodes.files import file_storage
+from tests.executions.factories import WorkflowExecutionFactory
 from tests.nodes.fakeserver import FakeHTTPServer, FakeSMTPServer
 
 ALLOW = {"allow_private_http": True}
@@ -54,12 +55,6 @@ def server():
 @pytest.fixture
 def services(organization):
     return DjangoNodeServices(organization.id)
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    settings.MEDIA_URL = "/media/"
 
 
 # --- http_request ---------------------------------------------------------------------------------
@@ -409,24 +404,42 @@ def test_datastore_schemas_reject_bad_config(node_cls, config, message):
 # --- csv_export -----------------------------------------------------------------------------------
 
 
-def read_export(url):
-    with default_storage.open(url.removeprefix("/media/")) as handle:
+@pytest.fixture
+def csv_ctx(db, local_files):
+    """A context whose execution exists: the exported file is listed with it (apps/executions/files.py)."""
+    execution = WorkflowExecutionFactory()
+
+    def make(config, *, input=None):
+        return NodeContext(
+            node_id="n1",
+            execution_id=str(execution.pk),
+            organization_id=str(execution.organization_id),
+            config=config,
+            inputs={"main": input},
+            services=DjangoNodeServices(str(execution.organization_id)),
+        )
+
+    return make
+
+
+def read_export(file):
+    with file_storage().open(file["storage_key"]) as handle:
         return handle.read().decode()
 
 
-def test_csv_export_writes_the_input_rows_to_storage(services, media):
+def test_csv_export_writes_the_input_rows_to_storage(csv_ctx):
     rows = [{"name": "Ada", "score": 3}, {"name": "Bob", "tags": ["a", "b"], "active": True}]
 
-    result = CsvExportNode().run(make_ctx({"filename": "scores.csv"}, input=rows, services=services))
+    result = CsvExportNode().run(csv_ctx({"filename": "scores.csv"}, input=rows))
 
     output = result.outputs["main"]
     assert output["rows"] == 2
     assert output["columns"] == ["name", "score", "tags", "active"]
-    assert output["url"].endswith("/scores.csv")
-    assert read_export(output["url"]) == 'name,score,tags,active\r\nAda,3,,\r\nBob,,"[""a"", ""b""]",true\r\n'
+    assert output["file"]["name"] == "scores.csv"
+    assert read_export(output["file"]) == 'name,score,tags,active\r\nAda,3,,\r\nBob,,"[""a"", ""b""]",true\r\n'
 
 
-def test_csv_export_honours_columns_delimiter_header_and_formula_escaping(services, media):
+def test_csv_export_honours_columns_delimiter_header_and_formula_escaping(csv_ctx):
     config = {
         "filename": "out.csv",
         "rows": [{"a": '=HYPERLINK("http://evil")', "b": -5, "c": "ignored"}, {"a": "@SUM(A1)", "b": "-x"}],
@@ -435,24 +448,24 @@ def test_csv_export_honours_columns_delimiter_header_and_formula_escaping(servic
         "include_header": False,
     }
 
-    result = CsvExportNode().run(make_ctx(config, services=services))
+    result = CsvExportNode().run(csv_ctx(config))
 
-    assert read_export(result.outputs["main"]["url"]) == '"\'=HYPERLINK(""http://evil"")";-5\r\n\'@SUM(A1);\'-x\r\n'
+    assert read_export(result.outputs["main"]["file"]) == '"\'=HYPERLINK(""http://evil"")";-5\r\n\'@SUM(A1);\'-x\r\n'
 
 
-def test_csv_export_can_keep_formulas(services, media):
+def test_csv_export_can_keep_formulas(csv_ctx):
     config = {"filename": "raw.csv", "rows": [{"a": "=1+1"}], "escape_formulas": False}
 
-    result = CsvExportNode().run(make_ctx(config, services=services))
+    result = CsvExportNode().run(csv_ctx(config))
 
-    assert read_export(result.outputs["main"]["url"]) == "a\r\n=1+1\r\n"
+    assert read_export(result.outputs["main"]["file"]) == "a\r\n=1+1\r\n"
 
 
-def test_csv_export_of_no_rows_is_an_empty_file(services, media):
-    result = CsvExportNode().run(make_ctx({"filename": "empty.csv"}, input=[], services=services))
+def test_csv_export_of_no_rows_is_an_empty_file(csv_ctx):
+    result = CsvExportNode().run(csv_ctx({"filename": "empty.csv"}, input=[]))
 
     assert result.outputs["main"]["rows"] == 0
-    assert read_export(result.outputs["main"]["url"]) == ""
+    assert read_export(result.outputs["main"]["file"]) == ""
 
 
 @pytest.mark.parametrize(
@@ -463,19 +476,19 @@ def test_csv_export_of_no_rows_is_an_empty_file(services, media):
         ([{"a": 1}, 5], actions.ROW_NOT_AN_OBJECT.format(index=1, type="int")),
     ],
 )
-def test_csv_export_refuses_rows_that_are_not_objects(services, media, rows, message):
+def test_csv_export_refuses_rows_that_are_not_objects(csv_ctx, rows, message):
     with pytest.raises(NodeError) as exc_info:
-        CsvExportNode().run(make_ctx({"filename": "x.csv"}, input=rows, services=services))
+        CsvExportNode().run(csv_ctx({"filename": "x.csv"}, input=rows))
 
     assert exc_info.value.message == message
     assert exc_info.value.retryable is False
 
 
-def test_csv_export_limits_rows(services, media, monkeypatch):
+def test_csv_export_limits_rows(csv_ctx, monkeypatch):
     monkeypatch.setattr(CsvExportNode, "MAX_ROWS", 2)
 
     with pytest.raises(NodeError) as exc_info:
-        CsvExportNode().run(make_ctx({"filename": "x.csv", "rows": [{}, {}, {}]}, services=services))
+        CsvExportNode().run(csv_ctx({"filename": "x.csv", "rows": [{}, {}, {}]}))
 
     assert exc_info.value.message == actions.TOO_MANY_ROWS.format(limit=2, count=3)
 

@@ -5,6 +5,7 @@ from apps.executions.views import FormSubmissionView
 
 from .debugging import ExecutionDebugViewSet
 from .expressions import ExpressionPreviewViewSet
+from .files import ExecutionFileViewSet, file_download
 from .inbox import WebhookDeliveryViewSet
 from .saved_filters import SavedExecutionFilterViewSet
 from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunAliasViewSet, WorkflowRunViewSet
@@ -12,6 +13,7 @@ from .views import ExecutionViewSet, WorkflowExecutionViewSet, WorkflowRunAliasV
 router = SimpleRouter()
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("executions", ExecutionDebugViewSet, basename="execution-debug")  # rerun/, logs/
+router.register("executions", ExecutionFileViewSet, basename="execution-file")  # files/, files/{id}/download/
 router.register("execution-filters", SavedExecutionFilterViewSet, basename="execution-filter")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 # Routed under /workflows/ although they live here: executions depend on workflows, never the reverse.
@@ -29,6 +31,8 @@ urlpatterns = [
         name="workflow-run-execute-no-slash",
     ),
     path("forms/<str:token>/submissions/", FormSubmissionView.as_view(), name="form-submissions"),
+    # A signed local download URL (the token is the authorisation): apps/executions/files.py.
+    path("files/<str:token>/", file_download, name="file-download"),
     path(
         "workflows/<str:workflow_pk>/expressions/preview/",
         ExpressionPreviewViewSet.as_view({"post": "preview"}),

@@ -338,8 +338,9 @@ class CsvExportNode(Node):
     display_name = "CSV export"
     icon = "file-spreadsheet"
     description = (
-        "Writes a list of objects as a CSV file to the platform's file storage and outputs its URL and row "
-        "count. Rows come from the config or, when absent, from the node's input; columns default to every "
+        "Writes a list of objects as a CSV file to the platform's file storage and outputs {file, rows, columns, "
+        "filename}: `file` is its reference (listed with the execution, downloadable from it, readable by file nodes). "
+        "Rows come from the config or, when absent, from the node's input; columns default to every "
         "key in order of first appearance. Nested values are written as JSON, and cells that a spreadsheet "
         "would run as a formula (=, +, -, @) are prefixed with a quote unless escape_formulas is false."
     )
@@ -370,8 +371,14 @@ class CsvExportNode(Node):
             writer.writerow([_cell(column, escape) for column in columns])
         for row in rows:
             writer.writerow([_cell(row.get(column), escape) for column in columns])
-        url = require_services(ctx).storage_save(name=config["filename"], content=buffer.getvalue().encode())
-        return NodeResult.single({"url": url, "rows": len(rows), "columns": columns, "filename": config["filename"]})
+        file = require_services(ctx).file_write(
+            execution_id=str(ctx.execution_id),
+            node_id=ctx.node_id,
+            name=config["filename"],
+            content=buffer.getvalue().encode(),
+            content_type="text/csv",
+        )
+        return NodeResult.single({"file": file, "rows": len(rows), "columns": columns, "filename": config["filename"]})
 
     def _rows(self, rows: Any) -> list[dict]:
         if not isinstance(rows, list):
