@@ -222,6 +222,26 @@ else:
 REDIS_URL = env("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
+
+def _xdist_redis_url(url: str) -> str:
+    """Under pytest-xdist (`make test` runs two test processes) each process gets a Redis database of its own:
+    one shared broker queue would hand one process's tasks to the other's worker, and a test that purges or
+    flushes it would take the other's. The URL is also put back in the environment, so the workers and servers
+    a test starts as subprocesses use the same database (worked out from the first URL, so never twice)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    base = os.environ.setdefault("CONCERTMASTER_TEST_REDIS_BASE_URL", url)
+    head, _, database = base.rpartition("/")
+    if not database.isdigit():  # redis://host:port with no database: 0
+        head, database = base.rstrip("/"), "0"
+    url = f"{head}/{int(database) + 1 + int(worker[2:])}"
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+REDIS_URL = _xdist_redis_url(REDIS_URL)
+
 # Seconds a cache call may wait on Redis (connect and read): a Redis that is down must not cost every request
 # a long socket timeout (throttles then fail open for CONCERTMASTER_THROTTLE_FAIL_OPEN_SECONDS at a time).
 CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS = env.float("CONCERTMASTER_REDIS_SOCKET_TIMEOUT_SECONDS", default=1.0)
