@@ -380,8 +380,9 @@ def held_tasks() -> dict[str, list[str]]:
     if kind == "memory":
         from celery.worker import state
 
-        held = [request.id for request in list(state.reserved_requests) + list(state.active_requests)]
-        return {"embedded worker (this process)": held}
+        # A running request is both reserved and active: one entry per task id.
+        held = {request.id for request in list(state.reserved_requests) + list(state.active_requests)}
+        return {"embedded worker (this process)": sorted(held)}
     if kind != "redis":
         return {}
     try:
