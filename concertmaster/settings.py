@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer is counted and timed, a 503 of degraded mode too (apps/core/metrics.py).
+    "apps.core.metrics.RequestMetricsMiddleware",
     "apps.core.logging.RequestIdMiddleware",
     # The database or the broker down: 503 with Retry-After, not 500 (apps/core/availability.py).
     "apps.core.availability.UnavailableMiddleware",

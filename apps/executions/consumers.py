@@ -58,6 +58,7 @@ from apps.core.jsonparse import json_loads_bounded
 from apps.core.live import api_key_access_group, user_access_group
 from apps.orgs.selectors import access_current, access_for_api_key, access_for_user
 
+from . import metrics
 from .events import EVENT_VERSION
 from .hub import hub_for
 from .selectors import (
@@ -131,6 +132,8 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
         self.quiet = True  # no event sent since the last heartbeat
         # Accept before refusing: a close code sent before the handshake completes becomes a bare HTTP 403.
         await self.accept()
+        self.counted = True
+        metrics.websocket_opened(self.kind)
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return await self.refuse(CLOSE_UNAUTHENTICATED)
@@ -258,6 +261,9 @@ class ExecutionStreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.websocket_closed(self.kind)
         await self.unsubscribe()
 
     async def unsubscribe(self) -> None:

@@ -9,6 +9,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, cast
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from apps.workflows.models import FormSubmission, Trigger
 from apps.workflows.trigger_kinds import trigger_kinds
 from apps.workflows.triggers import form_submission_create, form_submission_link, trigger_start_node
 
+from . import metrics
 from .choices import EXECUTION_TERMINAL, DeliveryOutcome, NodeStatus
 from .models import WebhookDelivery, WorkflowExecution
 from .services import execution_start
@@ -252,10 +254,12 @@ def webhook_deliver(*, trigger: Trigger, call: WebhookCall, payload: dict) -> De
             else:
                 delivery.execution = _start(trigger=trigger, data=payload)
                 delivery.save(update_fields=["execution", "updated_at"])
+                transaction.on_commit(partial(metrics.count_webhook_delivery, outcome=DeliveryOutcome.ACCEPTED))
                 return Delivery(execution=delivery.execution, replayed=False, delivery_id=delivery.pk)
         duplicate = WebhookDelivery.objects.create(
             **{**row, "outcome": DeliveryOutcome.DUPLICATE, "status_code": 200}, execution=earlier.execution
         )
+        transaction.on_commit(partial(metrics.count_webhook_delivery, outcome=DeliveryOutcome.DUPLICATE))
         # An accepted delivery always has its execution (set in the transaction that accepted it).
         return Delivery(execution=cast(WorkflowExecution, earlier.execution), replayed=True, delivery_id=duplicate.pk)
 
@@ -265,6 +269,7 @@ def webhook_refusal_record(*, trigger: Trigger, call: WebhookCall, outcome: str,
     WebhookDelivery.objects.create(
         **_inbox_row(trigger=trigger, call=call, outcome=outcome, status_code=status_code, detail=detail)
     )
+    transaction.on_commit(partial(metrics.count_webhook_delivery, outcome=outcome))
 
 
 def webhook_delivery_answered(*, delivery_id, status_code: int) -> None:
