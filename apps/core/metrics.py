@@ -104,8 +104,9 @@ class DatabaseConnectionCollector(Collector):
             wrapper = connections[alias]
             if wrapper.vendor != "postgresql":
                 continue
-            if "pool" in wrapper.settings_dict.get("OPTIONS", {}) and wrapper.pool is not None:
-                stats = wrapper.pool.get_stats()
+            pool = getattr(wrapper, "pool", None) if "pool" in wrapper.settings_dict.get("OPTIONS", {}) else None
+            if pool is not None:
+                stats = pool.get_stats()
                 for key, (name, _doc) in POOL_GAUGES.items():
                     families[name].add_metric([alias], stats.get(key, 0))
             try:
