@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from importlib.metadata import entry_points
-from types import ModuleType
 
 from django.core.exceptions import ImproperlyConfigured
 from jsonschema import Draft202012Validator
+
+from apps.core.plugins import load_entry_points
 
 from .base import ERROR, Node
 from .choices import Category
@@ -39,7 +39,6 @@ NOT_STRICT_SCHEMA = (
     'Node type "{name}" of {path} must have a strict config_schema: "type": "object" and '
     '"additionalProperties": false at the top level.'
 )
-BAD_ENTRY_POINT = 'Entry point "{entry_point}" of group "{group}" failed to load: {error}'
 
 
 class UnknownNodeType(LookupError):
@@ -153,19 +152,7 @@ class NodeRegistry:
         An entry point names a Node class, or a module whose import registers its classes with `@register`.
         Returns the classes the entry points named directly.
         """
-        loaded: list[type[Node]] = []
-        for entry_point in entry_points(group=group):
-            try:
-                obj = entry_point.load()
-            except Exception as exc:  # a broken plugin must stop startup with its name, not a bare traceback
-                raise NodeRegistrationError(
-                    BAD_ENTRY_POINT.format(entry_point=entry_point.name, group=group, error=exc)
-                ) from exc
-            if isinstance(obj, ModuleType):
-                continue
-            self.register(obj)
-            loaded.append(obj)
-        return loaded
+        return load_entry_points(group, register=self.register, error=NodeRegistrationError)
 
 
 registry = NodeRegistry()

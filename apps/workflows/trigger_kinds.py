@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from importlib.metadata import entry_points
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.choices import CallableChoiceIterator
 from jsonschema import Draft202012Validator
 
+from apps.core.plugins import load_entry_points
 from apps.nodes.expressions import pointer_join
 from apps.nodes.registry import schema_errors
 
@@ -41,7 +40,6 @@ BAD_KIND_NAME = (
 NO_START_NODES = "Trigger kind {path} must declare start_nodes as a non-empty tuple of node type names."
 DUPLICATE_KIND = 'Trigger kind "{name}" of {path} is already registered by {other}.'
 INVALID_KIND_SCHEMA = 'Trigger kind "{name}" of {path} has an invalid config_schema at {where}: {message}'
-BAD_ENTRY_POINT = 'Entry point "{entry_point}" of group "{group}" failed to load: {error}'
 CONFIG_NOT_OBJECT = "Must be an object."
 CONFIG_BELONGS_TO_NODE = (
     "A {kind} trigger keeps no config: the workflow's {node} node defines it. Move {keys} into that node's config."
@@ -200,19 +198,7 @@ class TriggerKindRegistry:
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> list[type[TriggerKindSpec]]:
         """Load every entry point of `group`: a TriggerKindSpec subclass is registered; a module registers its
         kinds when imported. Returns the classes the entry points named directly."""
-        loaded: list[type[TriggerKindSpec]] = []
-        for entry_point in entry_points(group=group):
-            try:
-                obj = entry_point.load()
-            except Exception as exc:  # a broken plugin must stop startup with its name, not a bare traceback
-                raise TriggerKindRegistrationError(
-                    BAD_ENTRY_POINT.format(entry_point=entry_point.name, group=group, error=exc)
-                ) from exc
-            if isinstance(obj, ModuleType):
-                continue
-            self.register(obj)
-            loaded.append(obj)
-        return loaded
+        return load_entry_points(group, register=self.register, error=TriggerKindRegistrationError)
 
 
 trigger_kinds = TriggerKindRegistry()
