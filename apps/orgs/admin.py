@@ -375,3 +375,6 @@ class OrganizationSecretAdmin(TenantAdminMixin, admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
         for secret in queryset:
             org_secret_delete(secret=secret, actor=admin_actor(request))
+
+
+from . import admin_retention  # noqa: E402, F401  (registers the retention policies admin)
