@@ -102,6 +102,7 @@ def n8n():
         "N8N_VERSION_NOTIFICATIONS_ENABLED": "false",
         "N8N_TEMPLATES_ENABLED": "false",
         "N8N_PERSONALIZATION_ENABLED": "false",
+        "GENERIC_TIMEZONE": "UTC",  # the translated Date & Time nodes work in UTC (the workflows set no zone)
     }
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as output:

@@ -181,3 +181,120 @@ def with_code_ai_and_credentials() -> dict:
         },
         "settings": {"executionOrder": "v1"},
     }
+
+
+def _dates(name, operation, field, **parameters):
+    params = {"operation": operation, "outputFieldName": field, "options": {"includeInputFields": True}, **parameters}
+    return node(name, "dateTime", params, 2)
+
+
+def dates_per_item() -> dict:
+    """Date & Time 2 on each item of a list: add a month, format, time between, round down, extract the week."""
+    return {
+        "name": "Dates per item",
+        "nodes": [
+            webhook(),
+            node("Events", "splitOut", {"fieldToSplitOut": "body.events", "options": {}}, 1),
+            _dates("Next month", "addToDate", "next", magnitude="={{ $json.at }}", timeUnit="months", duration=1),
+            _dates(
+                "Day", "formatDate", "day", date="={{ $json.next }}", format="custom", customFormat="dd/MM/yyyy HH:mm"
+            ),
+            _dates(
+                "Gap",
+                "getTimeBetweenDates",
+                "gap",
+                startDate="={{ $json.at }}",
+                endDate="={{ $json.next }}",
+                units=["day", "hour"],
+            ),
+            _dates("Start of day", "roundDate", "start", date="={{ $json.at }}", mode="roundDown", toNearest="day"),
+            _dates("Week", "extractDate", "week", date="={{ $json.at }}", part="week"),
+            node("Reply", "respondToWebhook", {"respondWith": "allIncomingItems", "options": {}}, 1.1),
+        ],
+        "connections": {
+            "Webhook": {"main": [[link("Events")]]},
+            "Events": {"main": [[link("Next month")]]},
+            "Next month": {"main": [[link("Day")]]},
+            "Day": {"main": [[link("Gap")]]},
+            "Gap": {"main": [[link("Start of day")]]},
+            "Start of day": {"main": [[link("Week")]]},
+            "Week": {"main": [[link("Reply")]]},
+        },
+        "settings": {"executionOrder": "v1"},
+    }
+
+
+def _number_rule(field, value):
+    return {
+        "conditions": {
+            "options": {"caseSensitive": True, "leftValue": "", "typeValidation": "strict", "version": 2},
+            "conditions": [
+                {
+                    "id": field,
+                    "leftValue": f"={{{{ $json.{field} }}}}",
+                    "rightValue": value,
+                    "operator": {"type": "number", "operation": "gt"},
+                }
+            ],
+            "combinator": "and",
+        },
+        "renameOutput": False,
+    }
+
+
+def routing_and_matching() -> dict:
+    """Switch to all matching outputs, Merge keeping the non-matches of both inputs, Edit Fields with callbacks
+    (`$input.all().filter(...).map(...)`) and a Luxon format of `$now`."""
+    switch = {
+        "rules": {"values": [_number_rule("qty", 2), _number_rule("price", 10)]},
+        "options": {"allMatchingOutputs": True, "fallbackOutput": "extra"},
+    }
+    merge = {
+        "mode": "combine",
+        "advanced": True,
+        "mergeByFields": {"values": [{"field1": "name", "field2": "name"}]},
+        "joinMode": "keepNonMatches",
+        "outputDataFrom": "both",
+        "options": {},
+    }
+    summary = {
+        "assignments": {
+            "assignments": [
+                {
+                    "id": "1",
+                    "name": "names",
+                    "value": "={{ $input.all().map(i => i.json.name).join(',') }}",
+                    "type": "string",
+                },
+                {
+                    "id": "2",
+                    "name": "first",
+                    "value": "={{ $input.all().filter(i => i.json._source === 'input1').length }}",
+                    "type": "number",
+                },
+                {"id": "3", "name": "upper", "value": "={{ $json.name.toUpperCase() }}", "type": "string"},
+                {"id": "4", "name": "year", "value": "={{ $now.toFormat('yyyy') }}", "type": "string"},
+                {"id": "5", "name": "source", "value": "={{ $json._source }}", "type": "string"},
+            ]
+        },
+        "options": {},
+    }
+    return {
+        "name": "Routing and matching",
+        "nodes": [
+            webhook(),
+            node("Items", "splitOut", {"fieldToSplitOut": "body.items", "options": {}}, 1),
+            node("Switch", "switch", switch, 3.2),
+            node("Merge", "merge", merge, 3.1),
+            node("Summary", "set", summary, 3.4),
+            node("Reply", "respondToWebhook", {"respondWith": "allIncomingItems", "options": {}}, 1.1),
+        ],
+        "connections": {
+            "Webhook": {"main": [[link("Items")]]},
+            "Items": {"main": [[link("Switch")]]},
+            "Switch": {"main": [[link("Merge")], [link("Merge", index=1)], []]},
+            "Merge": {"main": [[link("Summary")]]},
+            "Summary": {"main": [[link("Reply")]]},
+        },
+        "settings": {"executionOrder": "v1"},
+    }

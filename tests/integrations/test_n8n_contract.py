@@ -39,6 +39,32 @@ CASES = [
             {"lines": [{"sku": "x", "price": 10}]},
         ],
     ),
+    (
+        n8n_workflows.dates_per_item,
+        [
+            {
+                "events": [
+                    {"id": 1, "at": "2024-01-31T10:20:30Z"},
+                    {"id": 2, "at": "2024-03-15T23:59:00.000Z"},
+                    {"id": 3, "at": "2023-12-31T12:00:00+00:00"},
+                ]
+            },
+        ],
+    ),
+    (
+        n8n_workflows.routing_and_matching,
+        [
+            {
+                "items": [
+                    {"name": "a", "qty": 3, "price": 5},
+                    {"name": "b", "qty": 1, "price": 20},
+                    {"name": "c", "qty": 5, "price": 50},
+                    {"name": "d", "qty": 1, "price": 1},
+                ]
+            },
+            {"items": [{"name": "x", "qty": 9, "price": 1}, {"name": "y", "qty": 0, "price": 99}]},
+        ],
+    ),
 ]
 
 
@@ -69,14 +95,33 @@ def synced(n8n, worker, organization):
 
 def test_synced_webhook_workflows_answer_like_n8n(synced):
     ours = Client()
-    compared = 0
+    compared, answers = 0, []
     for n8n_url, hook, payloads in synced:
         for payload in payloads:
             theirs = httpx.post(n8n_url, json=payload, timeout=30)
             here = ours.post(hook, data=payload, content_type="application/json")
             assert (here.status_code, here.json()) == (theirs.status_code, theirs.json()), (hook, payload)
+            assert theirs.status_code == 200 and theirs.json(), (hook, payload, theirs.text)
+            answers.append(theirs.json())
             compared += 1
     assert compared == sum(len(payloads) for _, payloads in CASES)
+    # What n8n answered for the newer mappings (so an equal pair of empty or odd answers cannot pass unseen).
+    dates, routed, routed_again = answers[-3:]
+    assert dates[0] == {
+        "id": 1,
+        "at": "2024-01-31T10:20:30Z",
+        "next": "2024-02-29T10:20:30.000Z",
+        "day": "29/02/2024 10:20",
+        "gap": {"days": 29, "hours": 0},
+        "start": "2024-01-31T00:00:00.000Z",
+        "week": 5,
+    }
+    assert [d["week"] for d in dates] == [5, 11, 52]
+    assert [(r["upper"], r["source"], r["names"], r["first"]) for r in routed] == [
+        ("A", "input1", "a,b", 1),
+        ("B", "input2", "a,b", 1),
+    ]
+    assert [r["upper"] for r in routed_again] == ["X", "Y"]
 
 
 def test_an_async_sync_runs_on_the_worker_and_its_job_can_be_polled(n8n, worker, organization, user):
