@@ -10,7 +10,6 @@ import os
 import queue
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,16 +34,17 @@ from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
 from ..execution_data import execution_custom_data_set
 from ..logs import NodeLog
-from ..models import ExecutionEvent, NodeExecution, WorkflowExecution, waited_ms
-from . import breaker, presence, statements, store
+from ..models import NodeExecution, WorkflowExecution
+from . import breaker, event_data, presence
 from . import scheduler as sched
 from .connections import through_outage
+from .event_data import EventType
+from .port import TAKE_LOCK, Claimed, Success
 from .runtime import (
     SUSPEND_APPROVAL,
     SUSPEND_CHILDREN,
     SUSPEND_DELAY,
     CompiledGraph,
-    EventType,
     Unit,
     advance,
     compiled_graph,
@@ -56,6 +56,7 @@ from .runtime import (
     retry_delay,
     set_node_status,
 )
+from .store import current as current_store
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +192,9 @@ def claim_node(
     """Take the node for this task (queued under this task id -> running, with a lease) and read its inputs.
 
     With `node_id` (sent with the task), the node and the outputs it reads come back in one query; with the
-    version too, on the SQL store (PostgreSQL), the whole claim is one statement (`statements.claim`).
+    version too, a store that can (PostgreSQL's) takes it in one statement without the lock (`Store.claim`).
     """
-    if node_id and version_id and store.uses_sql():
+    if node_id and version_id:
         claim = _claim_in_one_statement(execution_id, node_execution_id, task_id, node_id, version_id)
         if claim is not _SLOW_PATH:
             return cast("Claim | None", claim)
@@ -222,7 +223,11 @@ def claim_node(
         node.started_at = now
         node.lease_expires_at = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS)
         node.save(update_fields=["status", "attempt", "started_at", "lease_expires_at", "updated_at"])
-        unit.event(EventType.NODE_STARTED, node.node_id, attempt=node.attempt, node_type=node.node_type)
+        unit.event(
+            EventType.NODE_STARTED,
+            node.node_id,
+            **event_data.node_started(attempt=node.attempt, node_type=node.node_type),
+        )
         finished = {nid: row for nid, row in rows.items() if nid != node.node_id} if rows else None
         return _build_claim(unit, node, task_id, resume, finished)
 
@@ -230,36 +235,39 @@ def claim_node(
 #: The key of a node's state naming the breaker target that parked it (dropped when the node next runs).
 PARKED_BY_BREAKER = "breaker_target"
 
-#: The one-statement claim cannot take this node (not in the version's graph): the locked path decides.
+#: The store cannot take this node without the lock (it has no such claim, or the node is not in the version's
+#: graph): the locked path decides.
 _SLOW_PATH = object()
 
 
 def _claim_in_one_statement(
     execution_id: str, node_execution_id: str, task_id: str, node_id: str, version_id: str
 ) -> Claim | object | None:
-    compiled = compiled_graph(version_id)
-    graph = compiled.graph
-    if node_id not in graph.nodes:
-        return _SLOW_PATH
+    def sources() -> list[str] | None:
+        compiled = compiled_graph(version_id)
+        return list(compiled.reads[node_id]) if node_id in compiled.graph.nodes else None
+
     now = timezone.now()
-    claimed = statements.claim(
+    claimed = current_store().claim(
         execution_id=execution_id,
         version_id=version_id,
         node_execution_id=node_execution_id,
         node_id=node_id,
         task_id=task_id,
-        event_type=EventType.NODE_STARTED,
-        sources=list(compiled.reads[node_id]),
+        sources=sources,
         now=now,
         lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_LEASE_SECONDS),
     )
+    if claimed is TAKE_LOCK:
+        return _SLOW_PATH
     if claimed is None:
         return None
+    claimed = cast(Claimed, claimed)
     events = [claimed.event]
     transaction.on_commit(lambda: publisher.put(events))
     node = claimed.node
     resume = node.state.get("resume")
-    claim = _claim_from(claimed.execution, node, compiled, task_id, resume, claimed.finished)
+    claim = _claim_from(claimed.execution, node, compiled_graph(version_id), task_id, resume, claimed.finished)
     return replace(claim, version_id=version_id, seen_seq=claimed.execution.last_seq, states=claimed.states)
 
 
@@ -662,15 +670,13 @@ def complete_node(
             succeed(unit, node, outcome, breaker_key=gate.key if gate and gate.dirty else None)
         advance(unit)
         node_type = node.node_type
-        unit.after_commit.append(
-            lambda: metrics.observe_node(node_type=node_type, seconds=seconds, outcome=metrics.outcome_of(outcome))
-        )
+        unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
 
 
 def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict | None, gate: Gate | None) -> bool:
-    """The common step of a run, on PostgreSQL: a success whose successors are simply queued (none skipped, the
-    execution not ending) is recorded in one statement that checks the execution is unchanged since the claim
-    (`statements.complete_unlocked`). False when that does not apply or the check fails: the caller records
+    """The common step of a run, after a claim without the lock: a success whose successors are simply queued
+    (none skipped, the execution not ending) is recorded by the store if the execution is unchanged since the
+    claim (`Store.complete_success`). False when that does not apply or the check fails: the caller records
     the outcome under the lock, which reads everything again."""
     assert claim.states is not None and claim.seen_seq is not None  # the caller checked: set together by the claim
     compiled = compiled_graph(claim.version_id)
@@ -681,51 +687,30 @@ def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict 
     if step.skipped or step.finished:
         return False
     now = timezone.now()
-    duration_ms = int(seconds * 1000)
-    execution = WorkflowExecution(
-        id=claim.execution_id,
-        organization_id=claim.organization_id,
-        workflow_id=claim.expression_context["execution"]["workflow_id"],
-    )
     next_tasks = {node_id: new_task_id() for node_id in step.ready}
-    timing = _timing(claim.queued_at, now, duration_ms)
-
-    def event(offset: int, type_: str, node_id: str, data: dict) -> ExecutionEvent:
-        return ExecutionEvent(
-            id=uuid.uuid4(),
+    completed = current_store().complete_success(
+        Success(
+            execution_id=claim.execution_id,
             organization_id=claim.organization_id,
-            execution=execution,
-            seq=cast(int, claim.seen_seq) + offset,
-            type=type_,
-            node_id=node_id,
-            data=data,
-            at=now,
+            workflow_id=claim.workflow_id,
+            seen_seq=claim.seen_seq,
+            node_execution_id=claim.node_execution_id,
+            node_id=claim.node_id,
+            task_id=claim.task_id,
+            ports=ports,
+            output=output,
+            duration_ms=int(seconds * 1000),
+            queued_at=claim.queued_at,
+            input=_recorded_text(claim.inputs),
+            rendered_config=_recorded_text(config) if config is not None else None,
+            next_tasks=next_tasks,
+            now=now,
+            lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS),
         )
-
-    events = [
-        event(1, EventType.NODE_SUCCEEDED, claim.node_id, {"ports": ports, **timing}),
-        *(event(2 + index, EventType.NODE_QUEUED, node_id, {}) for index, node_id in enumerate(next_tasks)),
-    ]
-    queued = statements.complete_unlocked(
-        execution_id=claim.execution_id,
-        organization_id=claim.organization_id,
-        seen_seq=claim.seen_seq,
-        node_execution_id=claim.node_execution_id,
-        task_id=claim.task_id,
-        fields={
-            "ports": ports,
-            "output": output,
-            "duration_ms": duration_ms,
-            "input": _recorded_text(claim.inputs),
-            "rendered_config": _recorded_text(config) if config is not None else None,
-        },
-        next_tasks=next_tasks,
-        events=events,
-        now=now,
-        lease=now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS),
     )
-    if queued is None:
+    if completed is None:
         return False
+    events, queued = completed.events, completed.queued
     if len(queued) != len(next_tasks):  # cannot happen while every change appends an event
         logger.error("Queued %s of %s after node %s", sorted(queued), sorted(next_tasks), claim.node_id)
     dispatches = [  # in the scheduler's order, as the locked path sends them
@@ -776,21 +761,12 @@ def _serialize(result: NodeResult) -> dict | Failure:
         return Failure(ERROR_OUTPUT_TOO_LARGE, message, retryable=False)
 
 
-def _timing(queued_at: datetime | None, finished_at: datetime | None, duration_ms: int | None) -> dict:
-    """A finished node's `duration_ms` (its result's compute time) and `waited_ms` (the rest since first queued),
-    as its event carries them."""
-    return {
-        "duration_ms": duration_ms,
-        "waited_ms": waited_ms(queued_at=queued_at, finished_at=finished_at, duration_ms=duration_ms),
-    }
-
-
 def _node_timing(node: NodeExecution) -> dict:
     """`_timing` of a node row, with what it holds (a row read for the scheduler holds no times: None)."""
     deferred = node.get_deferred_fields()
     queued_at = None if "queued_at" in deferred else node.queued_at
     duration_ms = None if "duration_ms" in deferred else node.duration_ms
-    return _timing(queued_at, node.finished_at, duration_ms)
+    return event_data.timing(queued_at, node.finished_at, duration_ms)
 
 
 def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, breaker_key: breaker.Key | None = None) -> None:
@@ -803,7 +779,7 @@ def succeed(unit: Unit, node: NodeExecution, outputs: dict, *, breaker_key: brea
     node.finished_at = timezone.now()
     node.state = {}
     unit.save_node(node, _outcome_fields(node, "ports", "output", "finished_at"))
-    unit.event(EventType.NODE_SUCCEEDED, node.node_id, ports=ports, **_node_timing(node))
+    unit.event(EventType.NODE_SUCCEEDED, node.node_id, **event_data.node_succeeded(ports=ports, **_node_timing(node)))
     if breaker_key is not None:
         unit.after_commit.append(lambda: breaker.record_success(breaker_key))
 

@@ -24,7 +24,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,10 +33,8 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, F, Field, Model, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, CharField, F, Field, Value, When
 from django.db.models.functions import Coalesce
-from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError, InvalidTransition
@@ -48,28 +46,13 @@ from apps.workflows.models import Workflow, WorkflowVersion
 from .. import metrics
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+from . import event_data, transitions
 from . import scheduler as sched
-from . import statements, store, transitions
+from .event_data import EventType
+from .port import NodeWrites, Store
+from .store import current as current_store
 
 logger = logging.getLogger(__name__)
-
-
-class EventType:
-    """The types of ExecutionEvent the engine appends."""
-
-    EXECUTION_STARTED = "execution_started"
-    EXECUTION_PAUSED = "execution_paused"
-    EXECUTION_RESUMED = "execution_resumed"
-    EXECUTION_SUCCEEDED = "execution_succeeded"
-    EXECUTION_FAILED = "execution_failed"
-    EXECUTION_CANCELLED = "execution_cancelled"
-    NODE_QUEUED = "node_queued"
-    NODE_STARTED = "node_started"
-    NODE_SUCCEEDED = "node_succeeded"
-    NODE_FAILED = "node_failed"
-    NODE_RETRYING = "node_retrying"
-    NODE_SKIPPED = "node_skipped"
-    NODE_WAITING = "node_waiting"
 
 
 SUSPEND_DELAY = "delay"
@@ -145,6 +128,8 @@ class Unit:
     """What one locked transaction on an execution produced; `flush` hands it to the commit hooks."""
 
     execution: WorkflowExecution
+    #: The storage port this unit writes through (`store.current()` when it began).
+    store: Store = field(default_factory=current_store)
     events: list[ExecutionEvent] = field(default_factory=list)
     dispatches: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     wakes: list[tuple[str, str, float]] = field(default_factory=list)
@@ -156,9 +141,8 @@ class Unit:
     #: view calls `forget_nodes()`.
     _rows: dict[str, tuple] | None = None
     _objects: dict[str, NodeExecution] = field(default_factory=dict)
-    #: Node UPDATEs (sql, params) waiting to go out with the events (PostgreSQL), and the rows they change.
-    _pending: list[tuple[str, tuple]] = field(default_factory=list)
-    _pending_pks: set[str] = field(default_factory=set)
+    #: Node UPDATEs the store holds back to send with the events.
+    _writes: NodeWrites = field(default_factory=NodeWrites)
 
     @property
     def graph(self) -> CompiledGraph:
@@ -222,22 +206,10 @@ class Unit:
             self.wakes.append((str(self.execution.pk), str(node.pk), max(seconds, 0.0)))
 
     def update_nodes(self, node_pks: list, **values: Any) -> None:
-        """UPDATE these node rows with `values`: at once on SQLite; on PostgreSQL as part of the unit's last
-        statement (with the events), unless a later read or a second change of the same rows writes it sooner.
-
-        Reads of node rows inside a unit go through `nodes()`, which writes what is pending first.
-        """
-        rows = NodeExecution.objects.filter(pk__in=node_pks)
-        if not store.uses_sql():
-            rows.update(**values)
-            return
-        pks = {str(pk) for pk in node_pks}
-        if pks & self._pending_pks:  # one statement may not change a row twice
-            self.write_pending()
-        query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
-        query.add_update_values(values)
-        self._pending.append(query.get_compiler(connection=connection).as_sql())
-        self._pending_pks |= pks
+        """UPDATE these node rows with `values`, through the store: at once, or held back to go out with the
+        unit's events (PostgreSQL). Reads of node rows inside a unit go through `nodes()`, which writes what is
+        held back first."""
+        self.store.update_nodes(self._writes, node_pks, values)
 
     def save_node(self, node: NodeExecution, fields: list[str]) -> None:
         """`node.save(update_fields=fields)`, through `update_nodes` (auto_now fields are set as save() would)."""
@@ -246,10 +218,7 @@ class Unit:
         self.update_nodes([node.pk], **values)
 
     def write_pending(self) -> None:
-        for sql, params in self._pending:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        self._pending, self._pending_pks = [], set()
+        self._writes.write()
 
     def nodes(self):
         """This execution's node rows, as a queryset (pending changes written first)."""
@@ -258,35 +227,12 @@ class Unit:
 
     def flush(self) -> None:
         if self.events:
-            _store_events(self.execution, self.events, self._pending)
-            self._pending, self._pending_pks = [], set()
+            self.store.append_events(self.execution, self.events, self._writes)
         self.write_pending()
         events, dispatches, wakes, revokes = self.events, self.dispatches, self.wakes, self.revokes
         after = self.after_commit
         transaction.on_commit(lambda: hand_over(events, dispatches, wakes, revokes, after))
         self.events, self.dispatches, self.wakes, self.revokes, self.after_commit = [], [], [], [], []
-
-
-def _store_events(
-    execution: WorkflowExecution, events: list[ExecutionEvent], pending: Sequence[tuple[str, tuple]] = ()
-) -> None:
-    """Insert the events and record the execution's last seq: one statement on PostgreSQL (with the unit's
-    pending node updates), two elsewhere."""
-    if not store.uses_sql():  # SQLite has no data-modifying WITH
-        ExecutionEvent.objects.bulk_create(events)
-        WorkflowExecution.objects.filter(pk=execution.pk).update(last_seq=execution.last_seq)
-        return
-    insert = InsertQuery(ExecutionEvent)
-    insert.insert_values(ExecutionEvent._meta.concrete_fields, cast(list[Model], events))
-    [(insert_sql, insert_params)] = insert.get_compiler(connection=connection).as_sql()
-    table = connection.ops.quote_name(WorkflowExecution._meta.db_table)
-    updates = "".join(f"updated{index} AS ({sql}), " for index, (sql, _) in enumerate(pending))
-    params = [param for _, update_params in pending for param in update_params]
-    with statements.server_bound_cursor() as cursor:
-        cursor.execute(
-            f"WITH {updates}inserted AS ({insert_sql}) UPDATE {table} SET last_seq = %s WHERE id = %s",
-            [*params, *insert_params, execution.last_seq, execution.pk],
-        )
 
 
 class _Publisher:
@@ -417,15 +363,9 @@ def locked(execution_id: Any, *, durable: bool = True, nodes: bool = False) -> I
     # No savepoint when nested (a service's transaction, a parent cancelling its children): a failure here
     # must undo the whole change anyway.
     with transaction.atomic(savepoint=False):
-        if nodes and store.uses_sql():
-            execution, rows = statements.lock_with_nodes(execution_id, _ROW_FIELDS)
-            unit = Unit(execution=execution, _rows=rows)
-        else:
-            executions = WorkflowExecution.objects.select_for_update()
-            if not durable and store.uses_sql():
-                # Set in the locking statement itself: one round trip fewer than a SET LOCAL before it.
-                executions = executions.annotate(_commit=RawSQL("set_config('synchronous_commit', 'off', true)", ()))
-            unit = Unit(execution=executions.get(pk=execution_id))
+        port = current_store()
+        execution, rows = port.lock(execution_id, durable=durable, row_fields=_ROW_FIELDS if nodes else None)
+        unit = Unit(execution=execution, store=port, _rows=rows)
         yield unit
         unit.flush()
 
@@ -459,8 +399,7 @@ def queue_node(unit: Unit, node: NodeExecution, *, reason: str = "") -> None:
     node.task_id = new_task_id()
     node.lease_expires_at = timezone.now() + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
     node.save(update_fields=["status", "task_id", "lease_expires_at", "wake_at", "state", "updated_at"])
-    data = {"reason": reason} if reason else {}
-    unit.event(EventType.NODE_QUEUED, node.node_id, **data)
+    unit.event(EventType.NODE_QUEUED, node.node_id, **event_data.node_queued(reason=reason))
     unit.dispatch(node)
 
 
@@ -474,7 +413,7 @@ def _queue_many(unit: Unit, node_ids: tuple[str, ...]) -> None:
         node.lease_expires_at = lease
         node.wake_at = None
         node.updated_at = now
-        unit.event(EventType.NODE_QUEUED, node.node_id)
+        unit.event(EventType.NODE_QUEUED, node.node_id, **event_data.node_queued())
         unit.dispatch(node)
     # One UPDATE in which only the task id differs per node (bulk_update would build a CASE for every field).
     if len(nodes) == 1:
@@ -630,6 +569,10 @@ def finish_execution(unit: Unit, status: str) -> None:
     execution.save(update_fields=fields)
     kind = EventType.EXECUTION_SUCCEEDED if status == ExecutionStatus.SUCCEEDED else EventType.EXECUTION_FAILED
     unit.event(kind, **({"error": execution.error} if execution.error else {}))
+    if status == ExecutionStatus.FAILED:  # the error workflow's start, recorded in this transaction
+        from ..failures import execution_failed
+
+        execution_failed(execution)
     after_finish(unit)
 
 

@@ -4,8 +4,12 @@ its nodes' scheduling state.
 Every node runs through these two, so their cost is the engine's per-node overhead. The ORM would take two
 transactions of five statements for a claim; here a claim is one statement in autocommit (a data-modifying
 WITH: check and take the node, bump the execution's sequence, append `node_started`, read the inputs), and a
-completion reads what it needs under the lock in one. Other databases (SQLite, the embedded default) take the
-ORM path in runner.py / runtime.py, which does the same in more statements; the tests run both.
+completion reads what it needs under the lock in one. They serve the PostgreSQL adapter of the storage port
+(`sql_store.py`); the ORM adapter (`orm_store.py`) does the same in more statements, and the tests run both.
+
+The statements are built from the definitions the ORM path uses: column names from the models' `_meta` (an insert
+names every concrete field, so a new column cannot be left out silently), event payloads from the builders in
+`event_data.py`, and the node status guards from `transitions.NODE_TRANSITIONS`.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.db.models import Field, Model
 
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
+from . import event_data, transitions
+from .event_data import EventType
+from .port import Claimed
 
 
 @contextmanager
@@ -54,74 +62,127 @@ def server_bound_cursor() -> Iterator[Any]:
         yield cursor
 
 
-#: The statuses the statements compare with, as parameters (`running` serves execution and node alike).
-_STATUSES = {
-    "running": ExecutionStatus.RUNNING,
-    "pending": NodeStatus.PENDING,
-    "queued": NodeStatus.QUEUED,
-    "succeeded": NodeStatus.SUCCEEDED,
-    "failed": NodeStatus.FAILED,
-}
+#: The statuses the statements compare with, as parameters: the execution's `running`, and every node status as
+#: `status_<name>` (the guards below name them, from transitions.py).
+_STATUSES = {"running": ExecutionStatus.RUNNING, **{f"status_{status}": status for status in NodeStatus.values}}
 _EXECUTION = WorkflowExecution._meta.db_table
 _NODE = NodeExecution._meta.db_table
 _EVENT = ExecutionEvent._meta.db_table
+
+
+def _guard(column: str, target: str) -> str:
+    """`column IN (...)`: the statuses a node may move to `target` from (`transitions.NODE_TRANSITIONS`)."""
+    sources = sorted(transitions.NODE_TRANSITIONS[target])
+    return f"{column} IN ({', '.join(f'%(status_{status})s' for status in sources)})"
+
+
+def _column(model: type[Model], name: str) -> str:
+    """The quoted column of the model field `name` (a field that does not exist fails at import)."""
+    return connection.ops.quote_name(cast(Field, model._meta.get_field(name)).column)
+
+
+def _assign(model: type[Model], values: dict[str, str]) -> str:
+    """`column = expression, ...` for an UPDATE's SET, from model field names."""
+    return ", ".join(f"{_column(model, name)} = {expression}" for name, expression in values.items())
+
+
+def _columns(model: type[Model], names: tuple[str, ...], alias: str) -> str:
+    """`alias.column, ...` of model field names, for a RETURNING or SELECT list."""
+    return ", ".join(f"{alias}.{_column(model, name)}" for name in names)
+
+
+def _insert(model: type[Model], values: dict[str, str]) -> str:
+    """`table (columns) SELECT values`: every concrete field of the model, in its order, each given an expression
+    (a column added to the model and not here fails at import instead of inserting its default silently)."""
+    fields = model._meta.concrete_fields
+    given = {f.attname for f in fields}
+    if given != values.keys():
+        raise ImproperlyConfigured(f"{model.__name__} insert: fields {sorted(given ^ values.keys())} differ")
+    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
+    return f"{model._meta.db_table} ({columns}) SELECT {', '.join(values[f.attname] for f in fields)}"
+
+
+class Column(str):
+    """An SQL expression standing for a value in an event builder's payload (see `json_object`)."""
+
+
+def json_object(data: dict[str, Any]) -> str:
+    """An event builder's payload as a `jsonb_build_object` of the statement's columns (`Column` values)."""
+    if not all(isinstance(value, Column) for value in data.values()):
+        raise ImproperlyConfigured("json_object() builds a payload of columns only")
+    return "jsonb_build_object(" + ", ".join(f"'{key}', {value}" for key, value in data.items()) + ")"
+
+
+#: What the claim reads of the execution and of the node it takes.
+_CLAIM_EXECUTION = (
+    "id", "organization_id", "workflow_id", "last_seq", "trigger_data", "context", "started_at", "trigger_kind",
+    "correlation_id",
+)  # fmt: skip
+_CLAIM_NODE = ("node_id", "node_type", "attempt", "state", "queued_at")
+_STARTED = event_data.node_started(attempt=Column("claimed.attempt"), node_type=Column("claimed.node_type"))
 
 _CLAIM = f"""
 WITH execution AS (
     UPDATE {_EXECUTION} SET last_seq = last_seq + 1
     WHERE id = %(execution)s AND version_id = %(version)s AND status = %(running)s AND error IS NULL
       AND EXISTS (
-        SELECT 1 FROM {_NODE}
+        SELECT 1 FROM {_NODE} AS node
         WHERE id = %(node)s AND execution_id = %(execution)s AND node_id = %(node_id)s
-          AND status = %(queued)s AND task_id = %(task)s
+          AND {_guard("node.status", NodeStatus.RUNNING)} AND task_id = %(task)s
       )
-    RETURNING id, organization_id, workflow_id, last_seq, trigger_data, context, started_at, trigger_kind,
-              correlation_id, set_config('synchronous_commit', 'off', true) AS relaxed
+    RETURNING {_columns(WorkflowExecution, _CLAIM_EXECUTION, _EXECUTION)},
+              set_config('synchronous_commit', 'off', true) AS relaxed
 ), claimed AS (
     UPDATE {_NODE} AS node
-    SET status = %(running)s,
-        attempt = CASE WHEN node.state ? 'resume' THEN node.attempt ELSE node.attempt + 1 END,
-        started_at = %(now)s, lease_expires_at = %(lease)s, updated_at = %(now)s
+    SET {
+    _assign(
+        NodeExecution,
+        {
+            "status": "%(status_running)s",
+            "attempt": "CASE WHEN node.state ? 'resume' THEN node.attempt ELSE node.attempt + 1 END",
+            "started_at": "%(now)s",
+            "lease_expires_at": "%(lease)s",
+            "updated_at": "%(now)s",
+        },
+    )
+}
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id AND node.node_id = %(node_id)s
-      AND node.status = %(queued)s AND node.task_id = %(task)s
-    RETURNING node.node_id, node.node_type, node.attempt, node.state, node.queued_at
+      AND {_guard("node.status", NodeStatus.RUNNING)} AND node.task_id = %(task)s
+    RETURNING {_columns(NodeExecution, _CLAIM_NODE, "node")}
 ), started AS (
-    INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
-    SELECT %(event)s, %(now)s, %(now)s, execution.organization_id, execution.id, execution.last_seq, %(type)s,
-           claimed.node_id, jsonb_build_object('attempt', claimed.attempt, 'node_type', claimed.node_type), %(now)s
+    INSERT INTO {
+    _insert(
+        ExecutionEvent,
+        {
+            "id": "%(event)s",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+            "organization_id": "execution.organization_id",
+            "execution_id": "execution.id",
+            "seq": "execution.last_seq",
+            "type": "%(type)s",
+            "node_id": "claimed.node_id",
+            "data": json_object(_STARTED),
+            "at": "%(now)s",
+        },
+    )
+}
     FROM execution, claimed
 )
 SELECT json_build_object(
-    'organization_id', execution.organization_id, 'workflow_id', execution.workflow_id, 'seq', execution.last_seq,
-    'trigger_data', execution.trigger_data, 'context', execution.context, 'started_at', execution.started_at,
-    'trigger_kind', execution.trigger_kind, 'correlation_id', execution.correlation_id,
-    'node_id', claimed.node_id, 'node_type', claimed.node_type, 'attempt', claimed.attempt, 'state', claimed.state,
-    'queued_at', claimed.queued_at,
+    {", ".join(f"'{name}', execution.{name}" for name in _CLAIM_EXECUTION if name != "id")},
+    {", ".join(f"'{name}', claimed.{name}" for name in _CLAIM_NODE)},
     'finished', (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
                  FROM {_NODE} AS source
                  WHERE source.execution_id = execution.id
                    AND source.node_id IN (SELECT jsonb_array_elements_text(%(sources)s::jsonb))
-                   AND source.status IN (%(succeeded)s, %(failed)s)),
+                   AND source.status IN (%(status_succeeded)s, %(status_failed)s)),
     'states', (SELECT json_agg(json_build_array(state.node_id, state.status, state.ports))
                FROM {_NODE} AS state WHERE state.execution_id = execution.id),
     'snapshot_seq', (SELECT seen.last_seq FROM {_EXECUTION} AS seen WHERE seen.id = execution.id))
 FROM execution, claimed
 """
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """What a claim statement took and read."""
-
-    execution: WorkflowExecution
-    node: NodeExecution
-    event: ExecutionEvent
-    #: node id -> (ports, output) of the finished nodes among the sources asked for.
-    finished: dict[str, tuple[list, Any]]
-    #: node id -> (status, ports) of every node, as of the claimed sequence number (this node still queued);
-    #: None when another change slipped in between the statement's snapshot and its lock.
-    states: dict[str, tuple[str, list]] | None
 
 
 def _json(value: Any) -> Any:
@@ -136,7 +197,6 @@ def claim(
     node_execution_id: str,
     node_id: str,
     task_id: str,
-    event_type: str,
     sources: list[str],
     now: datetime,
     lease: datetime,
@@ -153,7 +213,7 @@ def claim(
         "node_id": node_id,
         "task": task_id,
         "event": event_id,
-        "type": event_type,
+        "type": EventType.NODE_STARTED,
         "sources": json.dumps(sources),
         "now": now,
         "lease": lease,
@@ -166,7 +226,7 @@ def claim(
         return None
     # One JSON column: psycopg sets up a loader per result column and type, which cost more than the values.
     taken = _json(row[0])
-    seq, node_id, node_type, attempt = taken["seq"], taken["node_id"], taken["node_type"], taken["attempt"]
+    seq, node_id, node_type, attempt = taken["last_seq"], taken["node_id"], taken["node_type"], taken["attempt"]
     started_at, queued_at = taken["started_at"], taken["queued_at"]
     execution = WorkflowExecution(
         id=uuid.UUID(str(execution_id)),
@@ -199,9 +259,9 @@ def claim(
         organization_id=execution.organization_id,
         execution=execution,
         seq=seq,
-        type=event_type,
+        type=EventType.NODE_STARTED,
         node_id=node_id,
-        data={"attempt": attempt, "node_type": node_type},
+        data=event_data.node_started(attempt=attempt, node_type=node_type),
         at=now,
     )
     return Claimed(
@@ -264,29 +324,71 @@ WITH execution AS (
     RETURNING id
 ), done AS (
     UPDATE {_NODE} AS node
-    SET status = %(succeeded)s, ports = %(ports)s::jsonb, output = %(output)s::jsonb, error = NULL, state = '{{}}',
-        duration_ms = %(duration)s, lease_expires_at = NULL, finished_at = %(now)s, updated_at = %(now)s,
-        input = %(input)s::jsonb, rendered_config = %(config)s::jsonb
+    SET {
+    _assign(
+        NodeExecution,
+        {
+            "status": "%(status_succeeded)s",
+            "ports": "%(ports)s::jsonb",
+            "output": "%(output)s::jsonb",
+            "error": "NULL",
+            "state": "'{}'",
+            "duration_ms": "%(duration)s",
+            "lease_expires_at": "NULL",
+            "finished_at": "%(now)s",
+            "updated_at": "%(now)s",
+            "input": "%(input)s::jsonb",
+            "rendered_config": "%(config)s::jsonb",
+        },
+    )
+}
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id
-      AND node.status = %(running)s AND node.task_id = %(task)s
+      AND {_guard("node.status", NodeStatus.SUCCEEDED)} AND node.task_id = %(task)s
     RETURNING node.id
 ), queued AS (
     UPDATE {_NODE} AS node
-    SET status = %(queued)s, task_id = next.task_id, lease_expires_at = %(lease)s, wake_at = NULL,
-        updated_at = %(now)s, queued_at = COALESCE(node.queued_at, %(now)s)
+    SET {
+    _assign(
+        NodeExecution,
+        {
+            "status": "%(status_queued)s",
+            "task_id": "next.task_id",
+            "lease_expires_at": "%(lease)s",
+            "wake_at": "NULL",
+            "updated_at": "%(now)s",
+            "queued_at": "COALESCE(node.queued_at, %(now)s)",
+        },
+    )
+}
     FROM done, jsonb_each_text(%(next)s::jsonb) AS next(node_id, task_id)
-    WHERE node.execution_id = %(execution)s AND node.node_id = next.node_id AND node.status = %(pending)s
+    WHERE node.execution_id = %(execution)s AND node.node_id = next.node_id AND node.status = %(status_pending)s
     RETURNING node.node_id, node.id
 ), appended AS (
-    INSERT INTO {_EVENT} (id, created_at, updated_at, organization_id, execution_id, seq, type, node_id, data, at)
-    SELECT event.id, %(now)s, %(now)s, %(organization)s, %(execution)s, event.seq, event.type, event.node_id,
-           event.data, event.at
+    INSERT INTO {
+    _insert(
+        ExecutionEvent,
+        {
+            "id": "event.id",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+            "organization_id": "%(organization)s",
+            "execution_id": "%(execution)s",
+            "seq": "event.seq",
+            "type": "event.type",
+            "node_id": "event.node_id",
+            "data": "event.data",
+            "at": "event.at",
+        },
+    )
+}
     FROM done, jsonb_to_recordset(%(events)s::jsonb)
          AS event(id uuid, seq int, type varchar, node_id varchar, data jsonb, at timestamptz)
 )
 SELECT (SELECT count(*) FROM done), (SELECT json_agg(json_build_array(node_id, id)) FROM queued)
 """
+# The scheduler queues ready nodes, which are pending: a move transitions.py must allow.
+assert NodeStatus.PENDING in transitions.NODE_TRANSITIONS[NodeStatus.QUEUED]
 
 
 def complete_unlocked(

@@ -1,7 +1,7 @@
-"""Which persistence path the engine's hot path takes: the hand-written PostgreSQL statements
-(`statements.py`) or the ORM.
+"""Which adapter of the storage port (`port.Store`) the engine writes through: the PostgreSQL one
+(`sql_store.py`, the hand-written statements of `statements.py`) or the ORM one (`orm_store.py`).
 
-The engine asks `uses_sql()` instead of the database vendor, so both paths can run on PostgreSQL and be
+The engine asks `current()` for the port (never the database vendor), so both adapters can run on PostgreSQL and be
 compared row for row (tests/executions/engine/test_store_differential.py). The setting
 `CONCERTMASTER_ENGINE_STORE` chooses: "auto" (the statements on PostgreSQL, the ORM elsewhere), "orm", or
 "sql" (PostgreSQL only).
@@ -13,7 +13,17 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from .orm_store import OrmStore
+from .port import Store
+from .sql_store import PostgresStore
+
 STORES = ("auto", "orm", "sql")
+_ORM, _SQL = OrmStore(), PostgresStore()
+
+
+def current() -> Store:
+    """The adapter the setting picks for this connection's database (read at each call: tests switch it)."""
+    return _SQL if uses_sql() else _ORM
 
 
 def uses_sql() -> bool:

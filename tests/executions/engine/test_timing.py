@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.executions import services
-from apps.executions.models import ExecutionEvent, WorkflowExecution
+from apps.executions.models import ExecutionEvent, WorkflowExecution, waited_ms
 from tests.executions.engine.helpers import chain, make_workflow, node, start, wait_finished
 from tests.orgs.factories import MembershipFactory, UserFactory
 
@@ -21,7 +21,16 @@ def test_a_delay_node_reports_its_wait_apart_from_its_compute_time(engine_worker
     waited = node(execution, "wait")
     assert waited.queued_at is not None
     assert waited.queued_at <= waited.started_at <= waited.finished_at
-    assert waited.duration_ms < waited.waited_ms
+    # The delay was spent parked, not computing: the node waited, was queued again by the wake-up, and its
+    # compute time is that of the run after it (started once woken), the rest since first queued is the wait.
+    events = {e.type: e for e in ExecutionEvent.objects.filter(execution=execution, node_id="wait").order_by("seq")}
+    assert events["node_waiting"].data["kind"] == "delay"
+    woken = ExecutionEvent.objects.get(execution=execution, node_id="wait", type="node_queued", data__reason="delay")
+    assert woken.seq > events["node_waiting"].seq and waited.started_at >= woken.at
+    assert waited.duration_ms <= (waited.finished_at - waited.started_at).total_seconds() * 1000 + 1
+    assert waited.waited_ms == waited_ms(
+        queued_at=waited.queued_at, finished_at=waited.finished_at, duration_ms=waited.duration_ms
+    )
     assert waited.waited_ms >= DELAY_SECONDS * 1000 - 50
 
     user = UserFactory()
