@@ -66,7 +66,8 @@ def test_webhook_trigger_becomes_a_webhook_node_and_one_item():
     assert nodes["hook__trigger"]["config"] == {"methods": ["POST"], "response_mode": "response_node"}
     out = run_definition(translation.definition, webhook_data({"a": 1}))
     assert out["hook"]["main"] == [webhook_data({"a": 1})]
-    assert out["echo"]["main"]["body"] == webhook_data({"a": 1})
+    assert out["echo__respond"]["main"]["body"] == webhook_data({"a": 1})
+    assert out["echo"]["main"] == [webhook_data({"a": 1})]  # the items go on after the answer, as in n8n
     assert entry(translation, "Hook")["outcome"] == CHANGED  # its path is not kept
 
 
@@ -744,7 +745,7 @@ def test_respond_to_webhook_modes():
         ({"respondWith": "text", "responseBody": "=n is {{ $json.body.n }}"}, (200, "n is 1")),
     ]:
         translation = translate_workflow(chain(hook, n8n_node("Reply", "respondToWebhook", params, 1.1)))
-        reply = run_definition(translation.definition, webhook_data({"n": 1}))["reply"]["main"]
+        reply = run_definition(translation.definition, webhook_data({"n": 1}))["reply__respond"]["main"]
         assert (reply["status"], reply["body"]) == expected
 
 

@@ -747,9 +747,18 @@ def _respond(node: dict, node_id: str, ctx: Context) -> Built:
             config.setdefault("headers", {}).update(
                 {h.get("name", ""): str(config_value(h.get("value", ""), scope)) for h in headers}
             )
-        built = _simple(node_id, "webhook_response", config, node, changes)
-        built.outputs = {0: (node_id, "main")}
-        return built
+        respond = f"{node_id}__respond"
+        passed = {"expression": PASS_THROUGH, "data": "{{ " + items_ref + " }}"}
+        return Built(
+            nodes=[
+                _node(respond, "webhook_response", config, node, f"{node['name']} (response)"),
+                _node(node_id, "jmespath", passed, node),  # n8n passes the items on after answering
+            ],
+            edges=[_edge(respond, node_id)],
+            outputs={0: (node_id, "main")},
+            work=respond,
+            changes=changes,
+        )
 
     return _with_input(node_id, node, build)
 
