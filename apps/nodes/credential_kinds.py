@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,30 @@ register_kind(
 )
 register_kind(
     CredentialKind(
+        "oauth2_authorization_code",
+        "OAuth2 authorization code",
+        _object(
+            {
+                "authorize_url": URL,
+                "token_url": URL,
+                "client_id": STR,
+                "client_secret": SECRET,
+                "scope": {"type": "string", "maxLength": 2000},
+                "client_auth": {"enum": ["body", "basic"], "default": "body"},
+                # Set by the product once a user connects (the consent redirect), and on each refresh:
+                "access_token": SECRET,
+                "refresh_token": SECRET,
+                "expires_at": {"type": "number", "description": "Unix time the access token expires at."},
+            },
+            ["authorize_url", "token_url", "client_id", "client_secret"],
+        ),
+        description="A user grants access on the provider's consent page (the credential's Connect link); the "
+        "tokens are stored encrypted in the credential and the access token is refreshed when it expires or the "
+        "API answers 401.",
+    )
+)
+register_kind(
+    CredentialKind(
         "aws",
         "AWS / S3-compatible",
         _object(
@@ -254,9 +278,10 @@ def _infer(data: Mapping) -> str:
     return ""
 
 
-def http_auth(name: str, data: Mapping, *, settings: Mapping[str, Any]) -> HttpAuth:
+def http_auth(name: str, data: Mapping, *, settings: Mapping[str, Any], organization_id: str | None = None) -> HttpAuth:
     """Authentication for an HTTP request from a credential's data (its `kind` as `node_data` adds it, or
-    inferred from its fields for a credential of an unregistered kind)."""
+    inferred from its fields for a credential of an unregistered kind). `organization_id`: where a refreshed
+    authorization-code token is saved."""
     kind = str(data.get("kind") or _infer(data))
     kind = _ALIASES.get(kind, kind)
     if kind == "bearer" and data.get("token"):
@@ -269,6 +294,9 @@ def http_auth(name: str, data: Mapping, *, settings: Mapping[str, Any]) -> HttpA
         return HttpAuth(params={str(data["parameter"]): str(data["value"])})
     if kind == "oauth2_client_credentials" and data.get("token_url") and data.get("client_secret"):
         token, key = oauth2_token(data, settings=settings)
+        return HttpAuth(headers={"Authorization": f"Bearer {token}"}, oauth_key=key)
+    if kind == "oauth2_authorization_code":
+        token, key = oauth2_authorization_code_token(name, data, settings=settings, organization_id=organization_id)
         return HttpAuth(headers={"Authorization": f"Bearer {token}"}, oauth_key=key)
     raise NodeError(CREDENTIAL_UNSUPPORTED.format(name=name, kind=kind or "unknown"), retryable=False)
 
@@ -285,26 +313,43 @@ def _token_key(data: Mapping) -> str:
 
 
 def oauth2_forget(key: str) -> None:
+    """The token under `key` is refused: the next request gets a new one (a stale mark, not a removal, so an
+    authorization-code credential does not fall back on its stored token)."""
     with _tokens_lock:
-        _tokens.pop(key, None)
+        _tokens[key] = ("", 0.0)
 
 
 def oauth2_token(data: Mapping, *, settings: Mapping[str, Any]) -> tuple[str, str]:
     """A token for the client (cached in this process until `TOKEN_EXPIRY_MARGIN` before it expires) and its
     cache key. The token request goes through the guarded client; its errors never show the secret or the answer."""
-    from . import http  # http imports base; importing here keeps this module importable by the models
-
     key = _token_key(data)
-    now = time.monotonic()
     with _tokens_lock:
         cached = _tokens.get(key)
-    if cached is not None and cached[1] > now:
+    if cached is not None and cached[1] > time.monotonic():
         return cached[0], key
-    url = str(data["token_url"])
     form = {"grant_type": "client_credentials"}
     for name in ("scope", "audience"):
         if data.get(name):
             form[name] = str(data[name])
+    tokens = token_request(data, form, settings=settings)
+    _remember(key, tokens)
+    return tokens["access_token"], key
+
+
+def _remember(key: str, tokens: Mapping[str, Any]) -> None:
+    lifetime = float(tokens["expires_at"]) - time.time()
+    with _tokens_lock:
+        _tokens[key] = (str(tokens["access_token"]), time.monotonic() + max(lifetime - TOKEN_EXPIRY_MARGIN, 0.0))
+
+
+def token_request(data: Mapping, form: dict[str, str], *, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """POST `form` to the credential's token URL with its client authentication (`client_auth`: in the body or
+    HTTP basic); returns `{access_token, expires_at}` and `refresh_token` when the answer names one. Errors never
+    show the secret, the token or the answer."""
+    from . import http  # http imports base; importing here keeps this module importable by the models
+
+    url = str(data["token_url"])
+    form = dict(form)
     auth = None
     if data.get("client_auth") == "basic":
         auth = httpx.BasicAuth(str(data["client_id"]), str(data["client_secret"]))
@@ -331,6 +376,49 @@ def oauth2_token(data: Mapping, *, settings: Mapping[str, Any]) -> tuple[str, st
         lifetime = float(answer.get("expires_in", TOKEN_DEFAULT_LIFETIME))
     except (TypeError, ValueError):
         lifetime = TOKEN_DEFAULT_LIFETIME
+    tokens: dict[str, Any] = {"access_token": token, "expires_at": round(time.time() + lifetime, 3)}
+    if isinstance(answer.get("refresh_token"), str) and answer["refresh_token"]:
+        tokens["refresh_token"] = answer["refresh_token"]
+    return tokens
+
+
+# --- OAuth2 authorization code ----------------------------------------------------------------------------------
+
+NOT_CONNECTED = "Credential {name!r} is not connected: open its Connect link to grant access."
+
+#: Where the refreshed tokens of an authorization-code credential are saved: `(organization id, credential name,
+#: tokens)`. Set by apps.workflows (which owns credentials) in its `AppConfig.ready()`; the node SDK has no ORM.
+TokenStore = Callable[[str, str, dict], None]
+token_store: TokenStore | None = None
+
+
+def _fresh(data: Mapping, now: float) -> bool:
+    expires_at = data.get("expires_at")
+    return expires_at is None or float(expires_at) - TOKEN_EXPIRY_MARGIN > now
+
+
+def oauth2_authorization_code_token(
+    name: str, data: Mapping, *, settings: Mapping[str, Any], organization_id: str | None
+) -> tuple[str, str]:
+    """The stored access token while it is fresh, else a refreshed one (saved through `token_store`, cached here
+    until it expires); and the cache key `oauth2_forget` takes after a 401 to force the next refresh."""
+    parts = [str(organization_id), name, str(data.get("token_url")), str(data.get("client_id"))]
+    parts.append(str(data.get("refresh_token") or data.get("access_token") or ""))
+    key = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
     with _tokens_lock:
-        _tokens[key] = (token, time.monotonic() + max(lifetime - TOKEN_EXPIRY_MARGIN, 0.0))
-    return token, key
+        cached = _tokens.get(key)
+    if cached is not None and cached[1] > time.monotonic():
+        return cached[0], key
+    if cached is None and data.get("access_token") and _fresh(data, time.time()):
+        return str(data["access_token"]), key
+    if not data.get("refresh_token"):
+        raise NodeError(NOT_CONNECTED.format(name=name), retryable=False)
+    form = {"grant_type": "refresh_token", "refresh_token": str(data["refresh_token"])}
+    if data.get("scope"):
+        form["scope"] = str(data["scope"])
+    tokens = token_request(data, form, settings=settings)
+    tokens.setdefault("refresh_token", str(data["refresh_token"]))  # a server that does not rotate it
+    _remember(key, tokens)
+    if token_store is not None and organization_id is not None:
+        token_store(str(organization_id), name, tokens)
+    return tokens["access_token"], key

@@ -20,3 +20,9 @@ class WorkflowsConfig(AppConfig):
         from .trigger_kinds import trigger_kinds
 
         trigger_kinds.load_entry_points()
+        # Refreshed OAuth2 tokens are saved in their credential (the node SDK has no ORM).
+        from apps.nodes import credential_kinds
+
+        from .oauth2 import token_store
+
+        credential_kinds.token_store = token_store

@@ -175,3 +175,22 @@ def test_a_variable_of_another_organization_is_a_404(as_role, api_client):
     as_role("owner")
     assert api_client.get(f"/api/v1/org-variables/{other.pk}/").status_code == 404
     assert api_client.patch(f"/api/v1/org-variables/{other.pk}/", {"value": "x"}, format="json").status_code == 404
+
+
+def test_rotate_credentials_reencrypts_org_secrets(organization, settings):
+    """After a new key is put first, `rotate_credentials` rewrites secrets so that the old key can go."""
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    secret = org_secret_create(organization=organization, name="KEY", value=SECRET)
+    new_key = Fernet.generate_key().decode()
+    settings.CONCERTMASTER_CREDENTIAL_KEYS = [new_key, *settings.CONCERTMASTER_CREDENTIAL_KEYS]
+    out = StringIO()
+
+    call_command("rotate_credentials", stdout=out)
+
+    assert "1 organization secret(s)" in out.getvalue()
+    settings.CONCERTMASTER_CREDENTIAL_KEYS = [new_key]
+    assert OrganizationSecret.objects.get(pk=secret.pk).value == SECRET

@@ -83,7 +83,8 @@ class HttpRequestNode(Node):
     description = (
         "Sends an HTTP request with httpx and outputs the response's status, headers and body (parsed when "
         "the server answers JSON). Query parameters, headers and a JSON or form body come from the config; "
-        "a credential adds authentication (bearer, basic, header, query, OAuth2 client credentials). "
+        "a credential adds authentication (bearer, basic, header, query, OAuth2 client credentials or "
+        "authorization code). "
         "Answers outside 2xx fail the node unless "
         "fail_on_status is false. Private, loopback and link-local addresses are refused (also after "
         "redirects) unless the administrator allows them. POST, PUT, PATCH and DELETE carry an Idempotency-Key "
@@ -127,7 +128,9 @@ class HttpRequestNode(Node):
         response = self._send(ctx, headers, data, body)
         if response.status == 401 and data is not None:
             # An OAuth2 token the server no longer takes (revoked, expired early): fetch a new one, once.
-            key = credential_kinds.http_auth(config["credential"], data, settings=ctx.settings).oauth_key
+            key = credential_kinds.http_auth(
+                config["credential"], data, settings=ctx.settings, organization_id=ctx.organization_id
+            ).oauth_key
             if key is not None:
                 credential_kinds.oauth2_forget(key)
                 response = self._send(ctx, headers, data, body)
@@ -142,7 +145,9 @@ class HttpRequestNode(Node):
         headers = dict(headers)
         auth = None
         if data is not None:
-            found = credential_kinds.http_auth(config["credential"], data, settings=ctx.settings)
+            found = credential_kinds.http_auth(
+                config["credential"], data, settings=ctx.settings, organization_id=ctx.organization_id
+            )
             headers.update(found.headers)
             params.update(found.params)
             auth = found.auth

@@ -5,9 +5,9 @@ import uuid
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from apps.orgs.api.viewsets import ScopedViewSet
@@ -16,6 +16,8 @@ from apps.orgs.policy import CHANGE, CREATE, MANAGE, VIEW
 from apps.workflows import selectors, services
 from apps.workflows.models import WorkflowVersion
 from apps.workflows.n8n import is_n8n_document
+from apps.workflows.oauth2 import oauth2_authorize_url
+from apps.workflows.oauth2_views import callback_url
 from apps.workflows.spec_shapes import workflow_create_with_triggers
 from apps.workflows.validation import problems_payload, workflow_definition_problems
 
@@ -50,6 +52,11 @@ IF_MATCH = OpenApiParameter(
 )
 IF_MATCH_INVALID = 'If-Match must be a workflow revision as its ETag gives it, e.g. "7".'
 REVISION_MISMATCH = "The revision field and the If-Match header name different revisions."
+OAUTH2_NEEDS_A_USER = "An API key cannot connect a credential: the consent is a user's, use a user's session or token."
+
+
+class OAuth2AuthorizeSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField(help_text="The provider's consent page, with the signed state and PKCE.")
 
 
 def based_on_revision(*, request, body_revision: int | None) -> int | None:
@@ -462,7 +469,7 @@ class CredentialViewSet(
     serializer_class = CredentialSerializer
     selector = selectors.credential_list
     filterset_class = CredentialFilter
-    action_permissions = {"update": MANAGE, "partial_update": MANAGE, "destroy": MANAGE}
+    action_permissions = {"update": MANAGE, "partial_update": MANAGE, "destroy": MANAGE, "oauth2_authorize": MANAGE}
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "access": self.access}
@@ -481,6 +488,25 @@ class CredentialViewSet(
 
     def perform_destroy(self, instance):
         services.credential_delete(credential=instance, actor=self.access)
+
+    @extend_schema(
+        summary="The provider's consent URL of an OAuth2 authorization code credential (admin)",
+        description="Open it in a browser logged in as the same user: the provider sends the user back to "
+        "`/oauth2/callback/`, which stores the tokens in the credential. The state is signed and bound to the user "
+        "and the credential; PKCE (S256) is used.",
+        tags=["credentials"],
+        request=None,
+        responses={200: OAuth2AuthorizeSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="oauth2-authorize")
+    def oauth2_authorize(self, request, pk=None):
+        credential = self.get_object()
+        if self.access.user is None:
+            raise PermissionDenied(OAUTH2_NEEDS_A_USER)
+        url = oauth2_authorize_url(
+            credential=credential, user_id=self.access.user.pk, redirect_uri=callback_url(request._request)
+        )
+        return Response({"authorize_url": url})
 
 
 @extend_schema_view(
