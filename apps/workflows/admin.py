@@ -579,13 +579,14 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
         "name",
         "kind",
         "stored_keys",
+        "oauth2_connect",
         "new_data",
         "allow_private",
         "created_by",
         "created_at",
         "updated_at",
     ]
-    readonly_fields = ["stored_keys", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["stored_keys", "oauth2_connect", "created_by", "created_at", "updated_at"]
 
     def _kind(self, request: HttpRequest, obj: Credential | None) -> credential_kinds.CredentialKind | None:
         name = obj.kind if obj is not None else request.POST.get("kind") or request.GET.get("kind") or ""
@@ -606,6 +607,16 @@ class CredentialAdmin(TenantAdminMixin, admin.ModelAdmin):
             extra = [DATA_PREFIX + name for name in kind.schema.get("properties", {})]
             fields[fields.index("new_data") : fields.index("new_data")] = extra
         return fields
+
+    @admin.display(description="OAuth2 consent")
+    def oauth2_connect(self, obj: Credential) -> str:
+        """The Connect link of an authorization-code credential (the provider's consent page, then back here)."""
+        kind = credential_kinds.get_kind(obj.kind) if obj.pk else None
+        if kind is None or kind.name != "oauth2_authorization_code":
+            return "—"
+        state = "connected" if isinstance(obj.data, dict) and obj.data.get("access_token") else "not connected"
+        url = reverse("oauth2-connect", kwargs={"pk": obj.pk})
+        return format_html('<a class="button" href="{}">Connect</a> ({})', url, state)
 
     @admin.display(description="stored keys")
     def stored_keys(self, obj: Credential) -> str:

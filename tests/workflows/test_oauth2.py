@@ -176,3 +176,15 @@ def test_the_api_gives_the_consent_url(client, organization, admin, provider):
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{provider.url}/authorize?") and query["code_challenge_method"] == ["S256"]
     assert query["state"][0] and CLIENT_SECRET not in url
+
+
+def test_the_admin_change_page_shows_the_connect_link(client, organization, admin, provider):
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    credential = _credential(organization, provider)
+
+    page = client.get(f"/admin/workflows/credential/{credential.pk}/change/")
+
+    assert page.status_code == 200
+    assert f'href="/credentials/{credential.pk}/oauth2/connect/"'.encode() in page.content
+    assert b"not connected" in page.content and CLIENT_SECRET.encode() not in page.content
