@@ -554,6 +554,8 @@ CONCERTMASTER_OPS_RUNNING_MINUTES = env.int("CONCERTMASTER_OPS_RUNNING_MINUTES",
 CONCERTMASTER_OPS_QUEUED_MINUTES = env.int("CONCERTMASTER_OPS_QUEUED_MINUTES", default=5)
 # A waiting or retrying node this long past its wake-up time is listed as "overdue" (the waker runs every few seconds).
 CONCERTMASTER_OPS_OVERDUE_SECONDS = env.int("CONCERTMASTER_OPS_OVERDUE_SECONDS", default=60)
+# The dashboard's numbers are kept this long in the cache, per set of organizations (0: computed at every load).
+CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS = env.int("CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS", default=30)
 
 # --- Degraded mode (apps/core/availability.py) ---
 # Retry-After of a 503 answered while the database or the broker is down.

@@ -8,6 +8,7 @@ indexes), so the page stays fast on a million executions; `benchmarks/dashboard_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q, QuerySet
+from django.db.models import Aggregate, Count, F, FloatField, Func, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -32,6 +35,8 @@ WINDOWS = (("Last hour", timedelta(hours=1)), ("Last day", timedelta(days=1)), (
 #: Rows of the per-workflow and per-node-type tables.
 TOP = 10
 STATUS_ORDER = [status.value for status in ExecutionStatus]
+#: Executions whose node runs the slowest-node-types table reads.
+SLOW_NODE_RUNS = 5000
 NOT_AVAILABLE = None
 
 
@@ -112,9 +117,22 @@ class Dashboard:
 
 
 def dashboard(*, organization_ids: Iterable | None, now: datetime | None = None) -> Dashboard:
-    """Everything the dashboard shows, for the given organizations (None: all of them)."""
-    now = now or timezone.now()
-    org_ids = None if organization_ids is None else list(organization_ids)
+    """Everything the dashboard shows, for the given organizations (None: all of them), kept in the cache for
+    CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS per set of organizations (not when `now` is given)."""
+    org_ids = None if organization_ids is None else sorted(organization_ids, key=str)
+    seconds = settings.CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS
+    if now is not None or not seconds:
+        return _dashboard(org_ids, now or timezone.now())
+    scope = "all" if org_ids is None else hashlib.sha256(",".join(map(str, org_ids)).encode()).hexdigest()
+    key = f"concertmaster:ops:dashboard:{scope}"
+    board = cache.get(key)
+    if board is None:
+        board = _dashboard(org_ids, timezone.now())
+        cache.set(key, board, seconds)
+    return board
+
+
+def _dashboard(org_ids: list | None, now: datetime) -> Dashboard:
     hours = status_by_hour(organization_ids=org_ids, now=now)
     workflows = workflow_rows(organization_ids=org_ids, now=now)
     kind, queues = queue_depths()
@@ -122,7 +140,7 @@ def dashboard(*, organization_ids: Iterable | None, now: datetime | None = None)
     live = scoped(WorkflowExecution.objects.all(), org_ids)
     return Dashboard(
         now=now,
-        windows=status_windows(organization_ids=org_ids, now=now),
+        windows=status_windows(hours, organization_ids=org_ids, now=now),
         day_chart=day_chart(hours, now),
         week_chart=week_chart(hours, now),
         workflows=workflows,
@@ -170,17 +188,33 @@ def status_by_hour(*, organization_ids: list | None, now: datetime) -> dict[date
     return dict(hours)
 
 
-def status_windows(*, organization_ids: list | None, now: datetime) -> list[tuple[str, dict[str, int], int]]:
+def status_windows(
+    hours: dict[datetime, dict[str, int]], *, organization_ids: list | None, now: datetime
+) -> list[tuple[str, dict[str, int], int]]:
     """Executions created in the last hour, day and week, counted by status: (label, counts, total) per window.
-    One pass over the week's rows (the same index range as `status_by_hour`)."""
-    week = scoped(WorkflowExecution.objects.filter(created_at__gte=now - WINDOWS[-1][1]), organization_ids)
-    counts = {f"w{index}": Count("pk", filter=Q(created_at__gte=now - span)) for index, (_, span) in enumerate(WINDOWS)}
-    found = {row["status"]: row for row in week.values("status").annotate(**counts).order_by()}
+
+    From the hourly counts (`hours`, the week's): the hours wholly inside a window, plus the rows of the hour it
+    starts in from its exact start (a range of at most an hour). The week's first hour holds only rows inside it."""
     windows = []
-    for index, (label, _) in enumerate(WINDOWS):
-        by_status = {status: found.get(status, {}).get(f"w{index}", 0) for status in STATUS_ORDER}
-        windows.append((label, by_status, sum(by_status.values())))
+    for label, span in WINDOWS:
+        since = now - span
+        edge = _hour(since)
+        totals: dict[str, int] = dict.fromkeys(STATUS_ORDER, 0)
+        for hour, counts in hours.items():
+            if hour > edge or (hour == edge and span == WINDOWS[-1][1]):
+                for status, n in counts.items():
+                    totals[status] = totals.get(status, 0) + n
+        if span != WINDOWS[-1][1]:
+            first = WorkflowExecution.objects.filter(created_at__gte=since, created_at__lt=edge + timedelta(hours=1))
+            for row in scoped(first, organization_ids).values("status").annotate(n=Count("pk")).order_by():
+                totals[row["status"]] = totals.get(row["status"], 0) + row["n"]
+        windows.append((label, totals, sum(totals.values())))
     return windows
+
+
+def _hour(moment: datetime) -> datetime:
+    """The start of the hour holding `moment`, in the current time zone (as TruncHour buckets)."""
+    return timezone.localtime(moment).replace(minute=0, second=0, microsecond=0)
 
 
 def day_chart(hours: dict[datetime, dict[str, int]], now: datetime):
@@ -284,11 +318,11 @@ def workflow_rows(*, organization_ids: list | None, now: datetime) -> list[Workf
 
 
 def slow_node_types(*, organization_ids: list | None, now: datetime) -> list[tuple[str, Spread]]:
-    """Node types by their 95th percentile compute time, slowest first, over the executions of the last day."""
-    nodes = scoped(
-        NodeExecution.objects.filter(execution__created_at__gte=now - timedelta(days=1), duration_ms__isnull=False),
-        organization_ids,
-    )
+    """Node types by their 95th percentile compute time, slowest first, over the latest SLOW_NODE_RUNS executions
+    of the last day (a bounded sample: the cost does not grow with the day's volume)."""
+    latest = scoped(WorkflowExecution.objects.filter(created_at__gte=now - timedelta(days=1)), organization_ids)
+    sample = latest.order_by("-created_at").values("pk")[:SLOW_NODE_RUNS]
+    nodes = NodeExecution.objects.filter(execution_id__in=sample, duration_ms__isnull=False)
     found = spreads(nodes, "node_type", value="duration_ms")
     return sorted(found.items(), key=lambda item: (-(item[1].p95 or 0), item[0]))[:TOP]
 

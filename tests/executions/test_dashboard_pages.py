@@ -15,6 +15,11 @@ from tests.workflows.factories import WorkflowFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _no_dashboard_cache(settings):
+    settings.CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def two_tenants(organization, other_organization):
     mine = WorkflowFactory(organization=organization, name="mine-flow")
@@ -75,3 +80,16 @@ def test_admin_index_is_scoped_for_staff_of_one_organization(client, organizatio
     assert window_row(html, 1) == ["3", "2", "1", "0", "0", "0", "0"]
     assert "theirs-secret-flow" not in html
     assert 'data-queue="' not in html
+
+
+def test_the_dashboard_is_kept_in_the_cache_for_a_while(client, organization, two_tenants, settings):
+    """Within CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS a reload shows the numbers computed first."""
+    settings.CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS = 60
+    member = UserFactory()
+    MembershipFactory(user=member, organization=organization, role="viewer")
+    client.force_login(member)
+    assert window_row(client.get(reverse("analytics")).content.decode(), 1)[0] == "3"
+    WorkflowExecutionFactory(workflow=two_tenants[0], status="failed")
+    assert window_row(client.get(reverse("analytics")).content.decode(), 1)[0] == "3"
+    settings.CONCERTMASTER_OPS_DASHBOARD_CACHE_SECONDS = 0
+    assert window_row(client.get(reverse("analytics")).content.decode(), 1)[0] == "4"
