@@ -309,6 +309,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("CONCERTMASTER_ENGINE_RECOVERY_INTERVAL_SECONDS", default=5.0),
     },
     "concertmaster-engine-prune": {"task": "concertmaster.engine.prune", "schedule": 3600.0},
+    # Alert rules (digests of failures, failure rates, stuck runs) and error workflow starts the broker lost.
+    "concertmaster-alerts": {
+        "task": "concertmaster.alerts.evaluate",
+        "schedule": env.float("CONCERTMASTER_ALERTS_INTERVAL_SECONDS", default=60.0),
+    },
     # Audit log, webhook deliveries, form submissions, execution logs and files, datastore rows (executions/retention.py).
     "concertmaster-retention-prune": {"task": "concertmaster.retention.prune", "schedule": 3600.0},
 }
@@ -456,6 +461,9 @@ CONCERTMASTER_EMBEDDED_WORKER = env.bool("CONCERTMASTER_EMBEDDED_WORKER", defaul
 CONCERTMASTER_DEMO = env.bool("CONCERTMASTER_DEMO", default=EMBEDDED)
 # Let network nodes (http_request, webhooks, Slack, GitHub) reach private, loopback and link-local addresses.
 CONCERTMASTER_ALLOW_PRIVATE_HTTP = env.bool("CONCERTMASTER_ALLOW_PRIVATE_HTTP", default=False)
+# Where people reach this server (https://concertmaster.example.com): makes the execution links in alerts and in
+# error workflows' input absolute. Empty: the links are paths.
+CONCERTMASTER_PUBLIC_URL = env("CONCERTMASTER_PUBLIC_URL", default="")
 
 # --- Execution engine ---
 # A running node renews its lease every third of this; when a lease runs out (a killed worker) the

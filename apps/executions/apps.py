@@ -16,3 +16,10 @@ class ExecutionsConfig(AppConfig):
 
         policy.register(WorkflowExecution, execution_policy)
         policy.register(WebhookDelivery, webhook_delivery_policy)
+
+        # Error workflows: a run saved as failed records its error workflow's start (apps/executions/failures.py).
+        from django.db.models.signals import post_save
+
+        from . import failures
+
+        post_save.connect(failures.on_execution_saved, sender=WorkflowExecution, dispatch_uid="error-workflows")

@@ -57,3 +57,17 @@ class DeliveryOutcome(models.TextChoices):
     REFUSED_SIGNATURE = "refused_signature", "Refused (signature)"
     INVALID = "invalid", "Invalid"
     INACTIVE = "inactive", "Inactive"
+
+
+class AlertKind(models.TextChoices):
+    """What an alert rule watches (apps/executions/alerts.py)."""
+
+    PRODUCTION_FAILURE = "production_failure", "A production run failed"
+    FAILURE_RATE = "failure_rate", "Failure rate over a threshold"
+    STUCK_RUN = "stuck_run", "A run running longer than a limit"
+
+
+class AlertChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SLACK = "slack", "Slack incoming webhook"
+    WEBHOOK = "webhook", "Signed webhook"
