@@ -7,8 +7,8 @@ from apps.core.models import TenantModel
 from apps.workflows.choices import TriggerKind
 from apps.workflows.trigger_kinds import KIND_NAME_MAX_LENGTH, trigger_kind_choices
 
-from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, LogLevel, NodeStatus, RunMode
 from .alert_models import AlertMessage, AlertRule, ErrorWorkflowRun  # noqa: F401  (error workflows and alerts)
+from .choices import BreakerState, DeliveryOutcome, ExecutionStatus, LogLevel, NodeStatus, RunMode
 from .file_models import ExecutionFile  # noqa: F401  (its own module; imported here so Django finds it)
 
 
