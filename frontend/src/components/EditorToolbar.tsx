@@ -79,6 +79,9 @@ export function EditorToolbar({ config, doc, openDialog, undo, redo, layout }: P
         <button type="button" className="cm-btn" onClick={() => openDialog("triggers")}>
           Triggers
         </button>
+        <button type="button" className="cm-btn" onClick={() => openDialog("credentials")}>
+          Credentials
+        </button>
         <button type="button" className="cm-btn" onClick={() => openDialog("executions")}>
           Executions
         </button>

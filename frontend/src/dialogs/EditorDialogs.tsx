@@ -3,6 +3,7 @@ import { fillUrl, type EditorConfig } from "../config";
 import type { TestRun } from "../hooks/useTestRun";
 import type { WorkflowDocument } from "../hooks/useWorkflowDocument";
 import { useEditor } from "../store";
+import { CredentialsDialog } from "./CredentialsDialog";
 import { ExecutionsDialog } from "./ExecutionsDialog";
 import { ImportDialog } from "./ImportDialog";
 import { RunDialog } from "./RunDialog";
@@ -10,7 +11,7 @@ import { ShortcutsDialog } from "./ShortcutsDialog";
 import { TriggersDialog } from "./TriggersDialog";
 import { VersionsDialog } from "./VersionsDialog";
 
-export type EditorDialog = null | "run" | "versions" | "triggers" | "executions" | "help" | "import";
+export type EditorDialog = null | "run" | "versions" | "triggers" | "executions" | "help" | "import" | "credentials";
 
 interface Props {
   open: EditorDialog;
@@ -88,6 +89,14 @@ export function EditorDialogs({ open, onClose, config, doc, testRun, diffPreset 
         <TriggersDialog
           triggersUrl={config.urls.triggers}
           workflowId={workflowId}
+          canManage={doc.permissions.includes("manage")}
+          onClose={onClose}
+        />
+      );
+    case "credentials":
+      return (
+        <CredentialsDialog
+          organization={config.workflow!.organization ?? null}
           canManage={doc.permissions.includes("manage")}
           onClose={onClose}
         />
