@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.executions.views import FormSubmissionView
 
+from .alert_rules import AlertRuleViewSet
 from .debugging import ExecutionDebugViewSet
 from .expressions import ExpressionPreviewViewSet
 from .files import ExecutionFileViewSet, file_download
@@ -15,6 +16,7 @@ router.register("executions", ExecutionViewSet, basename="execution")
 router.register("executions", ExecutionDebugViewSet, basename="execution-debug")  # rerun/, logs/
 router.register("executions", ExecutionFileViewSet, basename="execution-file")  # files/, files/{id}/download/
 router.register("execution-filters", SavedExecutionFilterViewSet, basename="execution-filter")
+router.register("alert-rules", AlertRuleViewSet, basename="alert-rule")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")
 # Routed under /workflows/ although they live here: executions depend on workflows, never the reverse.
 router.register("workflows", WorkflowRunViewSet, basename="workflow-run")
