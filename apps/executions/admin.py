@@ -24,6 +24,7 @@ from apps.workflows.admin import WorkflowAdmin
 
 from . import services
 from .admin_debugging import install as install_debugging
+from .admin_files import ExecutionFileInline
 from .admin_ops import install as install_ops
 from .choices import BreakerState, NodeStatus
 from .engine.runtime import SUSPEND_APPROVAL
@@ -131,7 +132,7 @@ class WorkflowExecutionAdmin(ReadOnlyAdminMixin, TenantAdminMixin, admin.ModelAd
         "error_json",
     ]
     readonly_fields = fields  # type: ignore[assignment]  # names only, no fieldsets
-    inlines = [NodeExecutionInline]
+    inlines = [NodeExecutionInline, ExecutionFileInline]
 
     status_label = status_badge()
     trigger_data_json = json_display("trigger_data", "trigger data")

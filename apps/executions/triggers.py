@@ -28,6 +28,7 @@ from apps.workflows.triggers import form_submission_create, form_submission_link
 
 from . import metrics
 from .choices import EXECUTION_TERMINAL, DeliveryOutcome, NodeStatus
+from .files import execution_files_attach
 from .models import WebhookDelivery, WorkflowExecution
 from .services import execution_start
 from .signatures import (
@@ -225,12 +226,15 @@ def _earlier(*, trigger: Trigger, row: dict) -> WebhookDelivery | None:
     return accepted.filter(same).select_related("execution").order_by("created_at").first()
 
 
-def webhook_deliver(*, trigger: Trigger, call: WebhookCall, payload: dict) -> Delivery:
+def webhook_deliver(
+    *, trigger: Trigger, call: WebhookCall, payload: dict, files: list[tuple[str, dict]] | None = None
+) -> Delivery:
     """Start the trigger's workflow once per signed message and per idempotency key, and keep the call in the inbox.
 
     A verified signature (and the sender's message id) is accepted once for as long as the inbox keeps the row,
     whatever `Idempotency-Key` comes with it: the key is not signed. A key deduplicates for
     CONCERTMASTER_WEBHOOK_IDEMPOTENCY_HOURS. A repeat starts nothing and answers with the first execution.
+    `files`: the call's stored uploads ((field, reference) pairs), listed with the execution it starts.
     """
     _check_active(trigger)
     if len(call.idempotency_key) > 200:
@@ -254,6 +258,8 @@ def webhook_deliver(*, trigger: Trigger, call: WebhookCall, payload: dict) -> De
             else:
                 delivery.execution = _start(trigger=trigger, data=payload)
                 delivery.save(update_fields=["execution", "updated_at"])
+                if files:
+                    execution_files_attach(execution=delivery.execution, uploads=files)
                 transaction.on_commit(partial(metrics.count_webhook_delivery, outcome=DeliveryOutcome.ACCEPTED))
                 return Delivery(execution=delivery.execution, replayed=False, delivery_id=delivery.pk)
         duplicate = WebhookDelivery.objects.create(

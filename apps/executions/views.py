@@ -24,7 +24,7 @@ from apps.workflows.choices import TriggerKind, WorkflowStatus
 from apps.workflows.selectors import trigger_by_path, trigger_by_token
 from apps.workflows.triggers import trigger_start_node
 
-from . import signatures, triggers
+from . import signatures, triggers, uploads
 from .choices import DeliveryOutcome, ExecutionStatus
 
 NOT_JSON = triggers.NOT_JSON
@@ -183,7 +183,8 @@ class WebhookView(APIView):
             webhook = triggers.webhook_settings(trigger=trigger)
         except ApplicationError as error:
             raise WorkflowInactive(error.message) from error
-        call.body = _read_body(request)
+        multipart = uploads.is_multipart(call.content_type)
+        call.body = uploads.read_body(request) if multipart else _read_body(request)
         call.token_headers = webhook_paths.secret_headers(trigger.config)
         refusal = webhook_paths.check_token(config=trigger.config, secret=trigger.signing_secret, headers=call.headers)
         if refusal:
@@ -197,15 +198,23 @@ class WebhookView(APIView):
                 )
             except signatures.SignatureError as error:
                 raise SignatureRejected(error.message) from error
+        upload = uploads.parse(meta=request.META, content_type=call.content_type, body=call.body) if multipart else None
         try:
-            payload = call.payload()
+            payload = call.payload() if upload is None else {}
         except triggers.InvalidBody as error:
             raise exceptions.ParseError(error.message) from error
         if (trigger.config or {}).get("event_type"):
             payload["event_type"] = trigger.config["event_type"]
         broker_required()  # 503 with Retry-After while no task can be sent: nothing is stored or started
+        stored = [] if upload is None else uploads.store(organization_id=trigger.organization_id, upload=upload)
+        if upload is not None:
+            call.body, call.body_dropped = b"", True  # the inbox keeps no file bytes: not replayed from there
+            payload = {**uploads.webhook_payload(call=call, upload=upload, stored=stored), **payload}
         try:
-            delivery = triggers.webhook_deliver(trigger=trigger, call=call, payload=payload)
+            with uploads.uploads_discarded(stored):
+                delivery = triggers.webhook_deliver(trigger=trigger, call=call, payload=payload, files=stored)
+            if delivery.replayed:
+                uploads.discard(stored)  # the first call's run has its files
         except ApplicationError as error:
             if error.message in (triggers.WORKFLOW_INACTIVE, triggers.TRIGGER_INACTIVE):
                 raise WorkflowInactive(error.message) from error
