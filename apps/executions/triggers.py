@@ -307,7 +307,9 @@ def webhook_delivery_replay(*, delivery: WebhookDelivery, user=None, actor: Acto
     return execution
 
 
-def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = None) -> FormSubmission:
+def form_submit(
+    *, trigger: Trigger, data: object, remote_addr: str | None = None, files: list[tuple[str, dict]] | None = None
+) -> FormSubmission:
     """Store a submission, checked once against the form node's fields; a valid one starts an execution whose
     input (and the form node's output) is the submitted values. An invalid one starts nothing."""
     _check_active(trigger)
@@ -317,6 +319,8 @@ def form_submit(*, trigger: Trigger, data: object, remote_addr: str | None = Non
         if not submission.errors:
             execution = _start(trigger=trigger, data=submission.data)
             form_submission_link(submission=submission, execution_id=execution.pk)
+            if files:  # uploads (form fields of format file), listed with the run
+                execution_files_attach(execution=execution, uploads=files)
     return submission
 
 

@@ -140,3 +140,33 @@ def uploads_discarded(stored: list[tuple[str, dict]]) -> Iterator[None]:
 def discard(stored: list[tuple[str, dict]]) -> None:
     for _name, reference in stored:
         node_files.file_discard(reference["storage_key"])
+
+
+class UploadRefused(Exception):
+    """A form's file refused (too large, a content type not accepted): shown at its field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def form_files(*, organization_id: Any, files: Any) -> list[tuple[str, dict]]:
+    """Check and store the files of a form page's post (Django's `request.FILES`): (field, reference) pairs."""
+    allowed = [kind.lower() for kind in settings.CONCERTMASTER_UPLOAD_CONTENT_TYPES]
+    limit = settings.CONCERTMASTER_UPLOAD_MAX_FILE_BYTES
+    upload = Upload(fields={})
+    for name, handles in files.lists():
+        for handle in handles:
+            kind = (handle.content_type or "application/octet-stream").split(";", 1)[0].strip().lower()
+            if handle.size > limit:
+                raise UploadRefused(name, UPLOAD_FILE_TOO_LARGE.format(field=name, limit=limit))
+            if kind not in allowed:
+                message = UPLOAD_TYPE_REFUSED.format(field=name, content_type=kind, allowed=", ".join(allowed))
+                raise UploadRefused(name, message)
+            upload.files.append((name, handle.name or name, kind, handle.read()))
+    try:
+        return store(organization_id=organization_id, upload=upload)
+    except exceptions.ValidationError as error:
+        field, messages = next(iter(dict(error.detail).items()))
+        raise UploadRefused(field, str(messages[0])) from error

@@ -35,6 +35,8 @@ RUN_TIMED_OUT = "The workflow run did not answer within {seconds} seconds; it go
 FORM_CLOSED = "This form is closed: it does not accept submissions at the moment."
 FORM_WORKFLOW_INACTIVE = "This form is not open yet: it does not accept submissions at the moment."
 FORM_UNAVAILABLE = "This form is not available."
+#: A form field of `"format": "file"` (type object) takes an upload: its value is the file's reference.
+FILE_FORMAT = "file"
 
 
 class SignatureRejected(exceptions.APIException):
@@ -347,6 +349,8 @@ def _form_fields(config: dict, values: dict, errors: list[dict]) -> list[dict]:
             widget = "number"
         elif prop.get("format") == "textarea" or prop.get("maxLength", 0) > 200:
             widget = "textarea"
+        elif prop.get("format") == FILE_FORMAT:
+            widget = "file"
         else:
             widget = {"email": "email", "date": "date", "uri": "url", "date-time": "datetime-local"}.get(
                 cast(str, prop.get("format")), "text"
@@ -371,6 +375,8 @@ def _coerce(config: dict, post: QueryDict) -> dict:
     """HTML form strings to the JSON types the fields ask for; empty optional fields are left out."""
     data: dict[str, Any] = {}
     for name, prop, _required in FormTrigger.ordered_fields(config):
+        if prop.get("format") == FILE_FORMAT:
+            continue  # a file field's value is the upload's reference (uploads.form_files)
         kind = prop.get("type", "string")
         if kind == "boolean":
             data[name] = post.get(name) in ("on", "true", "1")
@@ -422,11 +428,23 @@ def form_page(request: HttpRequest, token: str) -> HttpResponse:
         values = _coerce(config, request.POST)
         broker_required()  # a 503 page (UnavailableMiddleware) while no task can be sent
         try:
-            submission = triggers.form_submit(trigger=trigger, data=values, remote_addr=request.META.get("REMOTE_ADDR"))
-        except ApplicationError as error:
-            context["closed"] = error.message
-            return render(request, "executions/form_page.html", context, status=409)
-        errors, done = submission.errors, not submission.errors
+            stored = uploads.form_files(organization_id=trigger.organization_id, files=request.FILES)
+        except uploads.UploadRefused as refused:
+            stored, errors = [], [{"path": f"/{refused.field}", "message": refused.message}]
+        else:
+            values.update(uploads.trigger_files(stored))
+            try:
+                with uploads.uploads_discarded(stored):
+                    submission = triggers.form_submit(
+                        trigger=trigger, data=values, remote_addr=request.META.get("REMOTE_ADDR"), files=stored
+                    )
+            except ApplicationError as error:
+                context["closed"] = error.message
+                return render(request, "executions/form_page.html", context, status=409)
+            errors = submission.errors
+            if errors:
+                uploads.discard(stored)  # an invalid submission starts nothing and keeps no file
+        done = not errors
         status_code = 400 if errors else 200
     context.update(
         fields=_form_fields(config, values, errors),

@@ -267,3 +267,60 @@ def test_the_execution_admin_page_lists_its_files_with_a_download_link(db, local
     assert "r.csv" in text
     link = text.split("/api/v1/files/", 1)[1].split('"', 1)[0]
     assert b"".join(client.get(f"/api/v1/files/{link}").streaming_content) == b"a,b"
+
+
+# --- forms: a field of format file takes an upload ----------------------------------------------------------------
+
+FORM_FIELDS = {
+    "type": "object",
+    "properties": {"report": {"type": "object", "format": "file", "title": "Report"}, "note": {"type": "string"}},
+    "required": ["report"],
+}
+
+
+@pytest.fixture
+def form_trigger(db, local_files):
+    organization = OrganizationFactory()
+    definition = {
+        "nodes": [
+            {"id": "start", "type": "form", "config": {"title": "Upload", "fields": FORM_FIELDS}},
+            {"id": "parse", "type": "csv_parse", "config": {"file": "{{ trigger.report }}"}},
+        ],
+        "edges": [{"source": "start", "target": "parse"}],
+    }
+    workflow = workflow_create(organization=organization, name="form", definition=definition)
+    workflow_activate(workflow=workflow)
+    return trigger_create(workflow=workflow, kind="form")
+
+
+def test_a_form_page_takes_a_csv_upload_into_the_run(form_trigger, local_files, client):
+    page = client.get(f"/forms/{form_trigger.webhook_token}")
+    assert 'enctype="multipart/form-data"' in page.content.decode()
+    assert 'type="file"' in page.content.decode()
+
+    upload = SimpleUploadedFile("people.csv", CSV, content_type="text/csv")
+    response = client.post(f"/forms/{form_trigger.webhook_token}", data={"report": upload, "note": "march"})
+
+    assert response.status_code == 200, response.content.decode()
+    execution = WorkflowExecution.objects.get()
+    assert execution.trigger_data["report"]["name"] == "people.csv"
+    assert execution.trigger_data["note"] == "march"
+    row = ExecutionFile.objects.get(execution=execution)
+    assert (row.field, row.size) == ("report", len(CSV))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"note": "no file"}, "report"),
+        ({"report": SimpleUploadedFile("x.sh", b"#!", content_type="application/x-sh")}, "application/x-sh"),
+    ],
+)
+def test_a_form_without_its_file_or_with_a_refused_one_is_400_and_keeps_nothing(
+    form_trigger, local_files, client, data, message
+):
+    response = client.post(f"/forms/{form_trigger.webhook_token}", data=data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    _nothing_kept(local_files)
