@@ -328,25 +328,6 @@ def _integration_for_url(org, actor):
     return org, "integration.create"
 
 
-SERVICES = [
-    _organization_create,
-    _organization_update,
-    _membership_set,
-    _membership_update,
-    _membership_delete,
-    _api_key_create,
-    _api_key_update,
-    _api_key_revoke,
-    _retention_policy_set,
-    _workflow_create,
-    _workflow_update,
-    _workflow_delete,
-    _workflow_activate,
-    _workflow_deactivate,
-    _workflow_version_restore,
-    _workflow_import,
-    _workflow_duplicate,
-    _workflow_share_set,
 def _org_variable_create(org, actor):
     org_variables.org_variable_create(organization=org, name="REGION", value="eu", actor=actor)
     return org, "org_variable.create"
@@ -381,9 +362,34 @@ def _org_secret_delete(org, actor):
     return org, "org_secret.delete"
 
 
+SERVICES = [
+    _organization_create,
+    _organization_update,
+    _membership_set,
+    _membership_update,
+    _membership_delete,
+    _api_key_create,
+    _api_key_update,
+    _api_key_revoke,
+    _retention_policy_set,
+    _workflow_create,
+    _workflow_update,
+    _workflow_delete,
+    _workflow_activate,
+    _workflow_deactivate,
+    _workflow_version_restore,
+    _workflow_import,
+    _workflow_duplicate,
+    _workflow_share_set,
     _credential_create,
     _credential_update,
     _credential_delete,
+    _org_variable_create,
+    _org_variable_update,
+    _org_variable_delete,
+    _org_secret_create,
+    _org_secret_update,
+    _org_secret_delete,
     _trigger_create,
     _trigger_update,
     _trigger_delete,
@@ -405,12 +411,6 @@ def _org_secret_delete(org, actor):
     _workflow_start_held,
     _webhook_delivery_replay,
     _circuit_breaker_reset,
-    _org_variable_create,
-    _org_variable_update,
-    _org_variable_delete,
-    _org_secret_create,
-    _org_secret_update,
-    _org_secret_delete,
     _integration_create,
     _integration_update,
     _integration_allow_private,
