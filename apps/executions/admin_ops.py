@@ -184,7 +184,7 @@ def changelist_with_run_stats(changelist_class: type) -> type:
     class RunStatsChangeList(changelist_class):  # type: ignore[misc,valid-type]
         def get_results(self, request: HttpRequest) -> None:
             super().get_results(request)
-            rows = list(self.result_list)
+            rows: list[Any] = list(self.result_list)  # type: ignore[has-type]  # set by super()
             stats = with_run_stats(self.model._default_manager.filter(pk__in=[row.pk for row in rows]))
             found = {
                 row["pk"]: row
