@@ -10,6 +10,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.exceptions import NoReverseMatch
 
+from apps.executions.alerts import alert_rule_create
 from apps.executions.models import SavedExecutionFilter
 from apps.executions.services import execution_start
 from apps.executions.triggers import WebhookCall, webhook_refusal_record
@@ -95,6 +96,10 @@ def world(db, organization, other_organization, client, local_files):
     }
     saved = SavedExecutionFilter.objects.create(organization=organization, user=owner, name="mine", query={})
     ids["execution-filter"] = saved.pk
+    rule = alert_rule_create(
+        organization=organization, name="r", kind="production_failure", channel="email", target="a@example.com"
+    )
+    ids["alert-rule"] = rule.pk
     integration = Integration.objects.create(organization=organization, service_url="https://n8n.example.com")
     ids["integration"] = integration.pk
     ids["integration-job"] = SyncJob.objects.create(organization=organization, integration=integration).pk

@@ -3,6 +3,7 @@ with the actor passed, the row is there, naming the actor (a user, or an API key
 
 import pytest
 
+from apps.executions import alerts
 from apps.executions import services as execution_services
 from apps.executions.engine.runtime import SUSPEND_APPROVAL
 from apps.executions.models import CircuitBreaker, NodeExecution, WebhookDelivery, WorkflowExecution
@@ -116,6 +117,34 @@ def _workflow_share_set(org, actor):
     workflow = WorkflowFactory(organization=org)
     workflow_services.workflow_share_set(workflow=workflow, user=UserFactory(), permissions=["view"], actor=actor)
     return org, "workflow.share"
+
+
+def _alert_rule(org):
+    return alerts.alert_rule_create(
+        organization=org, name="r", kind="production_failure", channel="email", target="a@example.com"
+    )
+
+
+def _alert_rule_create(org, actor):
+    alerts.alert_rule_create(
+        organization=org, name="r", kind="stuck_run", channel="email", target="a@example.com", actor=actor
+    )
+    return org, "alert_rule.create"
+
+
+def _alert_rule_update(org, actor):
+    alerts.alert_rule_update(rule=_alert_rule(org), digest_minutes=10, actor=actor)
+    return org, "alert_rule.update"
+
+
+def _alert_rule_delete(org, actor):
+    alerts.alert_rule_delete(rule=_alert_rule(org), actor=actor)
+    return org, "alert_rule.delete"
+
+
+def _alert_rule_test(org, actor):
+    alerts.alert_rule_test(rule=_alert_rule(org), actor=actor)
+    return org, "alert_rule.test"
 
 
 def _credential_create(org, actor):
@@ -381,6 +410,10 @@ SERVICES = [
     _workflow_import,
     _workflow_duplicate,
     _workflow_share_set,
+    _alert_rule_create,
+    _alert_rule_update,
+    _alert_rule_delete,
+    _alert_rule_test,
     _credential_create,
     _credential_update,
     _credential_delete,
