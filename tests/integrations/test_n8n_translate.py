@@ -63,7 +63,11 @@ def test_webhook_trigger_becomes_a_webhook_node_and_one_item():
     echo = n8n_node("Echo", "respondToWebhook", {"respondWith": "firstIncomingItem"}, 1.1)
     translation = translate_workflow(chain(hook, echo))
     nodes = {n["id"]: n for n in translation.definition["nodes"]}
-    assert nodes["hook__trigger"]["config"] == {"methods": ["POST"], "response_mode": "response_node"}
+    assert nodes["hook__trigger"]["config"] == {
+        "methods": ["POST"],
+        "response_mode": "response_node",
+        "response_timeout_seconds": 300,
+    }
     out = run_definition(translation.definition, webhook_data({"a": 1}))
     assert out["hook"]["main"] == [webhook_data({"a": 1})]
     assert out["echo__respond"]["main"]["body"] == webhook_data({"a": 1})

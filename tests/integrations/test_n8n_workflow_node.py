@@ -9,8 +9,10 @@ import pytest
 
 from apps.integrations.client import N8nClient
 from apps.nodes.base import NodeContext, NodeError
+from apps.nodes.builtin import integrations
 from apps.nodes.http import ALLOW_PRIVATE_SETTING
 from apps.nodes.registry import registry
+from apps.nodes.validation import validate_config
 
 from . import n8n_workflows
 
@@ -92,3 +94,43 @@ def test_calls_a_real_n8n_workflow(n8n):
     out = _run({"webhook_url": url}, {"name": "ada", "qty": 3, "price": 50})
     assert out["status"] == 200
     assert out["body"] == {"size": "big", "greeting": "Hello ADA", "total": 150}
+
+
+def test_finds_the_webhook_of_a_workflow_through_the_public_api(n8n):
+    client = N8nClient(base_url=n8n.url, api_key=n8n.api_key, allow_private=True)
+    workflow = n8n_workflows.greeting_branch()
+    active = client.create_workflow(workflow)["id"]
+    client.activate_workflow(active)
+    idle = client.create_workflow(n8n_workflows.order_lines())["id"]  # never activated
+    no_hook = client.create_workflow(n8n_workflows.with_code_ai_and_credentials())["id"]
+    key = {"api": {"name": "X-N8N-API-KEY", "value": n8n.api_key}}
+
+    def call(workflow_id, credentials=key):
+        config = {"n8n_url": n8n.url, "workflow_id": workflow_id, "api_credential": "api"}
+        return _run(config, {"name": "ada", "qty": 3, "price": 50}, credentials)
+
+    out = call(active)  # the Webhook node's path and method (POST) come from n8n
+    assert out["status"] == 200
+    assert out["body"] == {"size": "big", "greeting": "Hello ADA", "total": 150}
+    for workflow_id, credentials, message in [
+        (idle, key, integrations.N8N_INACTIVE.format(id=idle)),
+        (no_hook, key, integrations.N8N_NO_WEBHOOK.format(id=no_hook)),
+        ("nope", key, integrations.N8N_NO_WORKFLOW.format(id="nope", url=n8n.url)),
+        (
+            active,
+            {"api": {"name": "X-N8N-API-KEY", "value": "wrong"}},
+            integrations.N8N_KEY_REFUSED.format(url=n8n.url),
+        ),
+    ]:
+        with pytest.raises(NodeError) as error:
+            call(workflow_id, credentials)
+        assert (error.value.message, error.value.retryable) == (message, False)
+
+
+def test_the_config_takes_a_webhook_url_or_a_workflow_through_the_api():
+    by_api = {"n8n_url": "https://n8n.example.com", "workflow_id": "7", "api_credential": "api"}
+    assert validate_config("n8n_workflow", {"webhook_url": "https://n8n.example.com/webhook/x"}) == []
+    assert validate_config("n8n_workflow", by_api) == []
+    assert validate_config("n8n_workflow", {**by_api, "webhook_url": "https://n8n.example.com/webhook/x"}) != []
+    assert validate_config("n8n_workflow", {"n8n_url": "https://n8n.example.com", "workflow_id": "7"}) != []
+    assert validate_config("n8n_workflow", {}) != []

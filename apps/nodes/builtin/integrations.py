@@ -8,6 +8,7 @@ import json
 import re
 import time
 from typing import Any
+from urllib.parse import quote
 
 from apps.nodes import http
 from apps.nodes.base import Node, NodeContext, NodeError, NodeResult
@@ -31,6 +32,15 @@ GITHUB_BAD_NAME = "Invalid GitHub {field} {value!r}: use letters, digits, '-', '
 GITHUB_UNEXPECTED_ANSWER = "GitHub answered without an issue number and URL."
 
 HTTP_URL = {"type": "string", "format": "uri", "pattern": "^https?://"}
+N8N_API_KEY_HEADER = "X-N8N-API-KEY"
+N8N_KEY_REFUSED = "n8n at {url} refused the API key (api_credential)."
+N8N_NO_WORKFLOW = "n8n at {url} has no workflow {id}."
+N8N_NOT_N8N = "{url} did not answer like n8n's public API."
+N8N_NO_WEBHOOK = (
+    "n8n workflow {id} has no Webhook trigger: it cannot be called (n8n's public API has no endpoint that runs a "
+    "workflow)."
+)
+N8N_INACTIVE = "n8n workflow {id} is not active: its production webhook does not answer (activate it in n8n)."
 TIMEOUT = {"type": "number", "exclusiveMinimum": 0, "maximum": 120, "default": 30}
 
 
@@ -224,29 +234,41 @@ class N8nWorkflowNode(Node):
         "(`input`, or this node's input) and outputs n8n's answer: {status, headers, body}. POST, PUT and PATCH "
         "send the input as the JSON body, GET and DELETE as query parameters (an object). A credential "
         "({name, value}) is sent as a header, for n8n's Header Auth. A non-2xx answer fails the node. Lets a "
-        "workflow use n8n flows that are not moved over yet."
+        "workflow use n8n flows that are not moved over yet. Instead of the URL, `n8n_url` + `workflow_id` + "
+        "`api_credential` (a header credential {name: X-N8N-API-KEY, value: the key}) find the workflow's "
+        "production webhook through n8n's public API (it must be active and start with a Webhook node: n8n's "
+        "public API has no endpoint that runs a workflow)."
     )
-    credential_fields = ("credential",)
+    credential_fields = ("credential", "api_credential")
     config_schema = {
         "type": "object",
         "properties": {
             "webhook_url": HTTP_URL,
+            "n8n_url": HTTP_URL,
+            "workflow_id": {"type": "string", "minLength": 1, "maxLength": 100},
+            "api_credential": CREDENTIAL_NAME,
             "method": {"enum": ["POST", "GET", "PUT", "PATCH", "DELETE"], "default": "POST"},
             "input": {"description": "Any JSON; defaults to the node's input."},
             "headers": STRING_MAP,
             "credential": CREDENTIAL_NAME,
             "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 300, "default": 60},
         },
-        "required": ["webhook_url"],
+        "oneOf": [
+            {"required": ["webhook_url"], "not": {"anyOf": [{"required": ["n8n_url"]}, {"required": ["workflow_id"]}]}},
+            {"required": ["n8n_url", "workflow_id", "api_credential"], "not": {"required": ["webhook_url"]}},
+        ],
         "additionalProperties": False,
     }
 
     @classmethod
     def breaker_target(cls, config: dict) -> str | None:
-        return http.breaker_host(config.get("webhook_url"))
+        return http.breaker_host(config.get("webhook_url") or config.get("n8n_url"))
 
     def run(self, ctx: NodeContext) -> NodeResult:
         config = ctx.config
+        if not config.get("webhook_url"):
+            url, found_method = self._webhook_of(ctx)
+            config = {**config, "webhook_url": url, "method": config.get("method", found_method)}
         method = config.get("method", "POST")
         payload = config.get("input", ctx.input)
         headers = {**(config.get("headers") or {}), IDEMPOTENCY_HEADER: ctx.idempotency_key}
@@ -269,3 +291,35 @@ class N8nWorkflowNode(Node):
         if not response.ok:
             raise status_error(method, config["webhook_url"], response)
         return NodeResult.single(response.as_output())
+
+    @staticmethod
+    def _webhook_of(ctx: NodeContext) -> tuple[str, str]:
+        """The production webhook URL and method of an active n8n workflow, read through n8n's public API."""
+        config = ctx.config
+        base, workflow_id = config["n8n_url"].rstrip("/"), config["workflow_id"]
+        key = ctx.credentials.get(config["api_credential"]) or {}
+        headers = {str(key.get("name") or N8N_API_KEY_HEADER): str(key.get("value", ""))}
+        url = f"{base}/api/v1/workflows/{quote(workflow_id, safe='')}"
+        response = http.send(settings=ctx.settings, method="GET", url=url, headers=headers, timeout=30)
+        if response.status in (401, 403):
+            raise NodeError(N8N_KEY_REFUSED.format(url=base), retryable=False)
+        if response.status == 404:
+            raise NodeError(N8N_NO_WORKFLOW.format(id=workflow_id, url=base), retryable=False)
+        if not response.ok:
+            raise status_error("GET", url, response)
+        workflow = response.body()
+        if not isinstance(workflow, dict) or not isinstance(workflow.get("nodes"), list):
+            raise NodeError(N8N_NOT_N8N.format(url=base), retryable=False)
+        hooks = [
+            n
+            for n in workflow["nodes"]
+            if isinstance(n, dict) and n.get("type") == "n8n-nodes-base.webhook" and not n.get("disabled")
+        ]
+        if not hooks:
+            raise NodeError(N8N_NO_WEBHOOK.format(id=workflow_id), retryable=False)
+        if not workflow.get("active"):
+            raise NodeError(N8N_INACTIVE.format(id=workflow_id), retryable=False)
+        params = hooks[0].get("parameters") or {}
+        path = str(params.get("path") or hooks[0].get("webhookId") or "").strip("/")
+        method = params.get("httpMethod", "GET")
+        return f"{base}/webhook/{path}", method if isinstance(method, str) else method[0]

@@ -36,6 +36,8 @@ CREDENTIAL_NEEDED = "needs a ConcertMaster credential matching n8n credential {n
 CODE_KEPT = "Code node kept with its code; it will not run until rewritten (no {type} code step installed)."
 CODE_MAPPED = "Code node mapped to {type} with its code unchanged (n8n's Code-node names; Python's _input differs)."
 
+RESPONSE_WAIT_SECONDS = 300
+RESPONSE_WAIT = "the caller waits at most {seconds} s for the answer (n8n: until Respond to Webhook runs)."
 PASS_THROUGH = "@"
 TO_ITEMS = "[@][]"
 
@@ -151,6 +153,8 @@ def _trigger(node: dict, node_id: str, ctx: Context) -> Built:
         mode = params.get("responseMode", "onReceived")
         if mode == "responseNode":
             config["response_mode"] = "response_node"
+            config["response_timeout_seconds"] = RESPONSE_WAIT_SECONDS
+            changes.append(RESPONSE_WAIT.format(seconds=RESPONSE_WAIT_SECONDS))
         elif mode == "lastNode":
             changes.append("responseMode lastNode: answers at once (202); add a Webhook response node for a reply.")
         changes.append(f"webhook path {params.get('path', '')!r}: ConcertMaster publishes its own webhook URL.")
