@@ -22,7 +22,7 @@ from apps.core.errors import ApplicationError
 from apps.orgs.admin_scoping import OrgScopedAdminMixin, TenantAdminMixin
 from apps.workflows.admin import WorkflowAdmin
 
-from . import services
+from . import admin_alerts, services  # noqa: F401  (admin_alerts registers the alert admins)
 from .admin_debugging import install as install_debugging
 from .admin_files import ExecutionFileInline
 from .admin_ops import install as install_ops
