@@ -165,8 +165,14 @@ def form_files(*, organization_id: Any, files: Any) -> list[tuple[str, dict]]:
                 message = UPLOAD_TYPE_REFUSED.format(field=name, content_type=kind, allowed=", ".join(allowed))
                 raise UploadRefused(name, message)
             upload.files.append((name, handle.name or name, kind, handle.read()))
-    try:
-        return store(organization_id=organization_id, upload=upload)
-    except exceptions.ValidationError as error:
-        field, messages = next(iter(dict(error.detail).items()))
-        raise UploadRefused(field, str(messages[0])) from error
+    stored: list[tuple[str, dict]] = []
+    with uploads_discarded(stored):
+        for name, filename, content_type, content in upload.files:
+            try:
+                reference = node_files.file_store(
+                    organization_id=organization_id, name=filename, content=content, content_type=content_type
+                )
+            except NodeError as error:
+                raise UploadRefused(name, error.message) from error
+            stored.append((name, reference))
+    return stored
