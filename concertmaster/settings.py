@@ -6,6 +6,7 @@ services. Every CONCERTMASTER_* setting is documented in docs/operations.md.
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -200,10 +201,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests run a Celery worker in a thread: an in-memory shared-cache database locks whole tables and
     # ignores the busy timeout ("database table is locked"), so the test database is a file (one per process).
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-elif env.bool("CONCERTMASTER_DB_POOL", default=True):
-    # One psycopg_pool per process (docs/operations.md: sizing). Under ASGI every request runs in a new thread, so
-    # CONN_MAX_AGE never reused a connection: each request connected anew. The pool needs CONN_MAX_AGE 0; a
-    # connection handed back is checked (one empty round trip) before the next caller gets it.
+elif env.bool("CONCERTMASTER_DB_POOL", default=sys.argv[1:2] == ["serve"]):
+    # One psycopg_pool per process (docs/operations.md: sizing), on by default in web processes (`manage.py serve`,
+    # and concertmaster/asgi.py for any ASGI server): under ASGI every request runs in a new thread, so CONN_MAX_AGE
+    # never reused a connection and each request connected anew. Workers keep one connection per thread (their
+    # threads live long) unless this is set. The pool needs CONN_MAX_AGE 0; a connection handed back is checked
+    # (one empty round trip) before the next caller gets it.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
