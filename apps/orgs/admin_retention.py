@@ -20,9 +20,6 @@ class RetentionPolicyAdmin(TenantAdminMixin, admin.ModelAdmin):
     fields = ["organization", *RETENTION_FIELDS, "created_at", "updated_at"]
     readonly_fields = ["created_at", "updated_at"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: RetentionPolicy | None = None) -> list[str]:
-        return [*self.readonly_fields, "organization"] if obj is not None else list(self.readonly_fields)
-
     def save_model(self, request: HttpRequest, obj: RetentionPolicy, form, change: bool) -> None:
         days = {field: getattr(obj, field) for field in RETENTION_FIELDS}
         adopt(obj, retention_policy_set(organization=obj.organization, actor=admin_actor(request), **days))
