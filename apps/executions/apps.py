@@ -11,6 +11,7 @@ class ExecutionsConfig(AppConfig):
         from apps.orgs import policy
 
         from . import files, metrics  # noqa: F401  (files: its signal receivers; metrics: what /metrics serves)
+        from .engine import tasks  # noqa: F401  (registers the engine's tasks, which its modules send by name)
         from .models import WebhookDelivery, WorkflowExecution
         from .selectors import execution_policy, webhook_delivery_policy
 

@@ -20,15 +20,9 @@ from apps.workflows.models import Workflow
 
 from ..choices import EXECUTION_TERMINAL, ExecutionStatus, NodeStatus
 from ..models import NodeExecution, WorkflowExecution
-from .runtime import (
-    SUSPEND_CHILDREN,
-    Unit,
-    begin_execution,
-    cancel_execution,
-    create_execution,
-    locked,
-    queue_node,
-)
+from .flow import queue_node
+from .lifecycle import begin_execution, create_execution
+from .unit import SUSPEND_CHILDREN, Unit, locked
 
 MSG_CHILDREN_NOT_LIST = 'Suspend(kind="children") needs data["children"]: a list of {"workflow_id", "input"}.'
 MSG_CHILD_WORKFLOW_MISSING = "No workflow {id} in this organization to run as a child."
@@ -94,7 +88,7 @@ def progress(unit: Unit, node: NodeExecution) -> None:
         queue_node(unit, node, reason="children_finished")
         return
     node.wake_at = timezone.now() + timedelta(seconds=settings.CONCERTMASTER_ENGINE_CHILDREN_RECHECK_SECONDS)
-    node.save(update_fields=["state", "wake_at", "updated_at"])
+    unit.save_node(node, ["state", "wake_at", "updated_at"])
 
 
 def _start_child(unit: Unit, node: NodeExecution, workflow: Workflow, child_input: Any) -> WorkflowExecution:
@@ -136,13 +130,3 @@ def children_changed(parent_id: str, node_id: str) -> None:
         if node.state.get("suspend", {}).get("kind") != SUSPEND_CHILDREN or unit.execution.status in EXECUTION_TERMINAL:
             return
         progress(unit, node)
-
-
-def cancel_children(node: NodeExecution) -> None:
-    """Cancel the unfinished children of a node that is itself being cancelled (parent lock held: parent first)."""
-    ids = node.state.get("children", {}).get("ids", [])
-    active = WorkflowExecution.objects.filter(pk__in=ids).exclude(status__in=EXECUTION_TERMINAL)
-    for child_id in active.values_list("pk", flat=True):
-        with locked(child_id) as child_unit:
-            if child_unit.execution.status not in EXECUTION_TERMINAL:
-                cancel_execution(child_unit)

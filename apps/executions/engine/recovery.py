@@ -31,25 +31,21 @@ from apps.workflows.models import Workflow
 from ..choices import EXECUTION_TERMINAL, ExecutionStatus, NodeStatus
 from ..models import NodeExecution, WorkflowExecution
 from ..retention import KINDS, prune_kind
-from . import presence
-from .runtime import (
-    SUSPEND_APPROVAL,
-    SUSPEND_CHILDREN,
-    SUSPEND_DELAY,
-    Unit,
-    advance,
-    begin_execution,
-    locked,
-    node_due_wake,
-    queue_node,
-)
+from . import leases, presence, sending
+from .complete import fail
+from .flow import advance, queue_node
+from .lifecycle import begin_execution
+from .outcomes import ERROR_WORKER_LOST, Failure
+from .unit import Unit, locked
+from .waking import REASON_RETRY, wake, wake_due, wake_node
+
+__all__ = ["REASON_RETRY", "wake", "wake_due", "wake_node"]  # recovery's names before the split (issue 14)
 
 logger = logging.getLogger(__name__)
 
 REASON_LEASE_EXPIRED = "lease_expired"
 REASON_REDISPATCH = "redispatch"
 REASON_WORKER_GONE = "worker_gone"
-REASON_RETRY = "retry"
 #: Runs of one node lost with their worker (lease expired) before the node fails instead.
 MAX_LOST_RUNS = 3
 MSG_LOST_TOO_OFTEN = "The node's run was lost {count} times (its worker died or its result could not be stored)."
@@ -71,14 +67,14 @@ def recover_on_start(*, embedded: bool) -> dict[str, int]:
     """Run at worker start. An embedded worker's broker lived in this process, so everything in flight is
     lost and re-queued now; a standalone worker re-queues expired leases, and schedules one more pass for
     when the current leases run out (beat may not be running)."""
-    from . import tasks
-
     done = recover(everything_in_flight=embedded)
     if not embedded:
         soonest = NodeExecution.objects.filter(status=NodeStatus.RUNNING).aggregate(at=Min("lease_expires_at"))["at"]
         if soonest is not None:
             countdown = max((soonest - timezone.now()).total_seconds(), 0) + 1
-            tasks.recover.apply_async(countdown=min(countdown, settings.CONCERTMASTER_ENGINE_LEASE_SECONDS + 1))
+            sending.task(sending.RECOVER).apply_async(
+                countdown=min(countdown, settings.CONCERTMASTER_ENGINE_LEASE_SECONDS + 1)
+            )
     return done
 
 
@@ -166,9 +162,7 @@ def resend_lost(now: datetime, *, view: presence.BrokerView | None = None) -> in
         return 0
     sent = _send(lost)
     redispatch = now + timedelta(seconds=settings.CONCERTMASTER_ENGINE_REDISPATCH_SECONDS)
-    NodeExecution.objects.filter(pk__in=sent, status=NodeStatus.QUEUED).update(
-        updated_at=timezone.now(), lease_expires_at=redispatch
-    )
+    leases.resent(sent, lease=redispatch)
     why = "the broker lost its data" if view is not None and view.lost_everything else "their messages were lost"
     logger.warning("Sent %d of %d queued nodes again (%s)", len(sent), len(lost), why)
     return len(sent)
@@ -178,14 +172,12 @@ def _send(rows: list[tuple]) -> list[Any]:
     """Publish the node tasks of `rows` on one producer; the pks of those the broker took."""
     from concertmaster.celery import app
 
-    from . import tasks
-
     sent = []
     try:
         with app.producer_or_acquire() as producer:
             for pk, execution_id, node_id, task_id, version_id, _ in rows:
                 args = [str(execution_id), str(pk), node_id, str(version_id)]
-                tasks.run_node.apply_async(
+                sending.task(sending.RUN_NODE).apply_async(
                     args=args, task_id=task_id, producer=producer, argsrepr=repr(args), kwargsrepr="{}"
                 )
                 sent.append(pk)
@@ -197,59 +189,11 @@ def _send(rows: list[tuple]) -> list[Any]:
 def _lost_too_often(unit: Unit, node: NodeExecution) -> bool:
     """Count a run lost with its worker; past MAX_LOST_RUNS fail the node instead of running it again (a node
     that kills its worker, or a completion that cannot be stored, would otherwise loop forever)."""
-    from .runner import ERROR_WORKER_LOST, Failure, fail
-
     lost = int(node.state.get("lost", 0)) + 1
     node.state = {**node.state, "lost": lost}
     if lost < MAX_LOST_RUNS:
         return False
     fail(unit, node, Failure(ERROR_WORKER_LOST, MSG_LOST_TOO_OFTEN.format(count=lost), retryable=False))
-    return True
-
-
-def wake_due(now: datetime) -> int:
-    due = NodeExecution.objects.filter(
-        status__in=(NodeStatus.RETRYING, NodeStatus.WAITING),
-        wake_at__lte=now,
-        execution__status=ExecutionStatus.RUNNING,
-    )
-    count = 0
-    for execution_id, node_pk in due.values_list("execution_id", "pk"):
-        count += wake_node(execution_id, node_pk, now=now)
-    return count
-
-
-def wake_node(execution_id: Any, node_execution_id: Any, *, now: datetime | None = None) -> int:
-    """Wake one node if it is (still) due at `now`; 1 when it was woken."""
-    with locked(execution_id) as unit:
-        node = NodeExecution.objects.filter(pk=node_execution_id).first()
-        if node is None or unit.execution.status != ExecutionStatus.RUNNING or unit.execution.error:
-            return 0
-        return int(wake(unit, node, now or timezone.now()))
-
-
-def wake(unit: Unit, node: NodeExecution, now: datetime) -> bool:
-    """Move a parked node on (the execution is locked by the caller). Children waits are re-checked."""
-    if node.status not in (NodeStatus.RETRYING, NodeStatus.WAITING):
-        return False
-    kind = node.state.get("suspend", {}).get("kind")
-    if kind == SUSPEND_CHILDREN:
-        from .children import progress
-
-        progress(unit, node)
-        return True
-    if not node_due_wake(node, now):
-        return False
-    if node.status == NodeStatus.RETRYING:
-        queue_node(unit, node, reason=REASON_RETRY)
-    elif kind == SUSPEND_DELAY:
-        node.state = {**node.state, "resume": {"woke_at": now.isoformat()}}
-        queue_node(unit, node, reason=SUSPEND_DELAY)
-    elif kind == SUSPEND_APPROVAL:
-        node.state = {**node.state, "resume": {"decision": "timeout"}}
-        queue_node(unit, node, reason="approval_timeout")
-    else:
-        return False
     return True
 
 

@@ -16,102 +16,30 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Field, Model
 
 from ..choices import ExecutionStatus, NodeStatus
 from ..models import ExecutionEvent, NodeExecution, WorkflowExecution
 from . import event_data, transitions
 from .event_data import EventType
 from .port import Claimed
-
-
-@contextmanager
-def server_bound_cursor() -> Iterator[Any]:
-    """A Django cursor whose parameters are bound by the server, so that psycopg prepares a statement from its
-    second run on a connection (`prepare_threshold` 1) and PostgreSQL plans it once per connection.
-
-    Planning is most of a hot statement's cost (a claim: ~1 ms to plan, ~0.3 ms to run). Django's own cursors
-    bind on the client and never prepare (its default, kept for the rest of the ORM; only these server-bound
-    cursors are affected by the threshold). CONCERTMASTER_ENGINE_PREPARED_STATEMENTS=false turns preparing off,
-    for a pooler in transaction mode.
-
-    The connection also asks for generic plans (`plan_cache_mode`, which only prepared statements have). Left to
-    choose, PostgreSQL kept planning the completion anew at every run (0.3 ms): with the statuses bound, a
-    custom plan can use the partial indexes on status and looks cheaper, though the generic one finds the same
-    rows by primary key.
-    """
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        if settings.CONCERTMASTER_ENGINE_PREPARED_STATEMENTS and connection.connection.prepare_threshold != 1:
-            connection.connection.execute("SET plan_cache_mode = force_generic_plan")
-            connection.connection.prepare_threshold = 1
-        cursor = connection._prepare_cursor(ServerBindingCursor(connection.connection))  # type: ignore[attr-defined, call-arg]
-    with cursor:
-        yield cursor
-
-
-#: The statuses the statements compare with, as parameters: the execution's `running`, and every node status as
-#: `status_<name>` (the guards below name them, from transitions.py).
-_STATUSES = {"running": ExecutionStatus.RUNNING, **{f"status_{status}": status for status in NodeStatus.values}}
-_EXECUTION = WorkflowExecution._meta.db_table
-_NODE = NodeExecution._meta.db_table
-_EVENT = ExecutionEvent._meta.db_table
-
-
-def _guard(column: str, target: str) -> str:
-    """`column IN (...)`: the statuses a node may move to `target` from (`transitions.NODE_TRANSITIONS`)."""
-    sources = sorted(transitions.NODE_TRANSITIONS[target])
-    return f"{column} IN ({', '.join(f'%(status_{status})s' for status in sources)})"
-
-
-def _column(model: type[Model], name: str) -> str:
-    """The quoted column of the model field `name` (a field that does not exist fails at import)."""
-    return connection.ops.quote_name(cast(Field, model._meta.get_field(name)).column)
-
-
-def _assign(model: type[Model], values: dict[str, str]) -> str:
-    """`column = expression, ...` for an UPDATE's SET, from model field names."""
-    return ", ".join(f"{_column(model, name)} = {expression}" for name, expression in values.items())
-
-
-def _columns(model: type[Model], names: tuple[str, ...], alias: str) -> str:
-    """`alias.column, ...` of model field names, for a RETURNING or SELECT list."""
-    return ", ".join(f"{alias}.{_column(model, name)}" for name in names)
-
-
-def _insert(model: type[Model], values: dict[str, str]) -> str:
-    """`table (columns) SELECT values`: every concrete field of the model, in its order, each given an expression
-    (a column added to the model and not here fails at import instead of inserting its default silently)."""
-    fields = model._meta.concrete_fields
-    given = {f.attname for f in fields}
-    if given != values.keys():
-        raise ImproperlyConfigured(f"{model.__name__} insert: fields {sorted(given ^ values.keys())} differ")
-    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
-    return f"{model._meta.db_table} ({columns}) SELECT {', '.join(values[f.attname] for f in fields)}"
-
-
-class Column(str):
-    """An SQL expression standing for a value in an event builder's payload (see `json_object`)."""
-
-
-def json_object(data: dict[str, Any]) -> str:
-    """An event builder's payload as a `jsonb_build_object` of the statement's columns (`Column` values)."""
-    if not all(isinstance(value, Column) for value in data.values()):
-        raise ImproperlyConfigured("json_object() builds a payload of columns only")
-    return "jsonb_build_object(" + ", ".join(f"'{key}', {value}" for key, value in data.items()) + ")"
-
+from .sql import (
+    EXECUTION,
+    NODE,
+    STATUSES,
+    Column,
+    assign,
+    columns,
+    guard,
+    insert,
+    json_object,
+    json_value,
+    server_bound_cursor,
+)
 
 #: What the claim reads of the execution and of the node it takes.
 _CLAIM_EXECUTION = (
@@ -123,19 +51,19 @@ _STARTED = event_data.node_started(attempt=Column("claimed.attempt"), node_type=
 
 _CLAIM = f"""
 WITH execution AS (
-    UPDATE {_EXECUTION} SET last_seq = last_seq + 1
+    UPDATE {EXECUTION} SET last_seq = last_seq + 1
     WHERE id = %(execution)s AND version_id = %(version)s AND status = %(running)s AND error IS NULL
       AND EXISTS (
-        SELECT 1 FROM {_NODE} AS node
+        SELECT 1 FROM {NODE} AS node
         WHERE id = %(node)s AND execution_id = %(execution)s AND node_id = %(node_id)s
-          AND {_guard("node.status", NodeStatus.RUNNING)} AND task_id = %(task)s
+          AND {guard("node.status", NodeStatus.RUNNING)} AND task_id = %(task)s
       )
-    RETURNING {_columns(WorkflowExecution, _CLAIM_EXECUTION, _EXECUTION)},
+    RETURNING {columns(WorkflowExecution, _CLAIM_EXECUTION, EXECUTION)},
               set_config('synchronous_commit', 'off', true) AS relaxed
 ), claimed AS (
-    UPDATE {_NODE} AS node
+    UPDATE {NODE} AS node
     SET {
-    _assign(
+    assign(
         NodeExecution,
         {
             "status": "%(status_running)s",
@@ -148,11 +76,11 @@ WITH execution AS (
 }
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id AND node.node_id = %(node_id)s
-      AND {_guard("node.status", NodeStatus.RUNNING)} AND node.task_id = %(task)s
-    RETURNING {_columns(NodeExecution, _CLAIM_NODE, "node")}
+      AND {guard("node.status", NodeStatus.RUNNING)} AND node.task_id = %(task)s
+    RETURNING {columns(NodeExecution, _CLAIM_NODE, "node")}
 ), started AS (
     INSERT INTO {
-    _insert(
+    insert(
         ExecutionEvent,
         {
             "id": "%(event)s",
@@ -174,20 +102,15 @@ SELECT json_build_object(
     {", ".join(f"'{name}', execution.{name}" for name in _CLAIM_EXECUTION if name != "id")},
     {", ".join(f"'{name}', claimed.{name}" for name in _CLAIM_NODE)},
     'finished', (SELECT json_agg(json_build_array(source.node_id, source.ports, source.output))
-                 FROM {_NODE} AS source
+                 FROM {NODE} AS source
                  WHERE source.execution_id = execution.id
                    AND source.node_id IN (SELECT jsonb_array_elements_text(%(sources)s::jsonb))
                    AND source.status IN (%(status_succeeded)s, %(status_failed)s)),
     'states', (SELECT json_agg(json_build_array(state.node_id, state.status, state.ports))
-               FROM {_NODE} AS state WHERE state.execution_id = execution.id),
-    'snapshot_seq', (SELECT seen.last_seq FROM {_EXECUTION} AS seen WHERE seen.id = execution.id))
+               FROM {NODE} AS state WHERE state.execution_id = execution.id),
+    'snapshot_seq', (SELECT seen.last_seq FROM {EXECUTION} AS seen WHERE seen.id = execution.id))
 FROM execution, claimed
 """
-
-
-def _json(value: Any) -> Any:
-    """A jsonb column as Python data (Django has psycopg hand jsonb over as text, for JSONField)."""
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def claim(
@@ -217,7 +140,7 @@ def claim(
         "sources": json.dumps(sources),
         "now": now,
         "lease": lease,
-        **_STATUSES,
+        **STATUSES,
     }
     with server_bound_cursor() as cursor:
         cursor.execute(_CLAIM, params)
@@ -225,7 +148,7 @@ def claim(
     if row is None:
         return None
     # One JSON column: psycopg sets up a loader per result column and type, which cost more than the values.
-    taken = _json(row[0])
+    taken = json_value(row[0])
     seq, node_id, node_type, attempt = taken["last_seq"], taken["node_id"], taken["node_type"], taken["attempt"]
     started_at, queued_at = taken["started_at"], taken["queued_at"]
     execution = WorkflowExecution(
@@ -292,8 +215,8 @@ def _lock_sql(row_fields: tuple[str, ...]) -> str:
     columns = ", ".join(f'execution."{name}"' for name in _LOCKED_FIELDS)
     node_columns = ", ".join(f'node."{name}"' for name in row_fields)
     return (
-        f"SELECT {columns}, (SELECT json_agg(json_build_array({node_columns})) FROM {_NODE} AS node"
-        f" WHERE node.execution_id = execution.id) FROM {_EXECUTION} AS execution WHERE execution.id = %s"
+        f"SELECT {columns}, (SELECT json_agg(json_build_array({node_columns})) FROM {NODE} AS node"
+        f" WHERE node.execution_id = execution.id) FROM {EXECUTION} AS execution WHERE execution.id = %s"
         " FOR UPDATE OF execution"
     )
 
@@ -308,7 +231,9 @@ def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[Wor
         row = cursor.fetchone()
     if row is None:
         raise WorkflowExecution.DoesNotExist(f"No execution {execution_id}.")
-    values = [_json(value) if name in _JSON_FIELDS else value for name, value in zip(_LOCKED_FIELDS, row, strict=False)]
+    values = [
+        json_value(value) if name in _JSON_FIELDS else value for name, value in zip(_LOCKED_FIELDS, row, strict=False)
+    ]
     execution = WorkflowExecution.from_db(connection.alias, _LOCKED_FIELDS, values)
     node_id = row_fields.index("node_id")
     nodes = {node_row[node_id]: tuple(node_row) for node_row in row[-1] or ()}
@@ -319,13 +244,13 @@ def lock_with_nodes(execution_id: Any, row_fields: tuple[str, ...]) -> tuple[Wor
 
 _COMPLETE = f"""
 WITH execution AS (
-    UPDATE {_EXECUTION} SET last_seq = %(seq)s
+    UPDATE {EXECUTION} SET last_seq = %(seq)s
     WHERE id = %(execution)s AND last_seq = %(seen)s AND status = %(running)s AND error IS NULL
     RETURNING id
 ), done AS (
-    UPDATE {_NODE} AS node
+    UPDATE {NODE} AS node
     SET {
-    _assign(
+    assign(
         NodeExecution,
         {
             "status": "%(status_succeeded)s",
@@ -344,12 +269,12 @@ WITH execution AS (
 }
     FROM execution
     WHERE node.id = %(node)s AND node.execution_id = execution.id
-      AND {_guard("node.status", NodeStatus.SUCCEEDED)} AND node.task_id = %(task)s
+      AND {guard("node.status", NodeStatus.SUCCEEDED)} AND node.task_id = %(task)s
     RETURNING node.id
 ), queued AS (
-    UPDATE {_NODE} AS node
+    UPDATE {NODE} AS node
     SET {
-    _assign(
+    assign(
         NodeExecution,
         {
             "status": "%(status_queued)s",
@@ -366,7 +291,7 @@ WITH execution AS (
     RETURNING node.node_id, node.id
 ), appended AS (
     INSERT INTO {
-    _insert(
+    insert(
         ExecutionEvent,
         {
             "id": "event.id",
@@ -443,7 +368,7 @@ def complete_unlocked(
         ),
         "now": now,
         "lease": lease,
-        **_STATUSES,
+        **STATUSES,
     }
     with server_bound_cursor() as cursor:
         cursor.execute(_COMPLETE, params)

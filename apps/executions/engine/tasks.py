@@ -1,5 +1,5 @@
-"""The engine's Celery tasks: the asynchronous boundary only. Each takes ids, imports the runtime inside
-its body and makes one call.
+"""The engine's Celery tasks: the asynchronous boundary only, at the top of the engine's imports. Each takes ids
+and makes one call. Lower modules send these tasks by name (`sending.py`).
 
 Node tasks are acknowledged late and rejected when their worker is lost, so a crash never drops one; they
 may be delivered twice, which the runtime makes harmless. A database outage retries the task with backoff (same
@@ -10,6 +10,11 @@ database's return; one that gave up is sent again by the reaper (its message is 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_init, worker_ready, worker_shutdown
 from django.db import DatabaseError
+
+from . import connections, presence, recovery, sending
+from . import runner as node_runner
+from .children import children_changed as move_children_on
+from .waking import wake_node as wake
 
 _RELIABLE = {
     "acks_late": True,
@@ -23,69 +28,51 @@ _RELIABLE = {
 }
 
 
-@shared_task(name="concertmaster.engine.run_node", bind=True, **_RELIABLE)
+@shared_task(name=sending.RUN_NODE, bind=True, **_RELIABLE)
 def run_node(self, execution_id: str, node_execution_id: str, node_id: str = "", version_id: str = "") -> None:
-    from .runner import run_node as run
-
-    run(execution_id, node_execution_id, self.request.id, node_id=node_id, version_id=version_id)
+    node_runner.run_node(execution_id, node_execution_id, self.request.id, node_id=node_id, version_id=version_id)
 
 
-@shared_task(name="concertmaster.engine.wake_node", **_RELIABLE)
+@shared_task(name=sending.WAKE_NODE, **_RELIABLE)
 def wake_node(execution_id: str, node_execution_id: str) -> None:
-    from .recovery import wake_node as wake
-
     wake(execution_id, node_execution_id)
 
 
-@shared_task(name="concertmaster.engine.children_changed", **_RELIABLE)
+@shared_task(name=sending.CHILDREN_CHANGED, **_RELIABLE)
 def children_changed(parent_execution_id: str, parent_node_id: str) -> None:
-    from .children import children_changed as changed
-
-    changed(parent_execution_id, parent_node_id)
+    move_children_on(parent_execution_id, parent_node_id)
 
 
-@shared_task(name="concertmaster.engine.start_queued", **_RELIABLE)
+@shared_task(name=sending.START_QUEUED, **_RELIABLE)
 def start_queued(workflow_id: str) -> None:
-    from .recovery import start_queued as start
-
-    start(workflow_id)
+    recovery.start_queued(workflow_id)
 
 
-@shared_task(name="concertmaster.engine.recover", ignore_result=True)
+@shared_task(name=sending.RECOVER, ignore_result=True)
 def recover() -> dict:
-    from .recovery import recover as run
-
-    return run()
+    return recovery.recover()
 
 
-@shared_task(name="concertmaster.engine.prune", ignore_result=True)
+@shared_task(name=sending.PRUNE, ignore_result=True)
 def prune() -> int:
-    from .recovery import prune as run
-
-    return run()
+    return recovery.prune()
 
 
 @worker_ready.connect
 def recover_at_worker_start(sender=None, **kwargs) -> None:
     """A standalone worker (`celery -A concertmaster worker`) re-queues what a dead worker left behind."""
-    from .recovery import recover_on_start
-
-    recover_on_start(embedded=False)
+    recovery.recover_on_start(embedded=False)
 
 
 @worker_init.connect
 def start_heartbeat(sender=None, **kwargs) -> None:
     """Every worker records the tasks it holds, so the reaper can tell a lost message from a held one."""
-    from .presence import start_heartbeat as start
-
-    start(getattr(sender, "hostname", None) or "worker")
+    presence.start_heartbeat(getattr(sender, "hostname", None) or "worker")
 
 
 @worker_shutdown.connect
 def stop_heartbeat(sender=None, **kwargs) -> None:
-    from .presence import stop_heartbeat as stop
-
-    stop()
+    presence.stop_heartbeat()
 
 
 @task_prerun.connect
@@ -97,6 +84,4 @@ def recycle_database_connections(**kwargs) -> None:
     Celery's own Django fixup would close the connection around every task (a new PostgreSQL connection per
     node); CELERY_DB_REUSE_MAX turns that off and this keeps broken connections from lingering.
     """
-    from .connections import recycle
-
-    recycle()
+    connections.recycle()

@@ -7,16 +7,18 @@ import ast
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 import apps.executions.engine
-from apps.executions.engine import event_data, statements, store
+from apps.executions.engine import event_data, sql, statements, store
 from apps.executions.engine.orm_store import OrmStore
 from apps.executions.engine.port import Store
 from apps.executions.engine.sql_store import PostgresStore
+from apps.executions.models import ExecutionEvent
 
 ENGINE = Path(apps.executions.engine.__file__).parent
-#: Where the choice of database is made, and the adapter whose statements only PostgreSQL runs.
+#: Where the choice of database is made.
 CHOOSERS = {"store.py"}
 
 
@@ -65,7 +67,7 @@ def test_the_setting_picks_the_adapter(settings):
 def test_the_claim_statement_writes_the_started_event_of_the_builder():
     """The payload PostgreSQL builds in SQL has the keys the ORM path's builder gives, in its order."""
     keys = list(event_data.node_started(attempt=1, node_type="t"))
-    assert statements.json_object(statements._STARTED) == (
+    assert sql.json_object(statements._STARTED) == (
         "jsonb_build_object(" + ", ".join(f"'{key}', claimed.{key}" for key in keys) + ")"
     )
     assert f"'{keys[0]}', claimed.{keys[0]}" in statements._CLAIM
@@ -77,7 +79,5 @@ def test_the_statements_guard_node_statuses_as_transitions_allow():
 
 
 def test_an_insert_must_name_every_column():
-    from apps.executions.models import ExecutionEvent
-
-    with pytest.raises(Exception, match="fields"):
-        statements._insert(ExecutionEvent, {"id": "%(id)s"})
+    with pytest.raises(ImproperlyConfigured, match="fields"):
+        sql.insert(ExecutionEvent, {"id": "%(id)s"})
