@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,7 +112,7 @@ def rule_check(rule: AlertRule) -> None:
         errors["signing_secret"] = [SECRET_REQUIRED]
     if rule.kind == AlertKind.FAILURE_RATE and not rule.threshold_percent:
         errors["threshold_percent"] = [THRESHOLD_REQUIRED]
-    if rule.workflow_id is not None and rule.workflow.organization_id != rule.organization_id:
+    if rule.workflow is not None and rule.workflow.organization_id != rule.organization_id:
         errors["workflow"] = [WORKFLOW_OTHER_ORGANIZATION]
     if errors:
         raise ValidationError(errors)
@@ -297,7 +298,7 @@ def _listing(runs: QuerySet[WorkflowExecution], count: int) -> tuple[list[str], 
 
 
 def _scope(rule: AlertRule) -> str:
-    return f"the workflow {rule.workflow.name!r}" if rule.workflow_id else rule.organization.name
+    return f"the workflow {rule.workflow.name!r}" if rule.workflow is not None else rule.organization.name
 
 
 def find_failures(rule: AlertRule, until: datetime, now: datetime) -> Finding | None:
@@ -349,7 +350,7 @@ def find_stuck(rule: AlertRule, until: datetime, now: datetime) -> Finding | Non
     return Finding(subject=subject, lines=lines, count=count, data={"runs": items})
 
 
-FINDERS = {
+FINDERS: dict[str, Callable[[AlertRule, datetime, datetime], Finding | None]] = {
     AlertKind.PRODUCTION_FAILURE: find_failures,
     AlertKind.FAILURE_RATE: find_failure_rate,
     AlertKind.STUCK_RUN: find_stuck,
@@ -429,4 +430,8 @@ def send_webhook(rule: AlertRule, finding: Finding, payload: dict) -> None:
     _post(rule, body, headers)
 
 
-CHANNELS = {AlertChannel.EMAIL: send_email, AlertChannel.SLACK: send_slack, AlertChannel.WEBHOOK: send_webhook}
+CHANNELS: dict[str, Callable[[AlertRule, Finding, dict], None]] = {
+    AlertChannel.EMAIL: send_email,
+    AlertChannel.SLACK: send_slack,
+    AlertChannel.WEBHOOK: send_webhook,
+}

@@ -80,7 +80,7 @@ class Workflow(TenantModel):
             return
         if self.error_workflow_id == self.pk:
             raise ValidationError({"error_workflow": [ERROR_WORKFLOW_ITSELF]})
-        if self.error_workflow.organization_id != self.organization_id:
+        if self.error_workflow is not None and self.error_workflow.organization_id != self.organization_id:
             raise ValidationError({"error_workflow": [ERROR_WORKFLOW_OTHER_ORGANIZATION]})
 
     @property
