@@ -206,6 +206,9 @@ def send_to_groups(groups: Iterable[str], payload: dict) -> None:
 
 def _send(messages: list[tuple[str, dict]]) -> None:
     label = _describe(messages[0][1]) if messages else "nothing"
+    from .waits import notify  # waiters in this process (`?wait=`, run_workflow --wait) wake at once
+
+    notify(group for group, _ in messages)
     try:
         layer = get_channel_layer()
         if layer is None:

@@ -339,15 +339,25 @@ def schedule_fire(*, trigger_id: str) -> WorkflowExecution | None:
         return _start(trigger=trigger, data=None)  # the schedule kind's run input: scheduled_at and trigger_id
 
 
-def execution_wait(*, execution_id, timeout: float, poll: float = 0.05, until=None) -> WorkflowExecution:
-    """Poll until the execution is finished (or `until(execution)` holds) or `timeout` seconds passed."""
+def execution_wait(*, execution_id, timeout: float, poll: float | None = None, until=None) -> WorkflowExecution:
+    """Wait until the execution is finished (or `until(execution)` holds) or `timeout` seconds passed.
+
+    Woken by the execution's live events (waits.py), reading the database then and at least every `poll` seconds
+    (waits.FALLBACK_POLL_SECONDS).
+    """
+    from . import waits
+
+    poll = waits.FALLBACK_POLL_SECONDS if poll is None else poll
     deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        execution = WorkflowExecution.objects.get(pk=execution_id)
-        done = execution.status in EXECUTION_TERMINAL or (until is not None and until(execution))
-        if done or time.monotonic() >= deadline:
-            return execution
-        time.sleep(poll)
+    with waits.subscribed(execution_id) as woken:
+        while True:
+            woken.clear()
+            execution = WorkflowExecution.objects.get(pk=execution_id)
+            done = execution.status in EXECUTION_TERMINAL or (until is not None and until(execution))
+            left = deadline - time.monotonic()
+            if done or left <= 0:
+                return execution
+            woken.wait(min(poll, left))
 
 
 def failed_node_of(execution: WorkflowExecution) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.errors import ApplicationError
 from apps.core.jsonparse import json_loads_bounded
+from apps.executions import waits
 from apps.executions.choices import EXECUTION_TERMINAL, ExecutionStatus
 from apps.executions.models import ExecutionEvent, NodeExecution, WorkflowExecution
 from apps.executions.services import execution_start
@@ -62,16 +63,18 @@ class Command(BaseCommand):
         """Print node events as they are appended, until the execution finishes."""
         deadline = time.monotonic() + timeout
         seq = 0
-        while True:
-            for event in ExecutionEvent.objects.filter(execution=execution, seq__gt=seq).order_by("seq"):
-                seq = event.seq
-                self._print_event(event)
-            execution = WorkflowExecution.objects.get(pk=execution.pk)
-            if execution.status in EXECUTION_TERMINAL and execution.last_seq <= seq:
-                return execution
-            if time.monotonic() > deadline:
-                raise CommandError(TIMED_OUT.format(id=execution.pk, seconds=timeout))
-            time.sleep(0.05)
+        with waits.subscribed(execution.pk) as woken:  # woken by the run's live events, not a 50 ms poll
+            while True:
+                woken.clear()
+                for event in ExecutionEvent.objects.filter(execution=execution, seq__gt=seq).order_by("seq"):
+                    seq = event.seq
+                    self._print_event(event)
+                execution = WorkflowExecution.objects.get(pk=execution.pk)
+                if execution.status in EXECUTION_TERMINAL and execution.last_seq <= seq:
+                    return execution
+                if time.monotonic() > deadline:
+                    raise CommandError(TIMED_OUT.format(id=execution.pk, seconds=timeout))
+                woken.wait(min(waits.FALLBACK_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
 
     def _print_event(self, event: ExecutionEvent) -> None:
         if not event.node_id:
