@@ -26,7 +26,7 @@ def close_pools(**kwargs) -> None:
         conn.close()
         pools = getattr(type(conn), "_connection_pools", {})
         if conn.alias in pools:
-            conn.close_pool()
+            conn.close_pool()  # type: ignore[attr-defined]  # PostgreSQL's wrapper only
             logger.debug("Closed the connection pool of %r before forking", conn.alias)
 
 

@@ -22,6 +22,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -158,6 +159,6 @@ def _listener() -> _Listener | None:
         return None
     with _listener_lock:
         if _listener_instance is None:
-            config = dict(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))
+            config: dict[str, Any] = dict(settings.CHANNEL_LAYERS["default"].get("CONFIG", {}))  # type: ignore[arg-type]
             _listener_instance = _Listener(config)
         return _listener_instance
