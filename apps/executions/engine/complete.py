@@ -123,7 +123,9 @@ def complete_node(
             succeed(unit, node, outcome, breaker_key=gate.key if gate and gate.dirty else None)
         advance(unit)
         node_type = node.node_type
-        unit.after_commit.append(lambda: metrics.observe_node(node_type=node_type, seconds=seconds))
+        unit.after_commit.append(
+            lambda: metrics.observe_node(node_type=node_type, seconds=seconds, outcome=metrics.outcome_of(outcome))
+        )
 
 
 def _succeed_unlocked(claim: Claim, outputs: dict, seconds: float, config: dict | None, gate: Gate | None) -> bool:
