@@ -89,6 +89,7 @@ def world(db, organization, other_organization, client, local_files):
         "workflow": workflow.pk,
         "workflow-run": workflow.pk,
         "trigger": hook.pk,
+        "spec-webhook": hook.pk,  # /api/v1/webhooks: the same row in the specification's shape
         "credential": CredentialFactory(organization=organization).pk,
         "execution": execution.pk,
         "form-submission": submission.pk,
