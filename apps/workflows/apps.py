@@ -16,8 +16,11 @@ class WorkflowsConfig(AppConfig):
         policy.register(Workflow, workflow_policy)
         policy.register(WorkflowVersion, workflow_version_policy)
         # Built-in trigger kinds register on import; plugins' kinds through the `concertmaster.triggers` group.
-        from . import builtin_triggers, error_trigger  # noqa: F401
+        from . import builtin_triggers  # noqa: F401
+        from .error_trigger import ErrorKind
         from .trigger_kinds import trigger_kinds
+
+        trigger_kinds.register(ErrorKind)
 
         trigger_kinds.load_entry_points()
         # Refreshed OAuth2 tokens are saved in their credential (the node SDK has no ORM).
