@@ -4,6 +4,8 @@ run reads (inputs, expression context) gathered. In one statement without the lo
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -162,6 +164,18 @@ def _build_claim(
     return _claim_from(execution, node, compiled, task_id, resume, finished)
 
 
+#: Only an expression naming `org` reads it: a node whose config never mentions it skips the query (the claim
+#: stays one statement on PostgreSQL).
+ORG_NAME = re.compile(r"\borg\b")
+
+
+def _org_context(organization_id: Any, spec: dict) -> dict:
+    """`org` of the expression context: the organization's variables when the node's config can read them."""
+    if ORG_NAME.search(json.dumps(spec.get("config") or {}, default=str)):
+        return org_expression_context(organization_id)
+    return {"vars": {}}
+
+
 def _claim_from(
     execution: WorkflowExecution,
     node: NodeExecution,
@@ -180,7 +194,7 @@ def _claim_from(
         "trigger": execution.trigger_data,
         "nodes": {nid: {"output": output} for nid, (ports, output) in finished.items() if ports},
         "vars": execution.context.get("vars", {}),
-        "org": org_expression_context(execution.organization_id),
+        "org": _org_context(execution.organization_id, compiled.node(node.node_id)),
         "execution": {
             "id": str(execution.pk),
             "workflow_id": str(execution.workflow_id),
