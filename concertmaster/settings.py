@@ -317,7 +317,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "concertmaster.alerts.evaluate",
         "schedule": env.float("CONCERTMASTER_ALERTS_INTERVAL_SECONDS", default=60.0),
     },
-    # Audit log, webhook deliveries, form submissions, execution logs and files, datastore rows (executions/retention.py).
+    # Audit log, webhook deliveries, form submissions, execution logs and files, datastore rows (retention.py).
     "concertmaster-retention-prune": {"task": "concertmaster.retention.prune", "schedule": 3600.0},
 }
 

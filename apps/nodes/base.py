@@ -76,10 +76,8 @@ class NodeServices(Protocol):
         """Save a file to Django storage and return its URL."""
         ...
 
-    def file_write(
-        self, *, execution_id: str, node_id: str, name: str, content: bytes, content_type: str = ""
-    ) -> dict:
-        """Put a file in the platform storage, listed with the execution; returns its reference (apps/nodes/files.py)."""
+    def file_write(self, *, execution_id: str, node_id: str, name: str, content: bytes, content_type: str = "") -> dict:
+        """Put a file in the platform storage, listed with the execution; its reference (apps/nodes/files.py)."""
         ...
 
     def file_read(self, *, reference: Any, field: str = "file") -> tuple[dict, bytes]:

@@ -14,3 +14,4 @@ class TriggerKind(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
     FORM = "form", "Form"
     API = "api", "API"
+    ERROR = "error", "Error workflow"  # apps/workflows/error_trigger.py: runs started for another run's failure
