@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { expressionContext, parsePinText } from "../debug";
 import { TERMINAL, useRun } from "../live";
+import { downloadUrl, fileRefs, formatSize } from "../files";
 import { ON_ERROR_ROUTE } from "../ports";
 import { useEditor, type SideTab } from "../store";
 import type { JsonObject } from "../types";
@@ -157,6 +158,30 @@ function NodeLogs({ nodeId }: { nodeId: string }) {
   );
 }
 
+/** The files the node took or made in the execution shown, each with its download link. */
+function RunFiles({ data }: { data: unknown }) {
+  const execution = useRun((s) => s.execution);
+  const files = fileRefs(data);
+  if (!execution || !files.length) return null;
+  return (
+    <>
+      <h4>Files</h4>
+      <ul className="cm-files" data-testid="node-files">
+        {files.map((file) => (
+          <li key={file.id}>
+            <a href={downloadUrl(execution.id, file.id)} target="_blank" rel="noreferrer">
+              {file.name}
+            </a>{" "}
+            <span className="cm-muted">
+              {[file.contentType, formatSize(file.size)].filter(Boolean).join(", ")}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 /** Re-run the shown execution from this node, on its version or the latest (a finished execution only). */
 function RerunFromHere({ nodeId, actions }: { nodeId: string; actions?: NodeActions }) {
   const execution = useRun((s) => s.execution);
@@ -205,6 +230,7 @@ function RunDetails({ nodeId, actions }: { nodeId: string; actions?: NodeActions
       <pre className="cm-json" data-testid="node-input">{pretty(run.input)}</pre>
       <h4>Output</h4>
       <pre className="cm-json" data-testid="node-output">{pretty(run.output)}</pre>
+      <RunFiles data={[run.input, run.output]} />
       {run.error != null && (
         <>
           <h4>Error</h4>
