@@ -234,7 +234,7 @@ def _xdist_redis_url(url: str) -> str:
     flushes it would take the other's. The URL is also put back in the environment, so the workers and servers
     a test starts as subprocesses use the same database (worked out from the first URL, so never twice)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not url or not worker.startswith("gw"):
+    if not url or not worker.startswith("gw") or "pytest" not in sys.modules:  # subprocesses keep what they get
         return url
     base = os.environ.setdefault("CONCERTMASTER_TEST_REDIS_BASE_URL", url)
     head, _, database = base.rpartition("/")

@@ -282,10 +282,23 @@ class WebhookPathView(WebhookView):
         },
     )
     def post(self, request, organization: str, url_path: str):  # type: ignore[override]
-        trigger = trigger_by_path(organization_slug=organization, url_path=url_path)
-        if trigger is None:
-            raise Http404
-        return self._call(trigger, request)
+        return self._call(_trigger_at(organization, url_path), request)
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        """Another method at an address no webhook answers at is a 404, as any unknown URL under /hooks/."""
+        _trigger_at(kwargs.get("organization", ""), kwargs.get("url_path", ""))
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+    def options(self, request, *args, **kwargs):
+        _trigger_at(kwargs.get("organization", ""), kwargs.get("url_path", ""))
+        return super().options(request, *args, **kwargs)
+
+
+def _trigger_at(organization: str, url_path: str):
+    trigger = trigger_by_path(organization_slug=organization, url_path=url_path)
+    if trigger is None:
+        raise Http404
+    return trigger
 
 
 FORM_ACCEPTED = inline_serializer(

@@ -17,6 +17,7 @@ from collections.abc import Hashable
 from typing import Any
 
 from apps.nodes.models import NodeType
+from apps.nodes.registry import registry
 
 from .validation import DefinitionInvalid, node_specs, workflow_definition_problems
 
@@ -38,8 +39,8 @@ def definition_validate_once(definition: Any, *, version_id: Any = None) -> None
         used = _valid.get(key)
         if used is not None:
             _valid.move_to_end(key)
-    if used is not None and not used & disabled:
-        return
+    if used is not None and not used & disabled and all(name in registry for name in used):
+        return  # a type unregistered since (a plugin removed, a test's types) makes it invalid again
     problems = workflow_definition_problems(definition, node_types=node_specs(disabled=disabled))
     if problems:
         raise DefinitionInvalid(problems)

@@ -143,6 +143,17 @@ def test_every_nullable_request_field_takes_null(owner_client, organization):
         format="json",
     )
     assert response.status_code == 201, response.json()
+    response = owner_client.patch(f"/api/v1/workflows/{workflow}/", {"error_workflow": None}, format="json")
+    assert response.status_code == 200, response.json()
+    rule = {"name": "r", "kind": "production_failure", "channel": "email", "target": "ops@example.com"}
+    response = owner_client.post(
+        "/api/v1/alert-rules/", {**rule, "workflow": None, "threshold_percent": None}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    response = owner_client.patch(
+        f"/api/v1/alert-rules/{response.json()['id']}/", {"workflow": None, "threshold_percent": None}, format="json"
+    )
+    assert response.status_code == 200, response.json()
 
 
 def test_the_committed_schema_lists_the_nullable_request_fields_tested_here():
@@ -164,6 +175,12 @@ def test_the_committed_schema_lists_the_nullable_request_fields_tested_here():
         ("SpecExecuteInputRequest", "input_data"),
         ("SpecExecuteInputRequest", "variables"),
         ("ConfigValidateRequest", "config"),
+        ("WorkflowRequest", "error_workflow"),
+        ("PatchedWorkflowRequest", "error_workflow"),
+        ("AlertRuleRequest", "workflow"),
+        ("AlertRuleRequest", "threshold_percent"),
+        ("PatchedAlertRuleRequest", "workflow"),
+        ("PatchedAlertRuleRequest", "threshold_percent"),
     }
 
 

@@ -56,11 +56,14 @@ def test_json_logs_render_the_bound_context():
     handler.setFormatter(formatter)
     logger = logging.getLogger("tests.structured")
     logger.addHandler(handler)
+    # Its own level: a Celery worker started earlier in this process raises the root logger's to ERROR.
+    logger.setLevel(logging.INFO)
     try:
         with bound_contextvars(request_id="req-1", execution_id="e-1"):
             logger.warning("charged %s", "ada")
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
     line = json.loads(stream.getvalue())
     assert line["event"] == "charged ada"
     assert line["level"] == "warning" and line["logger"] == "tests.structured"

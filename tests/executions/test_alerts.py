@@ -157,9 +157,8 @@ def test_the_failure_rate_rule_speaks_once_the_threshold_is_reached(organization
     burst(workflow, now, count=2)
     assert alerts_pass(now=now) == 1, "5 of 12 is 41.7 %"
 
-    assert smtp.messages[0].message["Subject"] == (
-        f"[ConcertMaster] 41.7% of the runs of {organization.name} failed in the last 60 min"
-    )
+    subject = " ".join(str(smtp.messages[0].message["Subject"]).split())  # a long header arrives folded
+    assert subject == f"[ConcertMaster] 41.7% of the runs of {organization.name} failed in the last 60 min"
     assert "5 of 12 finished runs failed (threshold 40%)." in smtp.messages[0].message.get_payload()
 
 

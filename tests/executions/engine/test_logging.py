@@ -22,7 +22,10 @@ def json_lines():
     handler.setFormatter(formatter)
     logger = logging.getLogger("concertmaster.node.log")
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # whatever a worker started earlier in this process did to the root logger
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.setLevel(level)
     logger.removeHandler(handler)
 
 
